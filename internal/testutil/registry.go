@@ -1,0 +1,116 @@
+package testutil
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // storage driver
+	"github.com/sirupsen/logrus"
+)
+
+// Request is one request the registry answered.
+type Request struct {
+	Method string
+	Path   string
+	Status int
+}
+
+// Registry is a real distribution v3 registry on loopback with in-memory
+// storage. It records every request so tests can count them.
+type Registry struct {
+	// Host is host:port, to be used with plain HTTP.
+	Host string
+	// URL is http://host:port.
+	URL string
+
+	mu       sync.Mutex
+	requests []Request
+	fault    func(w http.ResponseWriter, r *http.Request) bool
+}
+
+var quietOnce sync.Once
+
+// NewRegistry starts a registry that stops when the test ends.
+func NewRegistry(t testing.TB) *Registry {
+	t.Helper()
+	quietOnce.Do(func() { logrus.SetOutput(io.Discard) })
+	cfg := &configuration.Configuration{
+		Storage: configuration.Storage{"inmemory": configuration.Parameters{}},
+	}
+	cfg.HTTP.Secret = "ferry-test-secret"
+	cfg.Log.Level = "error"
+	cfg.Log.AccessLog.Disabled = true
+	app := handlers.NewApp(context.Background(), cfg)
+	reg := &Registry{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reg.mu.Lock()
+		fault := reg.fault
+		reg.mu.Unlock()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		if fault == nil || !fault(rec, r) {
+			app.ServeHTTP(rec, r)
+		}
+		reg.mu.Lock()
+		reg.requests = append(reg.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status})
+		reg.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	reg.Host, reg.URL = u.Host, srv.URL
+	return reg
+}
+
+// SetFault installs a handler that runs before the registry; when it returns
+// true it has answered the request itself. nil removes it.
+func (r *Registry) SetFault(f func(w http.ResponseWriter, req *http.Request) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fault = f
+}
+
+// Requests returns the requests answered so far.
+func (r *Registry) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.requests...)
+}
+
+// Reset forgets the requests recorded so far.
+func (r *Registry) Reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = nil
+}
+
+// Count returns how many recorded requests have method and a path containing
+// part (e.g. "GET", "/blobs/").
+func (r *Registry) Count(method, part string) int {
+	n := 0
+	for _, q := range r.Requests() {
+		if (method == "" || q.Method == method) && strings.Contains(q.Path, part) {
+			n++
+		}
+	}
+	return n
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,103 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+)
+
+// Location names a repository in a registry.
+type Location struct {
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+}
+
+func (l Location) String() string { return l.Registry + "/" + l.Repository }
+
+// Client reaches registries. One Client is meant to serve a whole run: it
+// caches auth tokens across repositories and reuses connections.
+type Client struct {
+	auth      *auth.Client
+	plainHTTP func(host string) bool
+}
+
+// ClientOptions configure a Client.
+type ClientOptions struct {
+	// HTTP is the client requests go through (retries, TLS, proxies).
+	HTTP *http.Client
+	// Credentials looks up registry credentials; nil means anonymous.
+	Credentials credentials.Store
+	// PlainHTTP reports whether a host is reached over plain HTTP.
+	PlainHTTP func(host string) bool
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// NewClient returns a Client.
+func NewClient(opts ClientOptions) *Client {
+	hc := opts.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	ac := &auth.Client{Client: hc, Cache: auth.NewCache()}
+	if opts.Credentials != nil {
+		ac.Credential = credentials.Credential(opts.Credentials)
+	}
+	if opts.UserAgent != "" {
+		ac.SetUserAgent(opts.UserAgent)
+	}
+	plain := opts.PlainHTTP
+	if plain == nil {
+		plain = func(string) bool { return false }
+	}
+	return &Client{auth: ac, plainHTTP: plain}
+}
+
+// Repository returns an oras-go repository handle for loc.
+func (c *Client) Repository(loc Location) (*remote.Repository, error) {
+	ref := registry.Reference{Registry: loc.Registry, Repository: loc.Repository}
+	if err := ref.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid repository %q: %w", loc, err)
+	}
+	return &remote.Repository{
+		Client:    c.auth,
+		Reference: ref,
+		PlainHTTP: c.plainHTTP(loc.Registry),
+		// One page of 1000 tags keeps long tag lists to a few requests.
+		TagListPageSize: 1000,
+		TagListMaxPages: 1000,
+	}, nil
+}
+
+// Registry returns an oras-go registry handle for host (used by login).
+func (c *Client) Registry(host string) (*remote.Registry, error) {
+	reg, err := remote.NewRegistry(host)
+	if err != nil {
+		return nil, fmt.Errorf("invalid registry %q: %w", host, err)
+	}
+	reg.Client = c.auth
+	reg.PlainHTTP = c.plainHTTP(host)
+	return reg, nil
+}
+
+// Tags lists every tag of loc, following pagination.
+func (c *Client) Tags(ctx context.Context, loc Location) ([]string, error) {
+	repo, err := c.Repository(loc)
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	err = repo.Tags(ctx, "", func(page []string) error {
+		tags = append(tags, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing tags of %s: %w", loc, classify(loc.Registry, err))
+	}
+	return tags, nil
+}

@@ -1,0 +1,87 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	ErrNotFound         = errors.New("not found")
+	ErrUnauthorized     = errors.New("authentication failed")
+	ErrUnreachable      = errors.New("registry unreachable")
+	ErrDigestMismatch   = errors.New("digest mismatch")
+	ErrNotArtifact      = errors.New("not a Falco artifact")
+	ErrPlatformNotFound = errors.New("platform not found")
+)
+
+// AuthError is returned for 401 and 403 answers.
+type AuthError struct {
+	Host   string
+	Status int
+}
+
+func (e *AuthError) Error() string {
+	if e.Status == http.StatusForbidden {
+		return fmt.Sprintf("access to %s denied (403)", e.Host)
+	}
+	return fmt.Sprintf("authentication to %s required or refused (401)", e.Host)
+}
+
+// Is makes errors.Is(err, ErrUnauthorized) true.
+func (e *AuthError) Is(target error) bool { return target == ErrUnauthorized }
+
+// PlatformError is returned when an image index has no manifest for the
+// requested platform.
+type PlatformError struct {
+	Want string
+	Have []string
+}
+
+func (e *PlatformError) Error() string {
+	if len(e.Have) == 0 {
+		return fmt.Sprintf("no manifest for platform %s: the index lists no platforms", e.Want)
+	}
+	return fmt.Sprintf("no manifest for platform %s (available: %s)", e.Want, strings.Join(e.Have, ", "))
+}
+
+// Is makes errors.Is(err, ErrPlatformNotFound) true.
+func (e *PlatformError) Is(target error) bool { return target == ErrPlatformNotFound }
+
+// classify maps oras-go and network errors onto this package's sentinels,
+// keeping the original error in the chain.
+func classify(host string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var resp *errcode.ErrorResponse
+	switch {
+	case errors.As(err, &resp) && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+		return fmt.Errorf("%w: %w", &AuthError{Host: host, Status: resp.StatusCode}, err)
+	case errors.As(err, &resp) && resp.StatusCode == http.StatusNotFound,
+		errors.Is(err, errdef.ErrNotFound):
+		if errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case errors.Is(err, content.ErrMismatchedDigest), errors.Is(err, content.ErrTrailingData):
+		return fmt.Errorf("%w: %w", ErrDigestMismatch, err)
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		if errors.Is(err, ErrUnreachable) {
+			return err
+		}
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, host, err)
+	}
+	return err
+}
