@@ -1,0 +1,282 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Artifact types an entry may have.
+const (
+	TypeRulesfile = "rulesfile"
+	TypePlugin    = "plugin"
+	TypeAsset     = "asset"
+	TypeDriver    = "driver"
+)
+
+// ErrInvalidIndex is matched (with errors.Is) by every *ParseError.
+var ErrInvalidIndex = errors.New("invalid index")
+
+// ErrNotNamespaced is matched by the error CheckNamespace returns when a
+// repository path is not namespaced by its source repository.
+var ErrNotNamespaced = errors.New("repository not namespaced by its source")
+
+// namePattern is falcoctl's rule for artifact names; index names follow it too.
+var namePattern = regexp.MustCompile(`^[a-z]+[a-z0-9_-]*$`)
+
+// Entry is one artifact of an index. The YAML keys are falcoctl's, plus ferry's
+// optional source and mirrors.
+type Entry struct {
+	Name        string       `yaml:"name"`
+	Type        string       `yaml:"type"`
+	Registry    string       `yaml:"registry"`
+	Repository  string       `yaml:"repository"`
+	Signature   *Signature   `yaml:"signature,omitempty"`
+	Description string       `yaml:"description,omitempty"`
+	Home        string       `yaml:"home,omitempty"`
+	Keywords    []string     `yaml:"keywords,omitempty"`
+	License     string       `yaml:"license,omitempty"`
+	Maintainers []Maintainer `yaml:"maintainers,omitempty"`
+	Sources     []string     `yaml:"sources,omitempty"`
+	Source      string       `yaml:"source,omitempty"`
+	Mirrors     []Mirror     `yaml:"mirrors,omitempty"`
+}
+
+// Maintainer is a person or group maintaining an artifact.
+type Maintainer struct {
+	Name  string `yaml:"name,omitempty"`
+	Email string `yaml:"email,omitempty"`
+}
+
+// Signature tells how to verify an artifact's signature.
+type Signature struct {
+	Cosign *Cosign `yaml:"cosign,omitempty"`
+}
+
+// Cosign holds cosign verification parameters, as in falcoctl's index.
+type Cosign struct {
+	CertificateOIDCIssuer       string `yaml:"certificate-oidc-issuer,omitempty"`
+	CertificateOIDCIssuerRegexp string `yaml:"certificate-oidc-issuer-regexp,omitempty"`
+	CertificateIdentity         string `yaml:"certificate-identity,omitempty"`
+	CertificateIdentityRegexp   string `yaml:"certificate-identity-regexp,omitempty"`
+	CertificateGithubWorkflow   string `yaml:"certificate-github-workflow,omitempty"`
+	Key                         string `yaml:"key,omitempty"`
+	IgnoreTlog                  bool   `yaml:"ignore-tlog,omitempty"`
+}
+
+// Mirror is another place an artifact can be fetched from: either another
+// registry (Registry and Repository) or a plain HTTP(S) URL template.
+type Mirror struct {
+	Registry   string `yaml:"registry,omitempty"`
+	Repository string `yaml:"repository,omitempty"`
+	URL        string `yaml:"url,omitempty"`
+}
+
+// Index is a named list of entries. URL records where it came from; Parse
+// leaves it empty.
+type Index struct {
+	Name    string
+	URL     string
+	Entries []Entry
+}
+
+// ParseError is a problem in an index file. Line is 1-based, 0 when unknown.
+type ParseError struct {
+	Index string
+	Line  int
+	Msg   string
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("index %q: line %d: %s", e.Index, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("index %q: %s", e.Index, e.Msg)
+}
+
+// Is reports whether target is ErrInvalidIndex.
+func (e *ParseError) Is(target error) bool { return target == ErrInvalidIndex }
+
+// yamlLine splits "line N: msg" (optionally after a "yaml: " prefix) as
+// found in yaml.v3's messages.
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?(?:line (\d+): )?((?s).*)$`)
+
+// isParserProblem reports whether msg is one of yaml.v3's parser (not
+// scanner) errors, whose line numbers it reports 0-based (omitting line 0).
+func isParserProblem(msg string) bool {
+	switch msg {
+	case "did not find expected ',' or ']'", "did not find expected ',' or '}'",
+		"did not find expected '-' indicator", "did not find expected <document start>",
+		"did not find expected <stream-start>", "did not find expected key",
+		"did not find expected node content", "found duplicate %TAG directive",
+		"found duplicate %YAML directive", "found incompatible YAML document",
+		"found undefined tag handle":
+		return true
+	}
+	return false
+}
+
+// Parse reads an index file. Unknown keys are ignored so falcoctl indexes
+// parse unchanged; an empty file is an empty index. Every error is a
+// *ParseError naming the index and, where known, the line.
+func Parse(name string, data []byte) (*Index, error) {
+	idx := &Index{Name: name}
+	perr := func(line int, format string, args ...any) error {
+		return &ParseError{Index: name, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	fromYAML := func(err error, line int) error {
+		msg := err.Error()
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			msg = te.Errors[0]
+		}
+		m := yamlLine.FindStringSubmatch(msg)
+		if m[1] != "" {
+			line, _ = strconv.Atoi(m[1])
+		}
+		if isParserProblem(m[2]) {
+			line++
+		}
+		return perr(line, "%s", m[2])
+	}
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fromYAML(err, 0)
+	}
+	if len(doc.Content) == 0 {
+		return idx, nil
+	}
+	root := resolve(doc.Content[0])
+	switch {
+	case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
+		return idx, nil
+	case root.Kind != yaml.SequenceNode:
+		return nil, perr(root.Line, "an index must be a list of entries")
+	}
+
+	firstAt := make(map[string]int, len(root.Content))
+	for _, item := range root.Content {
+		item = resolve(item)
+		if item.Kind != yaml.MappingNode {
+			return nil, perr(item.Line, "an entry must be a mapping")
+		}
+		var e Entry
+		if err := item.Decode(&e); err != nil {
+			return nil, fromYAML(err, item.Line)
+		}
+		lineOf := func(key string) int {
+			if n := field(item, key); n != nil {
+				return n.Line
+			}
+			return item.Line
+		}
+		for _, f := range []struct{ key, val string }{
+			{"name", e.Name}, {"type", e.Type}, {"registry", e.Registry}, {"repository", e.Repository},
+		} {
+			if f.val == "" {
+				if e.Name != "" {
+					return nil, perr(item.Line, "entry %q: missing required field %q", e.Name, f.key)
+				}
+				return nil, perr(item.Line, "entry: missing required field %q", f.key)
+			}
+		}
+		if !namePattern.MatchString(e.Name) {
+			return nil, perr(lineOf("name"), "invalid name %q: must match %s", e.Name, namePattern)
+		}
+		if first, ok := firstAt[e.Name]; ok {
+			return nil, perr(lineOf("name"), "duplicate name %q (first at line %d)", e.Name, first)
+		}
+		firstAt[e.Name] = lineOf("name")
+		switch e.Type {
+		case TypeRulesfile, TypePlugin, TypeAsset, TypeDriver:
+		default:
+			return nil, perr(lineOf("type"), "entry %q: unknown type %q (want %s, %s, %s or %s)",
+				e.Name, e.Type, TypeRulesfile, TypePlugin, TypeAsset, TypeDriver)
+		}
+		if e.Source != "" {
+			if err := CheckNamespace(e.Source, e.Repository); err != nil {
+				return nil, perr(lineOf("source"), "entry %q: %v", e.Name, err)
+			}
+		}
+		for i, m := range e.Mirrors {
+			if err := checkMirror(m); err != nil {
+				line := lineOf("mirrors")
+				if n := field(item, "mirrors"); n != nil && i < len(resolve(n).Content) {
+					line = resolve(n).Content[i].Line
+				}
+				return nil, perr(line, "entry %q: mirror %d: %v", e.Name, i+1, err)
+			}
+		}
+		idx.Entries = append(idx.Entries, e)
+	}
+	return idx, nil
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// field returns the value node of key in mapping m, or nil.
+func field(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func checkMirror(m Mirror) error {
+	switch {
+	case m.URL != "" && (m.Registry != "" || m.Repository != ""):
+		return errors.New("set either url or registry and repository, not both")
+	case m.URL != "":
+		u, err := url.Parse(m.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("url %q is not an http(s) URL", m.URL)
+		}
+		return nil
+	case m.Registry == "" || m.Repository == "":
+		return errors.New("needs url, or registry and repository")
+	}
+	return nil
+}
+
+// CheckNamespace checks that repository (an OCI repository path such as
+// "falcosecurity/rules/falco-rules") contains the ORG/REPO of the source
+// repository URL: the first two path segments for github.com URLs (so
+// https://github.com/ORG/REPO/tree/main/x works), the last two otherwise.
+// The comparison is case-insensitive and follows path segments.
+func CheckNamespace(source, repository string) error {
+	u, err := url.Parse(source)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("source %q is not an http(s) URL", source)
+	}
+	segs := strings.FieldsFunc(strings.ToLower(u.Path), func(r rune) bool { return r == '/' })
+	if len(segs) < 2 {
+		return fmt.Errorf("source %q does not name an ORG/REPO", source)
+	}
+	if strings.EqualFold(u.Hostname(), "github.com") || strings.EqualFold(u.Hostname(), "www.github.com") {
+		segs = segs[:2]
+	} else {
+		segs = segs[len(segs)-2:]
+	}
+	segs[1] = strings.TrimSuffix(segs[1], ".git")
+	repo := strings.Split(strings.ToLower(repository), "/")
+	for i := 0; i+1 < len(repo); i++ {
+		if repo[i] == segs[0] && repo[i+1] == segs[1] {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q does not contain %q from %q", ErrNotNamespaced, repository, segs[0]+"/"+segs[1], source)
+}

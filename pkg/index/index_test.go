@@ -1,0 +1,382 @@
+package index_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/pkg/index"
+)
+
+func TestParseFalcoctlIndex(t *testing.T) {
+	data, err := os.ReadFile("testdata/falcoctl-index.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := index.Parse("falcosecurity", data)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	types := map[string]int{}
+	for _, e := range idx.Entries {
+		types[e.Type]++
+	}
+	if diff := cmp.Diff(map[string]int{"plugin": 12, "rulesfile": 10}, types); diff != "" {
+		t.Errorf("entry types (-want +got):\n%s", diff)
+	}
+	want := index.Entry{
+		Name:       "k8saudit-rules",
+		Type:       "rulesfile",
+		Registry:   "ghcr.io",
+		Repository: "falcosecurity/plugins/ruleset/k8saudit",
+		Signature: &index.Signature{Cosign: &index.Cosign{
+			CertificateOIDCIssuer:     "https://token.actions.githubusercontent.com",
+			CertificateIdentityRegexp: "https://github.com/falcosecurity/plugins/",
+		}},
+		Description: "Read Kubernetes Audit Events and monitor Kubernetes Clusters",
+		Home:        "https://github.com/falcosecurity/plugins/tree/main/plugins/k8saudit",
+		Keywords:    []string{"audit", "audit-log", "audit-events", "kubernetes", "k8saudit-rules"},
+		License:     "Apache-2.0",
+		Maintainers: []index.Maintainer{{Name: "The Falco Authors", Email: "cncf-falco-dev@lists.cncf.io"}},
+		Sources:     []string{"https://github.com/falcosecurity/plugins/tree/main/plugins/k8saudit/rules"},
+	}
+	e, _, err := index.NewSet(idx).Lookup("", "k8saudit-rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, e); diff != "" {
+		t.Errorf("k8saudit-rules (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseDefaultIndex(t *testing.T) {
+	idx, err := index.Parse("default", ferry.DefaultIndex)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	names := map[string]bool{}
+	for _, e := range idx.Entries {
+		names[e.Name] = true
+		if e.Source == "" {
+			t.Errorf("%s: no source", e.Name)
+		}
+		if err := index.CheckNamespace(e.Source, e.Repository); err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+		}
+		if e.Registry != "ghcr.io" {
+			t.Errorf("%s: registry %q, want ghcr.io", e.Name, e.Registry)
+		}
+	}
+	for _, n := range []string{
+		"falco-rules", "falco-incubating-rules", "falco-sandbox-rules", "k8saudit", "k8saudit-rules",
+		"cloudtrail", "cloudtrail-rules", "json", "github", "github-rules", "okta", "okta-rules",
+		"container", "k8smeta", "gcpaudit", "gcpaudit-rules", "dummy",
+	} {
+		if !names[n] {
+			t.Errorf("default index lacks %q", n)
+		}
+	}
+
+	// Every entry of the official index is in the default one, unchanged but for source.
+	data, err := os.ReadFile("testdata/falcoctl-index.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	official, err := index.Parse("falcosecurity", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := index.NewSet(idx)
+	for _, want := range official.Entries {
+		got, _, err := set.Lookup("", want.Name)
+		if err != nil {
+			t.Errorf("%s: %v", want.Name, err)
+			continue
+		}
+		got.Source = ""
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s differs from the official index (-want +got):\n%s", want.Name, diff)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want []index.Entry
+	}{
+		{name: "empty file", data: ""},
+		{name: "comments only", data: "# nothing here\n"},
+		{name: "null", data: "~\n"},
+		{name: "empty list", data: "[]\n"},
+		{
+			name: "unknown keys ignored",
+			data: `- name: myrules
+  type: rulesfile
+  registry: example.com
+  repository: acme/rules/myrules
+  future-field: {a: 1}
+  signature:
+    cosign:
+      key: /etc/keys/cosign.pub
+      ignore-tlog: true
+      something-new: x
+`,
+			want: []index.Entry{{
+				Name: "myrules", Type: "rulesfile", Registry: "example.com", Repository: "acme/rules/myrules",
+				Signature: &index.Signature{Cosign: &index.Cosign{Key: "/etc/keys/cosign.pub", IgnoreTlog: true}},
+			}},
+		},
+		{
+			name: "ferry fields",
+			data: `- name: falco-rules
+  type: rulesfile
+  registry: ghcr.io
+  repository: falcosecurity/rules/falco-rules
+  source: https://github.com/falcosecurity/rules
+  mirrors:
+    - registry: docker.io
+      repository: falcosecurity/falco-rules
+    - url: https://download.falco.org/rules/{name}-{version}.tar.gz
+- name: drv
+  type: driver
+  registry: localhost:5000
+  repository: drivers/falco
+`,
+			want: []index.Entry{
+				{
+					Name: "falco-rules", Type: "rulesfile", Registry: "ghcr.io", Repository: "falcosecurity/rules/falco-rules",
+					Source: "https://github.com/falcosecurity/rules",
+					Mirrors: []index.Mirror{
+						{Registry: "docker.io", Repository: "falcosecurity/falco-rules"},
+						{URL: "https://download.falco.org/rules/{name}-{version}.tar.gz"},
+					},
+				},
+				{Name: "drv", Type: "driver", Registry: "localhost:5000", Repository: "drivers/falco"},
+			},
+		},
+		{
+			name: "anchors and aliases",
+			data: `- &base
+  name: a
+  type: asset
+  registry: r.io
+  repository: x/a
+- <<: *base
+  name: b
+  repository: x/b
+`,
+			want: []index.Entry{
+				{Name: "a", Type: "asset", Registry: "r.io", Repository: "x/a"},
+				{Name: "b", Type: "asset", Registry: "r.io", Repository: "x/b"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idx, err := index.Parse("x", []byte(tt.data))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if idx.Name != "x" {
+				t.Errorf("Name = %q, want x", idx.Name)
+			}
+			if diff := cmp.Diff(tt.want, idx.Entries); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+const entryA = `- name: a
+  type: plugin
+  registry: ghcr.io
+  repository: acme/plugins/a
+`
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		data     string
+		wantLine int
+		wantErr  string
+	}{
+		{
+			name:     "duplicate name",
+			data:     entryA + "- name: b\n  type: plugin\n  registry: ghcr.io\n  repository: acme/b\n" + entryA,
+			wantLine: 9,
+			wantErr:  `index "default": line 9: duplicate name "a" (first at line 1)`,
+		},
+		{
+			name:     "malformed yaml",
+			data:     entryA + "- name: [oops\n",
+			wantLine: 5,
+			wantErr:  `index "default": line 5: did not find expected ',' or ']'`,
+		},
+		{
+			name:     "bad indentation",
+			data:     "- name: a\n  type: plugin\n registry: ghcr.io\n",
+			wantLine: 3,
+			wantErr:  `index "default": line 3: did not find expected '-' indicator`,
+		},
+		{
+			name:     "scanner error",
+			data:     entryA + "- name: b\n  type: plugin: x\n",
+			wantLine: 6,
+			wantErr:  `index "default": line 6: mapping values are not allowed in this context`,
+		},
+		{
+			name:     "tab indentation",
+			data:     "- name: a\n\ttype: plugin\n",
+			wantLine: 2,
+			wantErr:  `index "default": line 2: found a tab character that violates indentation`,
+		},
+		{
+			name:     "unclosed flow mapping",
+			data:     "\n\n- {name: a, type\n",
+			wantLine: 3,
+			wantErr:  `index "default": line 3: did not find expected ',' or '}'`,
+		},
+		{
+			name:     "missing field",
+			data:     entryA + "- name: b\n  type: plugin\n  repository: acme/b\n",
+			wantLine: 5,
+			wantErr:  `index "default": line 5: entry "b": missing required field "registry"`,
+		},
+		{
+			name:     "missing name",
+			data:     entryA + "- type: plugin\n  registry: ghcr.io\n  repository: acme/b\n",
+			wantLine: 5,
+			wantErr:  `index "default": line 5: entry: missing required field "name"`,
+		},
+		{
+			name:     "invalid name",
+			data:     "- type: plugin\n  name: Bad.Name\n  registry: ghcr.io\n  repository: acme/b\n",
+			wantLine: 2,
+			wantErr:  `index "default": line 2: invalid name "Bad.Name": must match ^[a-z]+[a-z0-9_-]*$`,
+		},
+		{
+			name:     "unknown type",
+			data:     entryA + "- name: b\n  registry: ghcr.io\n  repository: acme/b\n  type: library\n",
+			wantLine: 8,
+			wantErr:  `index "default": line 8: entry "b": unknown type "library" (want rulesfile, plugin, asset or driver)`,
+		},
+		{
+			name:     "wrong field type",
+			data:     entryA + "- name: b\n  type: plugin\n  registry: ghcr.io\n  repository: acme/b\n  keywords: {a: b}\n",
+			wantLine: 9,
+			wantErr:  `index "default": line 9: cannot unmarshal !!map into []string`,
+		},
+		{
+			name:     "not a list",
+			data:     "\nname: a\ntype: plugin\n",
+			wantLine: 2,
+			wantErr:  `index "default": line 2: an index must be a list of entries`,
+		},
+		{
+			name:     "entry not a mapping",
+			data:     entryA + "- just a string\n",
+			wantLine: 5,
+			wantErr:  `index "default": line 5: an entry must be a mapping`,
+		},
+		{
+			name:     "duplicate key",
+			data:     "- name: a\n  type: plugin\n  name: b\n",
+			wantLine: 3,
+			wantErr:  `index "default": line 3: mapping key "name" already defined at line 1`,
+		},
+		{
+			name:     "source not namespaced",
+			data:     entryA[:len(entryA)-1] + "\n  source: https://github.com/falcosecurity/plugins\n",
+			wantLine: 5,
+			wantErr:  `index "default": line 5: entry "a": repository not namespaced by its source: "acme/plugins/a" does not contain "falcosecurity/plugins" from "https://github.com/falcosecurity/plugins"`,
+		},
+		{
+			name:     "mirror with nothing",
+			data:     entryA + "  mirrors:\n    - registry: docker.io\n      repository: acme/a\n    - registry: docker.io\n",
+			wantLine: 8,
+			wantErr:  `index "default": line 8: entry "a": mirror 2: needs url, or registry and repository`,
+		},
+		{
+			name:     "mirror with both",
+			data:     entryA + "  mirrors:\n    - url: https://x.example/a\n      registry: docker.io\n",
+			wantLine: 6,
+			wantErr:  `index "default": line 6: entry "a": mirror 1: set either url or registry and repository, not both`,
+		},
+		{
+			name:     "mirror from a merge key",
+			data:     "- &a {name: a, type: asset, registry: r, repository: x/a}\n- <<: *a\n  name: b\n  mirrors: [{}]\n",
+			wantLine: 4,
+			wantErr:  `index "default": line 4: entry "b": mirror 1: needs url, or registry and repository`,
+		},
+		{
+			name:     "mirrors only from a merge key",
+			data:     "- {name: a, type: asset, registry: r, repository: x/a, x-m: &m [{url: x}]}\n- name: b\n  type: asset\n  registry: r\n  repository: x/b\n  <<: {mirrors: *m}\n",
+			wantLine: 2,
+			wantErr:  `index "default": line 2: entry "b": mirror 1: url "x" is not an http(s) URL`,
+		},
+		{
+			name:     "mirror url scheme",
+			data:     entryA + "  mirrors:\n    - url: ftp://x.example/a\n",
+			wantLine: 6,
+			wantErr:  `index "default": line 6: entry "a": mirror 1: url "ftp://x.example/a" is not an http(s) URL`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := index.Parse("default", []byte(tt.data))
+			if err == nil {
+				t.Fatal("Parse: no error")
+			}
+			if got := err.Error(); got != tt.wantErr {
+				t.Errorf("error:\n got %s\nwant %s", got, tt.wantErr)
+			}
+			if !errors.Is(err, index.ErrInvalidIndex) {
+				t.Errorf("errors.Is(err, ErrInvalidIndex) = false")
+			}
+			var pe *index.ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error is %T, want *ParseError", err)
+			}
+			if pe.Line != tt.wantLine || pe.Index != "default" {
+				t.Errorf("ParseError{Index: %q, Line: %d}, want {default, %d}", pe.Index, pe.Line, tt.wantLine)
+			}
+		})
+	}
+}
+
+func TestCheckNamespace(t *testing.T) {
+	tests := []struct {
+		source, repository string
+		ok                 bool
+	}{
+		{"https://github.com/falcosecurity/rules", "falcosecurity/rules/falco-rules", true},
+		{"https://github.com/falcosecurity/plugins", "falcosecurity/plugins/plugin/k8saudit", true},
+		{"https://github.com/falcosecurity/plugins/tree/main/plugins/k8saudit", "falcosecurity/plugins/plugin/k8saudit", true},
+		{"https://github.com/FalcoSecurity/Rules.git", "falcosecurity/rules/falco-rules", true},
+		{"https://github.com/acme/rules/", "mirror/acme/rules", true},
+		{"https://gitlab.com/group/sub/proj", "group/sub/proj/x", true},
+		{"https://gitlab.com/group/sub/proj", "group/sub/x", false},
+		{"https://github.com/falcosecurity/rules", "falcosecurity/rules-extra/falco-rules", false},
+		{"https://github.com/falcosecurity/rules", "falcosecurity/plugins/falco-rules", false},
+		{"https://github.com/falcosecurity", "falcosecurity/rules", false},
+		{"github.com/falcosecurity/rules", "falcosecurity/rules", false},
+		{"", "falcosecurity/rules", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.source+" "+tt.repository, func(t *testing.T) {
+			err := index.CheckNamespace(tt.source, tt.repository)
+			if (err == nil) != tt.ok {
+				t.Fatalf("CheckNamespace = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+	err := index.CheckNamespace("https://github.com/a/b", "c/d")
+	if !errors.Is(err, index.ErrNotNamespaced) {
+		t.Errorf("errors.Is(%v, ErrNotNamespaced) = false", err)
+	}
+}

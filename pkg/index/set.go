@@ -1,0 +1,298 @@
+package index
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrNotFound is matched (with errors.Is) by every *NotFoundError.
+var ErrNotFound = errors.New("not found")
+
+// ErrAmbiguous is matched (with errors.Is) by every *AmbiguousError.
+var ErrAmbiguous = errors.New("ambiguous artifact name")
+
+// NotFoundError reports an artifact (or, with Name empty, an index) that no
+// index has. Suggestions holds up to three close names.
+type NotFoundError struct {
+	Index       string
+	Name        string
+	Suggestions []string
+}
+
+func (e *NotFoundError) Error() string {
+	var msg string
+	switch {
+	case e.Name == "":
+		msg = fmt.Sprintf("index %q not found", e.Index)
+	case e.Index != "":
+		msg = fmt.Sprintf("artifact %q not found in index %q", e.Name, e.Index)
+	default:
+		msg = fmt.Sprintf("artifact %q not found in any index", e.Name)
+	}
+	if len(e.Suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(e.Suggestions, ", ") + "?"
+	}
+	return msg
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// AmbiguousError reports a name present in several indexes.
+type AmbiguousError struct {
+	Name    string
+	Indexes []string
+}
+
+func (e *AmbiguousError) Error() string {
+	refs := make([]string, len(e.Indexes))
+	for i, idx := range e.Indexes {
+		refs[i] = idx + "/" + e.Name
+	}
+	return fmt.Sprintf("artifact %q is in several indexes; name one of: %s", e.Name, strings.Join(refs, ", "))
+}
+
+// Is reports whether target is ErrAmbiguous.
+func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
+
+// Found is an entry together with the name of the index it came from.
+type Found struct {
+	Entry
+	Index string
+}
+
+// Set is an ordered collection of indexes. Earlier indexes come first in
+// listings; lookups never prefer one index over another silently.
+type Set struct {
+	indexes []*Index
+	byName  []map[string]int // per index: entry name -> position in Entries
+}
+
+// NewSet returns a set of the given indexes, in that order. Nil indexes are
+// skipped; of several indexes with one name, the first is kept.
+func NewSet(indexes ...*Index) *Set {
+	s := &Set{}
+	for _, idx := range indexes {
+		if idx == nil || s.find(idx.Name) >= 0 {
+			continue
+		}
+		m := make(map[string]int, len(idx.Entries))
+		for i, e := range idx.Entries {
+			if _, dup := m[e.Name]; !dup {
+				m[e.Name] = i
+			}
+		}
+		s.indexes = append(s.indexes, idx)
+		s.byName = append(s.byName, m)
+	}
+	return s
+}
+
+func (s *Set) find(indexName string) int {
+	return slices.IndexFunc(s.indexes, func(idx *Index) bool { return idx.Name == indexName })
+}
+
+func (s *Set) entry(i int, name string) (Entry, bool) {
+	if j, ok := s.byName[i][name]; ok {
+		return s.indexes[i].Entries[j], true
+	}
+	return Entry{}, false
+}
+
+// Lookup finds name. With indexName set it looks only in that index;
+// otherwise the name must be in exactly one index, else it returns an
+// *AmbiguousError. A missing index or name gives a *NotFoundError. The second
+// result is the name of the index the entry came from.
+func (s *Set) Lookup(indexName, name string) (Entry, string, error) {
+	if indexName != "" {
+		i := s.find(indexName)
+		if i < 0 {
+			var names []string
+			for _, idx := range s.indexes {
+				names = append(names, idx.Name)
+			}
+			return Entry{}, "", &NotFoundError{Index: indexName, Suggestions: suggest(indexName, names)}
+		}
+		if e, ok := s.entry(i, name); ok {
+			return e, indexName, nil
+		}
+		return Entry{}, "", &NotFoundError{Index: indexName, Name: name, Suggestions: suggest(name, s.names(i))}
+	}
+	var found []string
+	var e Entry
+	for i, idx := range s.indexes {
+		if ie, ok := s.entry(i, name); ok {
+			found = append(found, idx.Name)
+			e = ie
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Entry{}, "", &NotFoundError{Name: name, Suggestions: suggest(name, s.names(-1))}
+	case 1:
+		return e, found[0], nil
+	}
+	return Entry{}, "", &AmbiguousError{Name: name, Indexes: found}
+}
+
+// LookupDependency finds the artifact name required by an artifact of index
+// fromIndex: first in fromIndex, then in the other indexes in order.
+func (s *Set) LookupDependency(fromIndex, name string) (Entry, string, error) {
+	if i := s.find(fromIndex); i >= 0 {
+		if e, ok := s.entry(i, name); ok {
+			return e, fromIndex, nil
+		}
+	}
+	for i, idx := range s.indexes {
+		if e, ok := s.entry(i, name); ok {
+			return e, idx.Name, nil
+		}
+	}
+	return Entry{}, "", &NotFoundError{Name: name, Suggestions: suggest(name, s.names(-1))}
+}
+
+// List returns the entries of type typ (all types if empty) in index
+// indexName (all indexes if empty), sorted by name, then by index order.
+func (s *Set) List(typ, indexName string) []Found {
+	var out []Found
+	s.each(func(f Found) {
+		if (typ == "" || f.Type == typ) && (indexName == "" || f.Index == indexName) {
+			out = append(out, f)
+		}
+	})
+	slices.SortStableFunc(out, func(a, b Found) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Search returns the entries of type typ (all if empty) that match every
+// keyword, case-insensitively, in their name, keywords or description.
+// Entries whose name matches more keywords come first, then by name and
+// index order.
+func (s *Set) Search(keywords []string, typ string) []Found {
+	type hit struct {
+		Found
+		score int
+	}
+	var hits []hit
+	s.each(func(f Found) {
+		if typ != "" && f.Type != typ {
+			return
+		}
+		name, desc := strings.ToLower(f.Name), strings.ToLower(f.Description)
+		score := 0
+		for _, kw := range keywords {
+			kw = strings.ToLower(kw)
+			switch {
+			case strings.Contains(name, kw):
+				score++
+			case strings.Contains(desc, kw) || slices.ContainsFunc(f.Keywords, func(k string) bool {
+				return strings.Contains(strings.ToLower(k), kw)
+			}):
+			default:
+				return
+			}
+		}
+		hits = append(hits, hit{f, score})
+	})
+	slices.SortStableFunc(hits, func(a, b hit) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.Name, b.Name))
+	})
+	out := make([]Found, len(hits))
+	for i, h := range hits {
+		out[i] = h.Found
+	}
+	return out
+}
+
+// Clashes returns the names present in more than one index, each with the
+// indexes that have it, in set order.
+func (s *Set) Clashes() map[string][]string {
+	in := map[string][]string{}
+	s.each(func(f Found) { in[f.Name] = append(in[f.Name], f.Index) })
+	for name, idxs := range in {
+		if len(idxs) < 2 {
+			delete(in, name)
+		}
+	}
+	return in
+}
+
+// each calls fn for every entry, in set order, skipping duplicate names
+// within an index.
+func (s *Set) each(fn func(Found)) {
+	for i, idx := range s.indexes {
+		for j, e := range idx.Entries {
+			if s.byName[i][e.Name] == j {
+				fn(Found{Entry: e, Index: idx.Name})
+			}
+		}
+	}
+}
+
+// names returns the entry names of index i, or of all indexes when i < 0.
+func (s *Set) names(i int) []string {
+	var out []string
+	for k, m := range s.byName {
+		if i < 0 || i == k {
+			for name := range m {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// suggest returns up to three candidates close to name: those it is a prefix
+// of (or that are a prefix of it), or within a small edit distance, closest
+// first.
+func suggest(name string, candidates []string) []string {
+	type scored struct {
+		name string
+		dist int
+	}
+	limit := max(2, len(name)/3)
+	var near []scored
+	seen := map[string]bool{}
+	for _, c := range candidates {
+		if seen[c] || c == name {
+			continue
+		}
+		seen[c] = true
+		d := levenshtein(name, c)
+		if strings.HasPrefix(c, name) || strings.HasPrefix(name, c) {
+			d = min(d, 1)
+		}
+		if d <= limit {
+			near = append(near, scored{c, d})
+		}
+	}
+	slices.SortFunc(near, func(a, b scored) int { return cmp.Or(cmp.Compare(a.dist, b.dist), cmp.Compare(a.name, b.name)) })
+	var out []string
+	for _, c := range near[:min(3, len(near))] {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
