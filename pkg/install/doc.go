@@ -1,0 +1,59 @@
+// Package install puts artifacts on disk: it unpacks a layer (one
+// gzip-compressed tar stream) safely, swaps it into a destination
+// directory shared with other artifacts, and records what it installed so
+// that an upgrade removes what the new version no longer ships and an
+// interrupted run is repaired by the next one. It does not talk to
+// registries, print or log; callers hold the lock and report progress.
+//
+// # On-disk layout
+//
+//	<stateDir>/                    default /var/lib/ferry
+//	    .lock                      flock(2) held by Lock for a whole operation
+//	    state.json                 State: one Record per installed artifact
+//	    journal/<id>.json          a commit in progress (normally absent)
+//	<destDir>/                     e.g. /etc/falco, /usr/share/falco/plugins
+//	    falco_rules.yaml ...       installed files, owned by one record each
+//	    .ferry-staging/<id>/...    an artifact being unpacked (normally absent)
+//
+// ferry.lock is not used here: that name belongs to the lock file of
+// resolved versions. A file is owned by at most one record; installing an
+// artifact that ships a path another record owns takes the path over.
+// Directories are listed in records too (with fs.ModeDir) and removed only
+// when empty. Files that no record lists are never touched.
+//
+// # Crash safety
+//
+// Install unpacks into <destDir>/.ferry-staging/<id>, on the same file
+// system as the destination, and the caller verifies the digest. Commit
+// then:
+//
+//  1. fsyncs every staged file and directory;
+//  2. writes journal/<id>.json (the renames, the previous version's files
+//     to remove, and the complete new State) atomically: temporary file,
+//     fsync, rename, fsync of the directory. This is the commit point;
+//  3. renames each staged file over its final path (creating directories)
+//     and fsyncs the directories touched;
+//  4. replaces state.json atomically the same way;
+//  5. removes the previous version's files that the new one lacks;
+//  6. deletes the staging directory, then the journal.
+//
+// Recover, run under the lock before every operation, rolls every journal
+// forward (a rename whose staged file is gone was already done; the other
+// steps are idempotent) and deletes staging directories that have no
+// journal: those belong to a run that died before its commit point, and
+// the previous version was never touched. So after kill -9 at any point
+// each visible file is a complete old or complete new file (rename is
+// atomic), and after the next Recover the installed files are exactly the
+// old version (died before step 2) or exactly the new one, and state.json
+// agrees with them. Between steps 3 and 6 a reader may see some files of
+// the new version beside some of the old one; nothing is ever half-written.
+//
+// Remove is journaled the same way, with no staging.
+//
+// # Unpacking
+//
+// Unpack accepts regular files and directories only and refuses (with
+// *UnsafeArchiveError) links of any kind, device files, FIFOs, absolute
+// names, ".." elements, duplicate or conflicting entries, and archives over
+// Limits; it writes through os.Root. See Unpack for the details.
+package install

@@ -1,0 +1,358 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Store installs and removes artifacts, recording them in
+// <StateDir>/state.json. Its methods must be called with Lock(StateDir)
+// held, after Recover. Within one process they may run concurrently: the
+// unpacking runs in parallel, and the commits (which read, change and write
+// the state) are serialised by the Store; they first roll forward any
+// journal left by a crash. Use one Store per state directory.
+type Store struct {
+	StateDir string
+	Limits   Limits // zero fields mean DefaultLimits
+
+	mu sync.Mutex // serialises commits and removals
+
+	// crashAt, when set by tests, is asked at each step of a commit and
+	// of recovery; returning true stops the operation right there with
+	// errCrashed, leaving the disk as a killed process would.
+	crashAt func(step string) bool
+}
+
+func (s *Store) crashed(step string) bool { return s.crashAt != nil && s.crashAt(step) }
+
+// Install unpacks layer (a gzip-compressed tar stream) into a staging
+// directory beside rec.Dir, calls verify (if not nil) once the stream has
+// been read to its end, and then commits rec with Files filled in (see
+// Commit): the new
+// files replace the old version's atomically (file by file, journaled),
+// files of the old version that the new one lacks are removed, and files
+// another record owned are taken over. If unpacking or verify fails,
+// nothing is changed and the staging directory is removed.
+//
+// rec.Key and rec.Dir are required; rec.Dir is made absolute and
+// rec.InstalledAt defaults to now. Cancelling ctx stops the unpacking; once
+// the journal is written the commit runs to the end.
+func (s *Store) Install(ctx context.Context, rec Record, layer io.Reader, verify func() error) (Record, error) {
+	if rec.Key == "" {
+		return Record{}, errors.New("installing: record without a key")
+	}
+	if rec.Dir == "" {
+		return Record{}, fmt.Errorf("installing %s: record without a directory", rec.Key)
+	}
+	dir, err := filepath.Abs(rec.Dir)
+	if err != nil {
+		return Record{}, fmt.Errorf("installing %s: %w", rec.Key, err)
+	}
+	rec.Dir = dir
+	st, err := Stage(dir)
+	if err != nil {
+		return Record{}, fmt.Errorf("installing %s: %w", rec.Key, err)
+	}
+	lim := s.Limits.withDefaults()
+	if _, err := Unpack(ctx, layer, st.Dir(), lim); err != nil {
+		_ = st.Discard()
+		if verify != nil && errors.Is(err, ErrCorruptArchive) {
+			// A corrupt stream is usually a damaged download: if the
+			// digest says so, that is the better diagnosis.
+			_, _ = io.Copy(io.Discard, io.LimitReader(layer, lim.MaxBytes))
+			if verr := verify(); verr != nil {
+				return Record{}, fmt.Errorf("verifying %s: %w (unpacking: %v)", rec.Key, verr, err)
+			}
+		}
+		return Record{}, fmt.Errorf("unpacking %s: %w", rec.Key, err)
+	}
+	if s.crashed("unpacked") {
+		return Record{}, errCrashed
+	}
+	if verify != nil {
+		if err := verify(); err != nil {
+			_ = st.Discard()
+			return Record{}, fmt.Errorf("verifying %s: %w", rec.Key, err)
+		}
+	}
+	return s.Commit(ctx, st, rec)
+}
+
+// Commit makes the content of st the installed version of rec: rec.Dir
+// becomes st's destination and rec.Files what st contains. Install calls
+// it; it is exported for callers that fill a Staging themselves. If Commit
+// fails before its journal is written, st is discarded and nothing changed;
+// after, the next Recover completes the commit. st must not be reused.
+func (s *Store) Commit(ctx context.Context, st *Staging, rec Record) (Record, error) {
+	out, journaled, err := s.commit(ctx, st, rec)
+	if err != nil && !journaled && !errors.Is(err, errCrashed) {
+		_ = st.Discard()
+	}
+	return out, err
+}
+
+func (s *Store) commit(ctx context.Context, st *Staging, rec Record) (Record, bool, error) {
+	if rec.Key == "" {
+		return Record{}, false, errors.New("committing: record without a key")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+	}
+	// The state read below must include any interrupted commit.
+	if err := recoverJournals(s.StateDir, nil); err != nil {
+		return Record{}, false, err
+	}
+	files, err := scanStaging(st)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+	}
+	rec.Dir = st.dest
+	rec.Files = files
+	if rec.InstalledAt.IsZero() {
+		rec.InstalledAt = time.Now().UTC()
+	}
+	state, err := LoadState(s.StateDir)
+	if err != nil {
+		return Record{}, false, err
+	}
+	j, err := s.plan(state, rec, st)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+	}
+	if s.crashed("planned") {
+		return Record{}, false, errCrashed
+	}
+	if err := ctx.Err(); err != nil { // the last point where cancelling changes nothing
+		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+	}
+	if err := writeJournal(s.StateDir, j, s.crashAt); err != nil {
+		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+	}
+	if s.crashed("journaled") {
+		return Record{}, true, errCrashed
+	}
+	if err := apply(s.StateDir, j, s.crashAt); err != nil {
+		if errors.Is(err, errCrashed) {
+			return Record{}, true, err
+		}
+		return Record{}, true, fmt.Errorf("committing %s (the next run completes it): %w", rec.Key, err)
+	}
+	return rec, true, nil
+}
+
+// scanStaging lists what st contains and fsyncs all of it.
+func scanStaging(st *Staging) ([]File, error) {
+	var files []File
+	dirs := []string{st.dir}
+	err := filepath.WalkDir(st.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == st.dir {
+			return nil
+		}
+		rel, err := filepath.Rel(st.dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files = append(files, File{Path: rel, Mode: fs.ModeDir | info.Mode().Perm()})
+			dirs = append(dirs, p)
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if err := syncFile(p); err != nil {
+				return err
+			}
+			files = append(files, File{Path: rel, Size: info.Size(), Mode: info.Mode().Perm()})
+		default:
+			return &UnsafeArchiveError{Entry: rel, Reason: "staged entry is neither a regular file nor a directory"}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := syncDir(dirs[i]); err != nil {
+			return nil, err
+		}
+	}
+	// The staging directory's own entries, so Recover finds staged files.
+	if err := syncDir(filepath.Dir(st.dir)); err != nil {
+		return nil, err
+	}
+	if err := syncDir(st.dest); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
+}
+
+// plan computes the journal that makes rec installed: the new state
+// (rec replacing its previous version, other records losing the files rec
+// takes over), the renames and the removals of the previous version's
+// files. It refuses collisions it could not resolve safely.
+func (s *Store) plan(state *State, rec Record, st *Staging) (*journal, error) {
+	stateDir, err := filepath.Abs(s.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(rec.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	newPaths := make(map[string]bool, len(rec.Files))
+	var mkdirs, renames []string
+	for _, f := range rec.Files {
+		if first, _, _ := strings.Cut(f.Path, "/"); first == stagingDirName {
+			return nil, &UnsafeArchiveError{Entry: f.Path, Reason: "reserved name " + stagingDirName}
+		}
+		target := filepath.Join(rec.Dir, filepath.FromSlash(f.Path))
+		if within(stateDir, target) {
+			return nil, fmt.Errorf("%w: %s is inside the state directory %s", ErrConflict, target, stateDir)
+		}
+		name := filepath.FromSlash(f.Path)
+		if f.IsDir() {
+			fi, err := root.Stat(name)
+			if err == nil && !fi.IsDir() {
+				return nil, fmt.Errorf("%w: %s exists and is not a directory", ErrConflict, target)
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%w: %s: %w", ErrConflict, target, err)
+			}
+			mkdirs = append(mkdirs, f.Path)
+		} else {
+			fi, err := root.Lstat(name)
+			if err == nil && fi.IsDir() {
+				return nil, fmt.Errorf("%w: %s exists and is a directory", ErrConflict, target)
+			}
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%w: %s: %w", ErrConflict, target, err)
+			}
+			renames = append(renames, f.Path)
+		}
+		newPaths[f.Path] = true
+	}
+
+	next := state.clone()
+	var old *Record
+	for i := range next.Artifacts {
+		o := &next.Artifacts[i]
+		if o.Key == rec.Key {
+			prev := *o
+			old = &prev
+			continue
+		}
+		if o.Dir == rec.Dir { // rec takes over the files it overwrites
+			o.Files = slices.DeleteFunc(o.Files, func(f File) bool { return !f.IsDir() && newPaths[f.Path] })
+		}
+	}
+	next.put(rec)
+
+	var removals []removal
+	if old != nil {
+		removals = orphans(next, *old)
+	}
+	return &journal{
+		ID:       st.id,
+		Op:       "install",
+		Key:      rec.Key,
+		Dir:      rec.Dir,
+		Staging:  st.rel(),
+		Mkdirs:   mkdirs,
+		Renames:  renames,
+		Removals: removals,
+		State:    next,
+	}, nil
+}
+
+// orphans lists the files and directories of old that no record of next
+// lists.
+func orphans(next *State, old Record) []removal {
+	owned := make(map[string]bool)
+	for _, r := range next.Artifacts {
+		if r.Dir != old.Dir {
+			continue
+		}
+		for _, f := range r.Files {
+			owned[f.Path] = true
+		}
+	}
+	var out []removal
+	for _, f := range old.Files {
+		if !owned[f.Path] {
+			out = append(out, removal{Dir: old.Dir, Path: f.Path, IsDir: f.IsDir()})
+		}
+	}
+	return out
+}
+
+// within reports whether p is dir or inside it.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// Remove uninstalls key: its files are deleted (directories only if empty
+// and not listed by another record) and its record dropped, journaled like
+// Install. It returns an error matching ErrNotInstalled if there is no
+// such record.
+func (s *Store) Remove(ctx context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := recoverJournals(s.StateDir, nil); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("removing %s: %w", key, err)
+	}
+	state, err := LoadState(s.StateDir)
+	if err != nil {
+		return err
+	}
+	rec, ok := state.Get(key)
+	if !ok {
+		return fmt.Errorf("removing %s: %w", key, ErrNotInstalled)
+	}
+	id, err := newID()
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", key, err)
+	}
+	next := state.clone()
+	next.delete(key)
+	j := &journal{ID: id, Op: "remove", Key: key, Removals: orphans(next, rec), State: next}
+	if err := writeJournal(s.StateDir, j, s.crashAt); err != nil {
+		return fmt.Errorf("removing %s: %w", key, err)
+	}
+	if s.crashed("journaled") {
+		return errCrashed
+	}
+	if err := apply(s.StateDir, j, s.crashAt); err != nil {
+		if errors.Is(err, errCrashed) {
+			return err
+		}
+		return fmt.Errorf("removing %s (the next run completes it): %w", key, err)
+	}
+	return nil
+}
