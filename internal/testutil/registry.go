@@ -31,6 +31,7 @@ type Registry struct {
 	// URL is http://host:port.
 	URL string
 
+	app      http.Handler
 	mu       sync.Mutex
 	requests []Request
 	fault    func(w http.ResponseWriter, r *http.Request) bool
@@ -49,7 +50,7 @@ func NewRegistry(t testing.TB) *Registry {
 	cfg.Log.Level = "error"
 	cfg.Log.AccessLog.Disabled = true
 	app := handlers.NewApp(context.Background(), cfg)
-	reg := &Registry{}
+	reg := &Registry{app: app}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reg.mu.Lock()
 		fault := reg.fault
@@ -74,6 +75,33 @@ func (r *Registry) SetFault(f func(w http.ResponseWriter, req *http.Request) boo
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fault = f
+}
+
+// Serve lets a fault handler have the real registry answer, e.g. into an
+// httptest.ResponseRecorder whose body it then alters.
+func (r *Registry) Serve(w http.ResponseWriter, req *http.Request) { r.app.ServeHTTP(w, req) }
+
+// CorruptBlobs makes every blob GET return the real blob with one byte
+// flipped (headers, digest and length unchanged). nil-safe to undo with
+// SetFault(nil).
+func (r *Registry) CorruptBlobs() {
+	r.SetFault(func(w http.ResponseWriter, req *http.Request) bool {
+		if req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/blobs/") {
+			return false
+		}
+		rec := httptest.NewRecorder()
+		r.Serve(rec, req)
+		body := rec.Body.Bytes()
+		if len(body) > 0 {
+			body[len(body)/2] ^= 0xff
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+		return true
+	})
 }
 
 // Requests returns the requests answered so far.

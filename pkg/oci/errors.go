@@ -9,6 +9,7 @@ import (
 
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
@@ -65,6 +66,8 @@ func classify(host string, err error) error {
 	switch {
 	case errors.As(err, &resp) && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
 		return fmt.Errorf("%w: %w", &AuthError{Host: host, Status: resp.StatusCode}, err)
+	case errors.Is(err, auth.ErrBasicCredentialNotFound):
+		return fmt.Errorf("%w: no credentials stored for it", &AuthError{Host: host, Status: http.StatusUnauthorized})
 	case errors.As(err, &resp) && resp.StatusCode == http.StatusNotFound,
 		errors.Is(err, errdef.ErrNotFound):
 		if errors.Is(err, ErrNotFound) {
