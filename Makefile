@@ -1,0 +1,45 @@
+# ferry's build. `make demo` runs the main job end to end; `make test` runs
+# every test (unit, integration against an in-process registry, end to end
+# against a registry process).
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/ferryhq/ferry/internal/cli.Version=$(VERSION)
+BIN      := bin/ferry
+
+.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench demo clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ferry
+
+test: fmt-check vet
+	$(GO) test -race -timeout 9m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+tidy-check:
+	$(GO) mod tidy -diff
+
+lint: fmt-check vet tidy-check
+
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseReference$$' -fuzztime $(FUZZTIME) ./pkg/index/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/index/
+	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME) ./pkg/install/
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+
+demo: build
+	./scripts/demo
+
+clean:
+	rm -rf bin .demo

@@ -1,0 +1,117 @@
+package cmdutil
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ferryhq/ferry/pkg/oci"
+)
+
+// Exit codes, documented in `ferry --help`.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitNotFound    = 3
+	ExitAuth        = 4
+	ExitVerify      = 5
+	ExitInterrupted = 130
+)
+
+// ExitCodesHelp is the exit code table shown in help.
+const ExitCodesHelp = `Exit codes:
+  0    success
+  1    error
+  2    usage: bad flags, or a reference or constraint that does not parse
+  3    not found: unknown artifact, no version matches, missing tag or platform
+  4    authentication or authorization failed
+  5    verification failed: digest, signature, requirement, unsafe archive
+  130  interrupted`
+
+// ExitError carries an explicit exit code and an optional hint.
+type CodedError struct {
+	Code int
+	Err  error
+	Hint string
+}
+
+func (e *CodedError) Error() string { return e.Err.Error() }
+func (e *CodedError) Unwrap() error { return e.Err }
+
+// Usage wraps err as a usage error (exit 2).
+func Usage(err error) error { return &CodedError{Code: ExitUsage, Err: err} }
+
+// Classifier maps library errors to an exit code; the CLI registers the
+// sentinels of every package it uses.
+type Classifier struct {
+	rules []rule
+}
+
+type rule struct {
+	target error
+	code   int
+}
+
+// Add maps errors matching target (errors.Is) to code.
+func (c *Classifier) Add(code int, targets ...error) {
+	for _, t := range targets {
+		c.rules = append(c.rules, rule{t, code})
+	}
+}
+
+// Code returns the exit code for err.
+func (c *Classifier) Code(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ce *CodedError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return ExitInterrupted
+	}
+	for _, r := range c.rules {
+		if errors.Is(err, r.target) {
+			return r.code
+		}
+	}
+	return ExitError
+}
+
+// Hint suggests a fix for err, or returns "".
+func Hint(err error) string {
+	var ce *CodedError
+	if errors.As(err, &ce) && ce.Hint != "" {
+		return ce.Hint
+	}
+	var ae *oci.AuthError
+	if errors.As(err, &ae) {
+		return "run: ferry registry login " + ae.Host
+	}
+	var ue x509.UnknownAuthorityError
+	var he x509.HostnameError
+	if errors.As(err, &ue) || errors.As(err, &he) || strings.Contains(err.Error(), "x509: ") {
+		return "pass --ca-file with the registry's CA, or set caFile for the host in the config"
+	}
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return "the registry speaks plain HTTP: pass --plain-http (or set plainHTTP for the host in the config)"
+	}
+	if errors.Is(err, oci.ErrUnreachable) {
+		return "check the registry address and your network (proxies: HTTPS_PROXY, NO_PROXY)"
+	}
+	return ""
+}
+
+// FormatError renders err as the one line the CLI prints, plus a hint line.
+func FormatError(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	s := "error: " + msg + "\n"
+	if h := Hint(err); h != "" {
+		s += fmt.Sprintf("hint: %s\n", h)
+	}
+	return s
+}

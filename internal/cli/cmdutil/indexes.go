@@ -1,0 +1,91 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	ferry "github.com/ferryhq/ferry"
+	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/pkg/index"
+)
+
+// DefaultIndexName is the name of the embedded index.
+const DefaultIndexName = "default"
+
+// maxIndexBytes bounds a fetched index file.
+const maxIndexBytes = 32 << 20
+
+// IndexCachePath is where the fetched copy of a named index is kept.
+func (f *Factory) IndexCachePath(name string) string {
+	return filepath.Join(f.CacheDir(), "indexes", name+".yaml")
+}
+
+// FetchIndex fetches and parses the index at url, and caches it as name.
+func (f *Factory) FetchIndex(ctx context.Context, name, url string) (*index.Index, error) {
+	hc, err := f.HTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	data, err := ferryhttp.ReadURL(ctx, hc, url, maxIndexBytes)
+	if err != nil {
+		return nil, fmt.Errorf("fetching index %q: %w", name, err)
+	}
+	idx, err := index.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	idx.URL = url
+	if err := WriteFileAtomic(f.IndexCachePath(name), data, 0o644); err != nil {
+		return nil, fmt.Errorf("caching index %q: %w", name, err)
+	}
+	return idx, nil
+}
+
+// Indexes loads every index: the configured ones from their cached copies
+// (fetched on first use) in the order they were added, then the embedded
+// default unless an index named "default" shadows it.
+func (f *Factory) Indexes(ctx context.Context) (*index.Set, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	var list []*index.Index
+	shadowed := false
+	for _, ic := range cfg.Indexes {
+		idx, err := f.loadCachedIndex(ctx, ic)
+		if err != nil {
+			return nil, err
+		}
+		shadowed = shadowed || ic.Name == DefaultIndexName
+		list = append(list, idx)
+	}
+	if !shadowed {
+		def, err := index.Parse(DefaultIndexName, ferry.DefaultIndex)
+		if err != nil {
+			return nil, err
+		}
+		def.URL = "embedded"
+		list = append(list, def)
+	}
+	return index.NewSet(list...), nil
+}
+
+func (f *Factory) loadCachedIndex(ctx context.Context, ic IndexConfig) (*index.Index, error) {
+	data, err := os.ReadFile(f.IndexCachePath(ic.Name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return f.FetchIndex(ctx, ic.Name, ic.URL)
+	}
+	if err != nil {
+		return nil, err
+	}
+	idx, err := index.Parse(ic.Name, data)
+	if err != nil {
+		return nil, err
+	}
+	idx.URL = ic.URL
+	return idx, nil
+}

@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/pkg/index"
+	"github.com/ferryhq/ferry/pkg/oci"
+)
+
+type pushOptions struct {
+	Ref          string
+	Files        []string
+	Type         string
+	Version      string
+	Name         string
+	Platforms    []string
+	FloatingTags bool
+	DependsOn    []string
+	Requires     []string
+	SourceRepo   string
+}
+
+func newCmdArtifactPush(f *cmdutil.Factory) *cobra.Command {
+	opts := &pushOptions{}
+	cmd := &cobra.Command{
+		Use:   "push REF FILE... --type T --version X.Y.Z",
+		Short: "Publish an artifact in falcoctl's OCI format",
+		Long: `Publish an artifact in falcoctl's OCI format. REF is HOST/REPO (its tag, if any,
+must equal --version) or the name of an index entry. A .tar.gz FILE is used as
+the layer as is; any other file is packed into a tar.gz holding just that file.
+A plugin takes one --platform per FILE, in order, and is pushed as an image
+index; platforms pushed earlier under the same version are kept.`,
+		Example: `  ferry artifact push 127.0.0.1:5000/falcosecurity/rules/falco-rules falco_rules.yaml \
+      --type rulesfile --version 3.0.1 --add-floating-tags \
+      --requires engine_version_semver:0.31.0 --source-repo https://github.com/falcosecurity/rules
+  ferry artifact push localhost:5000/falcosecurity/plugins/plugin/json libjson-amd64.so libjson-arm64.so \
+      --type plugin --version 0.7.0 --platform linux/amd64 --platform linux/arm64`,
+		Args: usageArgs(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ref, opts.Files = args[0], args[1:]
+			return pushRun(cmd, f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Type, "type", "", "artifact type: rulesfile, plugin or asset (default: the index entry's)")
+	fl.StringVar(&opts.Version, "version", "", "version, strict semver X.Y.Z (default: the REF's tag)")
+	fl.StringVar(&opts.Name, "name", "", "name written in the config (default: the last element of the repository)")
+	fl.StringArrayVar(&opts.Platforms, "platform", nil, "OS/ARCH of each plugin FILE, in order (repeatable)")
+	fl.BoolVar(&opts.FloatingTags, "add-floating-tags", false, "also tag X.Y and X, unless a higher version holds them")
+	fl.StringArrayVar(&opts.DependsOn, "depends-on", nil, "dependency NAME:VER[|ALT:VER...] (repeatable)")
+	fl.StringArrayVar(&opts.Requires, "requires", nil, "requirement NAME:VER, e.g. engine_version_semver:0.31.0 (repeatable)")
+	fl.StringVar(&opts.SourceRepo, "source-repo", "", "source repository URL; the repository path must be namespaced by it")
+	return cmd
+}
+
+func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) error {
+	ref, err := index.ParseReference(opts.Ref)
+	if err != nil {
+		return err
+	}
+	var loc oci.Location
+	switch {
+	case ref.Digest != "":
+		return cmdutil.Usage(errors.New("push needs a repository (and a version), not a digest"))
+	case ref.IsOCI():
+		loc = oci.Location{Registry: ref.Registry, Repository: ref.Repository}
+		if ref.Tag != "" {
+			if opts.Version != "" && opts.Version != ref.Tag {
+				return cmdutil.Usage(fmt.Errorf("the tag %q of %s differs from --version %q", ref.Tag, opts.Ref, opts.Version))
+			}
+			opts.Version = ref.Tag
+		}
+	default:
+		set, err := f.Indexes(cmd.Context())
+		if err != nil {
+			return err
+		}
+		entry, _, err := set.Lookup(ref.Index, ref.Name)
+		if err != nil {
+			return err
+		}
+		loc = oci.Location{Registry: entry.Registry, Repository: entry.Repository}
+		if opts.Type == "" {
+			opts.Type = entry.Type
+		}
+		if opts.Name == "" {
+			opts.Name = entry.Name
+		}
+		if opts.SourceRepo == "" {
+			opts.SourceRepo = entry.Source
+		}
+		if ref.Constraint != "" && opts.Version == "" {
+			opts.Version = ref.Constraint
+		}
+	}
+	cfg, files, err := opts.build(loc)
+	if err != nil {
+		return cmdutil.Usage(err)
+	}
+	client, err := f.OCIClient()
+	if err != nil {
+		return err
+	}
+	res, err := client.Push(cmd.Context(), loc, oci.PushRequest{
+		Type: opts.Type, Config: cfg, Files: files, SourceRepo: opts.SourceRepo, FloatingTags: opts.FloatingTags,
+	})
+	if err != nil {
+		return fmt.Errorf("pushing %s: %w", loc, err)
+	}
+	if f.Global.JSON() {
+		return f.PrintJSON(struct {
+			Ref        string `json:"ref"`
+			Registry   string `json:"registry"`
+			Repository string `json:"repository"`
+			Type       string `json:"type"`
+			Version    string `json:"version"`
+			*oci.PushResult
+		}{loc.String() + ":" + cfg.Version, loc.Registry, loc.Repository, opts.Type, cfg.Version, res})
+	}
+	fmt.Fprintf(f.IO.Out, "Pushed %s:%s (%s)\n  digest: %s\n  tags:   %s\n", loc, cfg.Version, opts.Type, res.Digest, strings.Join(res.Tags, ", "))
+	if len(res.Platforms) > 0 {
+		fmt.Fprintf(f.IO.Out, "  platforms: %s\n", strings.Join(res.Platforms, ", "))
+	}
+	return nil
+}
+
+// build validates the options and turns them into a config and layer files.
+func (o *pushOptions) build(loc oci.Location) (oci.Config, []oci.LayerFile, error) {
+	cfg := oci.Config{}
+	if o.Type == "" {
+		return cfg, nil, errors.New("--type is required for a repository reference (rulesfile, plugin or asset)")
+	}
+	if err := oci.ValidType(o.Type); err != nil {
+		return cfg, nil, err
+	}
+	if o.Version == "" {
+		return cfg, nil, errors.New("--version is required")
+	}
+	if _, err := semver.StrictNewVersion(o.Version); err != nil {
+		return cfg, nil, fmt.Errorf("--version %q is not strict semver X.Y.Z[-PRE][+BUILD]", o.Version)
+	}
+	if o.SourceRepo != "" {
+		if err := index.CheckNamespace(o.SourceRepo, loc.Repository); err != nil {
+			return cfg, nil, err
+		}
+	}
+	name := o.Name
+	if name == "" {
+		name = loc.Repository[strings.LastIndex(loc.Repository, "/")+1:]
+	}
+	cfg.Name, cfg.Version = name, o.Version
+	for _, d := range o.DependsOn {
+		dep, err := parseDependency(d)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Dependencies = append(cfg.Dependencies, dep)
+	}
+	for _, r := range o.Requires {
+		n, v, ok := strings.Cut(r, ":")
+		if !ok || n == "" || v == "" {
+			return cfg, nil, fmt.Errorf("--requires %q: want NAME:VERSION", r)
+		}
+		cfg.Requirements = append(cfg.Requirements, oci.Requirement{Name: n, Version: v})
+	}
+	if o.Type == oci.TypeRulesfile && len(o.Files) == 1 {
+		if err := mergeRulesRequirements(&cfg, o.Files[0]); err != nil {
+			return cfg, nil, err
+		}
+	}
+	var files []oci.LayerFile
+	switch {
+	case o.Type == oci.TypePlugin && len(o.Platforms) != len(o.Files):
+		return cfg, nil, fmt.Errorf("a plugin needs one --platform per file: %d files, %d platforms", len(o.Files), len(o.Platforms))
+	case o.Type != oci.TypePlugin && len(o.Platforms) > 0:
+		return cfg, nil, fmt.Errorf("--platform applies to plugins only, not to a %s", o.Type)
+	case o.Type != oci.TypePlugin && len(o.Files) != 1:
+		return cfg, nil, fmt.Errorf("a %s is one file, got %d", o.Type, len(o.Files))
+	}
+	for i, path := range o.Files {
+		if _, err := os.Stat(path); err != nil {
+			return cfg, nil, err
+		}
+		lf := oci.LayerFile{Path: path}
+		if o.Type == oci.TypePlugin {
+			lf.Platform = o.Platforms[i]
+			if p := (platformOptions{Platform: lf.Platform}); p.Validate() != nil {
+				return cfg, nil, fmt.Errorf("--platform %q: want OS/ARCH", lf.Platform)
+			}
+		}
+		files = append(files, lf)
+	}
+	return cfg, files, nil
+}
+
+// mergeRulesRequirements adds what a plain rules file declares
+// (required_plugin_versions, required_engine_version) to cfg, as falcoctl
+// does; dependencies and requirements given as flags win by name.
+func mergeRulesRequirements(cfg *oci.Config, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+		return nil // an archive: its content is the publisher's business
+	}
+	deps, reqs, err := oci.RulesRequirements(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, d := range deps {
+		if !slices.ContainsFunc(cfg.Dependencies, func(x oci.Dependency) bool { return x.Name == d.Name }) {
+			cfg.Dependencies = append(cfg.Dependencies, d)
+		}
+	}
+	for _, r := range reqs {
+		if !slices.ContainsFunc(cfg.Requirements, func(x oci.Requirement) bool { return x.Name == r.Name }) {
+			cfg.Requirements = append(cfg.Requirements, r)
+		}
+	}
+	return nil
+}
+
+// parseDependency reads NAME:VER[|ALT:VER...].
+func parseDependency(s string) (oci.Dependency, error) {
+	var dep oci.Dependency
+	for i, part := range strings.Split(s, "|") {
+		n, v, ok := strings.Cut(part, ":")
+		if !ok || n == "" || v == "" {
+			return dep, fmt.Errorf("--depends-on %q: want NAME:VERSION[|ALT:VERSION...]", s)
+		}
+		if _, err := semver.NewVersion(v); err != nil {
+			return dep, fmt.Errorf("--depends-on %q: %q is not a version", s, v)
+		}
+		if i == 0 {
+			dep.Name, dep.Version = n, v
+		} else {
+			dep.Alternatives = append(dep.Alternatives, oci.Alternative{Name: n, Version: v})
+		}
+	}
+	return dep, nil
+}
