@@ -16,7 +16,8 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Request is one request the registry answered.
+// Request is one request the registry received. Status is 0 while the
+// request is being answered.
 type Request struct {
 	Method string
 	Path   string
@@ -52,15 +53,21 @@ func NewRegistry(t testing.TB) *Registry {
 	app := handlers.NewApp(context.Background(), cfg)
 	reg := &Registry{app: app}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Record the request as it arrives: a client may read the whole
+		// answer before this handler returns.
 		reg.mu.Lock()
 		fault := reg.fault
+		i := len(reg.requests)
+		reg.requests = append(reg.requests, Request{Method: r.Method, Path: r.URL.Path})
 		reg.mu.Unlock()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		if fault == nil || !fault(rec, r) {
 			app.ServeHTTP(rec, r)
 		}
 		reg.mu.Lock()
-		reg.requests = append(reg.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status})
+		if i < len(reg.requests) {
+			reg.requests[i].Status = rec.status
+		}
 		reg.mu.Unlock()
 	}))
 	t.Cleanup(srv.Close)

@@ -37,11 +37,10 @@ func (s *Store) crashed(step string) bool { return s.crashAt != nil && s.crashAt
 // Install unpacks layer (a gzip-compressed tar stream) into a staging
 // directory beside rec.Dir, calls verify (if not nil) once the stream has
 // been read to its end, and then commits rec with Files filled in (see
-// Commit): the new
-// files replace the old version's atomically (file by file, journaled),
-// files of the old version that the new one lacks are removed, and files
-// another record owned are taken over. If unpacking or verify fails,
-// nothing is changed and the staging directory is removed.
+// Commit): the new files replace the old version's atomically (file by
+// file, journaled), files of the old version that the new one lacks are
+// removed, and files another record owned are taken over. If unpacking or
+// verify fails, nothing is changed and the staging directory is removed.
 //
 // rec.Key and rec.Dir are required; rec.Dir is made absolute and
 // rec.InstalledAt defaults to now. Cancelling ctx stops the unpacking; once
@@ -104,18 +103,18 @@ func (s *Store) commit(ctx context.Context, st *Staging, rec Record) (Record, bo
 	if rec.Key == "" {
 		return Record{}, false, errors.New("committing: record without a key")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
 	}
+	files, err := scanStaging(st) // fsyncs: outside the lock, in parallel
+	if err != nil {
+		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	// The state read below must include any interrupted commit.
 	if err := recoverJournals(s.StateDir, nil); err != nil {
 		return Record{}, false, err
-	}
-	files, err := scanStaging(st)
-	if err != nil {
-		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
 	}
 	rec.Dir = st.dest
 	rec.Files = files
