@@ -53,7 +53,7 @@ func classifier() *cmdutil.Classifier {
 	c.Add(cmdutil.ExitUsage, index.ErrInvalidReference, index.ErrInvalidConstraint, index.ErrAmbiguous)
 	c.Add(cmdutil.ExitNotFound, index.ErrNotFound, index.ErrNoMatch, oci.ErrNotFound, oci.ErrPlatformNotFound)
 	c.Add(cmdutil.ExitAuth, oci.ErrUnauthorized)
-	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, install.ErrUnsafeArchive, install.ErrCorruptArchive)
+	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, install.ErrUnsafeArchive)
 	return c
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -89,12 +88,11 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	refs = slices.Compact(slices.Clone(refs))
 	results := make([]*Result, len(refs))
 	errs := make([]error, len(refs))
-	var commitMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(in.Concurrency, 1))
 	for i, ref := range refs {
 		g.Go(func() error {
-			results[i], errs[i] = in.one(gctx, ref, state, &commitMu)
+			results[i], errs[i] = in.one(gctx, ref, state)
 			return nil
 		})
 	}
@@ -118,7 +116,7 @@ func (in *Installer) validate() error {
 	return nil
 }
 
-func (in *Installer) one(ctx context.Context, ref string, state *State, commitMu *sync.Mutex) (*Result, error) {
+func (in *Installer) one(ctx context.Context, ref string, state *State) (*Result, error) {
 	start := time.Now()
 	res, err := in.Resolver.Resolve(ctx, ref)
 	if err != nil {
@@ -173,7 +171,7 @@ func (in *Installer) one(ctx context.Context, ref string, state *State, commitMu
 		r.Duration = time.Since(start)
 		return r, nil
 	}
-	rec, err := in.fetch(ctx, res, art, r, commitMu)
+	rec, err := in.fetch(ctx, res, art, r)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +182,7 @@ func (in *Installer) one(ctx context.Context, ref string, state *State, commitMu
 
 // fetch streams the layer through digest verification into a staging
 // directory and commits it.
-func (in *Installer) fetch(ctx context.Context, res *Resolution, art *oci.Artifact, r *Result, commitMu *sync.Mutex) (Record, error) {
+func (in *Installer) fetch(ctx context.Context, res *Resolution, art *oci.Artifact, r *Result) (Record, error) {
 	blob, err := in.Resolver.Client.OpenBlob(ctx, res.Location, art.Layer)
 	if err != nil {
 		return Record{}, err
@@ -198,11 +196,12 @@ func (in *Installer) fetch(ctx context.Context, res *Resolution, art *oci.Artifa
 	if err != nil {
 		return Record{}, fmt.Errorf("installing %s: %w", r.Ref, err)
 	}
-	if _, err := Unpack(ctx, blob, st.Dir(), in.Store.Limits.withDefaults()); err != nil {
+	limits := in.Store.Limits.withDefaults()
+	if _, err := Unpack(ctx, blob, st.Dir(), limits); err != nil {
 		_ = st.Discard()
 		// A damaged download shows as a corrupt archive; the digest says
 		// which it was.
-		_, _ = io.Copy(io.Discard, blob)
+		_, _ = io.Copy(io.Discard, io.LimitReader(blob, limits.MaxBytes))
 		if verr := blob.Verify(); verr != nil && errors.Is(err, ErrCorruptArchive) {
 			return Record{}, fmt.Errorf("verifying %s: %w", r.Ref, verr)
 		}
@@ -220,8 +219,6 @@ func (in *Installer) fetch(ctx context.Context, res *Resolution, art *oci.Artifa
 	if art.Manifest.Digest != art.Root.Digest {
 		rec.ManifestDigest = art.Manifest.Digest.String()
 	}
-	commitMu.Lock()
-	defer commitMu.Unlock()
 	return in.Store.Commit(ctx, st, rec)
 }
 
