@@ -36,7 +36,7 @@ func (f *Factory) FetchIndex(ctx context.Context, name, url string) (*index.Inde
 	}
 	idx, err := index.Parse(name, data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", url, err)
 	}
 	idx.URL = url
 	if err := WriteFileAtomic(f.IndexCachePath(name), data, 0o644); err != nil {
@@ -84,7 +84,7 @@ func (f *Factory) loadCachedIndex(ctx context.Context, ic IndexConfig) (*index.I
 	}
 	idx, err := index.Parse(ic.Name, data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s (cached from %s): %w", f.IndexCachePath(ic.Name), ic.URL, err)
 	}
 	idx.URL = ic.URL
 	return idx, nil
