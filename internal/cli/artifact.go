@@ -25,6 +25,7 @@ func newCmdArtifact(f *cmdutil.Factory) *cobra.Command {
 		newCmdArtifactSearch(f),
 		newCmdArtifactInfo(f),
 		newCmdArtifactInstall(f),
+		newCmdArtifactLock(f),
 		newCmdArtifactPush(f),
 	)
 	return cmd
@@ -178,11 +179,14 @@ type infoView struct {
 	Platform     string            `json:"platform,omitempty"`
 	Dependencies []oci.Dependency  `json:"dependencies,omitempty"`
 	Requirements []oci.Requirement `json:"requirements,omitempty"`
-	Error        string            `json:"error,omitempty"`
+	// Plan is what installing the reference would install, dependencies
+	// first.
+	Plan  []install.PlanItem `json:"plan,omitempty"`
+	Error string             `json:"error,omitempty"`
 }
 
 func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
-	opts := &platformOptions{}
+	opts := &resolveOptions{}
 	cmd := &cobra.Command{
 		Use:   "info REF...",
 		Short: "Show the versions a registry has, which one a constraint picks, its digest and platforms",
@@ -197,11 +201,24 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			engine, err := opts.Engine(cmd, f)
+			if err != nil {
+				return err
+			}
 			var views []infoView
 			for _, raw := range args {
 				v, err := artifactInfo(cmd, f, resolver, raw)
 				if err != nil {
 					return err
+				}
+				if v.Error == "" {
+					p := &install.Planner{Resolver: resolver, State: &install.State{}, Engine: engine, ResolveDeps: opts.ResolveDeps, Concurrency: 4}
+					plan, err := p.Plan(cmd.Context(), []string{raw})
+					if err != nil {
+						v.Error = err.Error()
+					} else {
+						v.Plan = plan.Items
+					}
 				}
 				views = append(views, v)
 			}
@@ -314,4 +331,10 @@ func printInfo(f *cmdutil.Factory, v infoView) {
 	}
 	row("Error", v.Error)
 	_ = tw.Flush()
+	if len(v.Plan) > 1 {
+		fmt.Fprintln(f.IO.Out, "Installs (dependencies first):")
+		for _, it := range v.Plan {
+			fmt.Fprintf(f.IO.Out, "  %s %s  (%s)\n", it.Name, it.Version, strings.Join(it.Reasons, "; "))
+		}
+	}
 }

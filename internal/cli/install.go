@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
@@ -42,21 +45,89 @@ func (d *dirOptions) ByType() map[string]string {
 	return map[string]string{oci.TypeRulesfile: d.RulesfilesDir, oci.TypePlugin: d.PluginsDir, oci.TypeAsset: d.AssetsDir}
 }
 
+// resolveOptions is the flag group that shapes resolution: dependencies,
+// engine requirements, platform.
+type resolveOptions struct {
+	platformOptions
+	ResolveDeps       bool
+	EngineVersions    []string
+	EngineVersionsURL string
+}
+
+func (o *resolveOptions) AddFlags(cmd *cobra.Command) {
+	o.platformOptions.AddFlags(cmd)
+	fl := cmd.Flags()
+	fl.BoolVar(&o.ResolveDeps, "resolve-deps", true, "also install the artifacts these depend on")
+	fl.StringArrayVar(&o.EngineVersions, "engine-version", nil, "a version the engine supports, NAME=VER (e.g. engine_version_semver=0.41.0, plugin_api_version=3.7.0; repeatable)")
+	fl.StringVar(&o.EngineVersionsURL, "engine-versions-url", "", "read the engine's versions from this URL (Falco's /versions endpoint)")
+}
+
+// Engine returns the engine versions declared by flags, the URL or the
+// config, in that order of precedence; nil when none are declared.
+func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install.Engine, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	engine := install.Engine{}
+	for k, v := range cfg.Engine.Versions {
+		engine[k] = v
+	}
+	url := o.EngineVersionsURL
+	if url == "" {
+		url = cfg.Engine.VersionsURL
+	}
+	if url != "" {
+		hc, err := f.HTTPClient()
+		if err != nil {
+			return nil, err
+		}
+		data, err := ferryhttp.ReadURL(cmd.Context(), hc, url, 1<<20)
+		if err != nil {
+			return nil, fmt.Errorf("reading engine versions: %w", err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("reading engine versions from %s: %w", url, err)
+		}
+		for k, v := range doc {
+			if s, ok := v.(string); ok && s != "" {
+				engine[k] = s
+			} else if n, ok := v.(float64); ok {
+				engine[k] = strconv.FormatFloat(n, 'f', -1, 64)
+			}
+		}
+	}
+	for _, kv := range o.EngineVersions {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return nil, cmdutil.Usage(fmt.Errorf("--engine-version %q: want NAME=VERSION", kv))
+		}
+		engine[k] = v
+	}
+	if len(engine) == 0 {
+		return nil, nil
+	}
+	return engine, nil
+}
+
 type installOptions struct {
 	dirOptions
-	platformOptions
+	resolveOptions
 	Refs         []string
 	AllowedTypes []string
 	DryRun       bool
 	Concurrency  int
 	MaxSize      int64
+	Locked       bool
+	LockFile     string
 }
 
 func newCmdArtifactInstall(f *cmdutil.Factory) *cobra.Command {
 	opts := &installOptions{}
 	cmd := &cobra.Command{
 		Use:   "install REF...",
-		Short: "Install artifacts at the highest version their constraint allows",
+		Short: "Install artifacts at the highest version their constraint allows, with their dependencies",
 		Long: `Install artifacts at the highest version their constraint allows.
 
 REF is NAME, NAME:CONSTRAINT, INDEX/NAME:CONSTRAINT, NAME@sha256:HEX or a full
@@ -65,27 +136,52 @@ constraint: 1.x, ~1.2, ^1.2.3, ">=1.0.0 <2.0.0", 1, 1.2, 1.2.3 or latest; none
 means the highest stable version. Pre-releases are picked only when the
 constraint names one.
 
-Every blob is verified against its digest while it streams; the layer is
-unpacked into a staging directory beside the destination and swapped in
-atomically. An artifact already installed at the same digest is not
-downloaded again.`,
+Dependencies (a rules file needs plugins) are installed too: for every
+artifact, the highest version that satisfies every constraint at once. A
+dependency on X 1.2.3 means X >=1.2.3 <2. An installed dependency is kept when
+it satisfies, upgraded only when required, and never downgraded silently.
+Requirements (engine_version_semver, plugin_api_version) are checked against
+the engine's versions (--engine-version, --engine-versions-url or the config's
+engine.versions); when none are declared they are reported, not enforced.
+
+Nothing is downloaded until everything resolved. Every blob is verified
+against its digest while it streams; each layer is unpacked beside its
+destination and swapped in atomically. An artifact already installed at the
+same digest is not downloaded again. The lock file (<state-dir>/ferry.lock)
+records the exact digests installed; --locked installs exactly those.`,
 		Example: `  ferry artifact install falco-rules:3
+  ferry artifact install k8saudit-rules --engine-version engine_version_semver=0.41.0 --dry-run
   ferry artifact install rules:1.x --rulesfiles-dir ./rules --state-dir ./state
-  ferry artifact install k8saudit:0.x k8saudit-rules --platform linux/arm64 -o json`,
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+  ferry artifact install --locked                      # everything in the lock file
+  ferry artifact install k8saudit:0.x --platform linux/arm64 -o json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !opts.Locked {
+				return cmdutil.Usage(errors.New("give at least one REF (or --locked to install the lock file)"))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Refs = args
 			return installRun(cmd, f, opts)
 		},
 	}
 	opts.dirOptions.AddFlags(cmd)
-	opts.platformOptions.AddFlags(cmd)
+	opts.resolveOptions.AddFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringSliceVar(&opts.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "resolve and show what would be installed, without downloading or writing")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "resolve and print the plan (what, which version, why) without downloading or writing")
 	fl.IntVar(&opts.Concurrency, "concurrency", 4, "artifacts fetched at once")
 	fl.Int64Var(&opts.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
+	fl.BoolVar(&opts.Locked, "locked", false, "install exactly the digests in the lock file, resolving no tag")
+	fl.StringVar(&opts.LockFile, "lock-file", "", "lock file (default <state-dir>/ferry.lock)")
 	return cmd
+}
+
+func (o *installOptions) lockPath() string {
+	if o.LockFile != "" {
+		return o.LockFile
+	}
+	return filepath.Join(o.StateDir, "ferry.lock")
 }
 
 func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) error {
@@ -106,6 +202,10 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 	if opts.MaxSize < 1 {
 		return cmdutil.Usage(errors.New("--max-size must be positive"))
 	}
+	engine, err := opts.Engine(cmd, f)
+	if err != nil {
+		return err
+	}
 	resolver, err := newResolver(f, cmd, opts.Platform)
 	if err != nil {
 		return err
@@ -119,6 +219,14 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		AllowedTypes: opts.AllowedTypes,
 		Concurrency:  opts.Concurrency,
 		DryRun:       opts.DryRun,
+		ResolveDeps:  opts.ResolveDeps,
+		Engine:       engine,
+		LockPath:     opts.lockPath(),
+	}
+	if opts.Locked {
+		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
+			return err
+		}
 	}
 	results, err := in.Install(cmd.Context(), opts.Refs)
 	if f.Global.JSON() {
@@ -132,8 +240,25 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		for _, r := range results {
 			printResult(f, r)
 		}
+		if engine == nil {
+			printUnchecked(f, results)
+		}
 	}
 	return err
+}
+
+// printUnchecked reports, on stderr, requirements nothing declared engine
+// versions for.
+func printUnchecked(f *cmdutil.Factory, results []install.Result) {
+	var reqs []string
+	for _, r := range results {
+		for _, u := range r.Unchecked {
+			reqs = append(reqs, fmt.Sprintf("%s %s needs %s %s", r.Name, r.Version, u.Name, u.Version))
+		}
+	}
+	if len(reqs) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "note: requirements not checked (declare the engine's versions with --engine-version or --engine-versions-url): %s\n", strings.Join(reqs, "; "))
+	}
 }
 
 func printResult(f *cmdutil.Factory, r install.Result) {
@@ -156,12 +281,12 @@ func printResult(f *cmdutil.Factory, r install.Result) {
 			fmt.Fprintf(out, "Installed %s %s (%s)\n", name, r.Version, r.Type)
 		}
 	}
+	for _, why := range r.Reasons {
+		fmt.Fprintf(out, "  because %s\n", why)
+	}
 	from := fmt.Sprintf("%s/%s:%s", r.Registry, r.Repository, r.Tag)
 	if r.Tag == "" {
 		from = fmt.Sprintf("%s/%s@%s", r.Registry, r.Repository, r.Digest)
-	}
-	if r.Constraint != "" {
-		fmt.Fprintf(out, "  picked  %s for constraint %q\n", r.Version, r.Constraint)
 	}
 	fmt.Fprintf(out, "  from    %s\n", from)
 	fmt.Fprintf(out, "  digest  %s\n", r.Digest)
@@ -171,4 +296,66 @@ func printResult(f *cmdutil.Factory, r install.Result) {
 	for _, file := range r.Files {
 		fmt.Fprintf(out, "  file    %s\n", filepath.Join(r.Dir, file))
 	}
+}
+
+type lockOptions struct {
+	resolveOptions
+	StateDir string
+	LockFile string
+}
+
+func newCmdArtifactLock(f *cmdutil.Factory) *cobra.Command {
+	opts := &lockOptions{}
+	cmd := &cobra.Command{
+		Use:   "lock REF...",
+		Short: "Resolve references and their dependencies and write the lock file, installing nothing",
+		Example: `  ferry artifact lock falco-rules:3 k8saudit-rules:0.x --lock-file ferry.lock
+  ferry artifact install --locked --lock-file ferry.lock`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.platformOptions.Validate(); err != nil {
+				return err
+			}
+			engine, err := opts.Engine(cmd, f)
+			if err != nil {
+				return err
+			}
+			resolver, err := newResolver(f, cmd, opts.Platform)
+			if err != nil {
+				return err
+			}
+			state, err := install.LoadState(opts.StateDir)
+			if err != nil {
+				return err
+			}
+			p := &install.Planner{Resolver: resolver, State: state, Engine: engine, ResolveDeps: opts.ResolveDeps, Concurrency: 4}
+			plan, err := p.Plan(cmd.Context(), args)
+			if err != nil {
+				return err
+			}
+			lock, err := p.LockPlan(cmd.Context(), plan)
+			if err != nil {
+				return err
+			}
+			path := opts.LockFile
+			if path == "" {
+				path = filepath.Join(opts.StateDir, "ferry.lock")
+			}
+			if err := lock.Write(path); err != nil {
+				return fmt.Errorf("writing the lock file: %w", err)
+			}
+			if f.Global.JSON() {
+				return f.PrintJSON(lock)
+			}
+			for _, a := range lock.Artifacts {
+				fmt.Fprintf(f.IO.Out, "Locked %s %s (%s) at %s\n", a.Name, a.Version, a.Type, a.Digest)
+			}
+			fmt.Fprintf(f.IO.Out, "Wrote %s\n", path)
+			return nil
+		},
+	}
+	opts.resolveOptions.AddFlags(cmd)
+	cmd.Flags().StringVar(&opts.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's install state (installed versions count as constraints)")
+	cmd.Flags().StringVar(&opts.LockFile, "lock-file", "", "lock file to write (default <state-dir>/ferry.lock)")
+	return cmd
 }

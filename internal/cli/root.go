@@ -51,9 +51,9 @@ func ExitCode(err error) int { return classifier().Code(err) }
 func classifier() *cmdutil.Classifier {
 	c := &cmdutil.Classifier{}
 	c.Add(cmdutil.ExitUsage, index.ErrInvalidReference, index.ErrInvalidConstraint, index.ErrAmbiguous)
-	c.Add(cmdutil.ExitNotFound, index.ErrNotFound, index.ErrNoMatch, oci.ErrNotFound, oci.ErrPlatformNotFound)
+	c.Add(cmdutil.ExitNotFound, index.ErrNotFound, index.ErrNoMatch, oci.ErrNotFound, oci.ErrPlatformNotFound, install.ErrDependencyConflict, install.ErrNotLocked)
 	c.Add(cmdutil.ExitAuth, oci.ErrUnauthorized)
-	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, install.ErrUnsafeArchive)
+	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, install.ErrUnsafeArchive, install.ErrRequirement)
 	return c
 }
 

@@ -26,7 +26,7 @@ const (
 var ErrTypeNotAllowed = errors.New("artifact type not allowed")
 
 // Installer runs plan → fetch → verify → unpack → atomic swap for a set of
-// references.
+// references and, with ResolveDeps, their dependencies.
 type Installer struct {
 	Resolver *Resolver
 	Store    *Store
@@ -38,36 +38,62 @@ type Installer struct {
 	Concurrency int
 	// DryRun resolves and reports without downloading or writing.
 	DryRun bool
+	// ResolveDeps installs the dependencies of what is asked for too.
+	ResolveDeps bool
+	// Engine declares the versions requirements are checked against.
+	Engine Engine
+	// Locked installs exactly the digests of this lock file, with no tag
+	// resolution.
+	Locked *LockFile
+	// LockPath, when set, is rewritten after an install to describe every
+	// installed artifact.
+	LockPath string
 }
 
-// Result reports what happened to one reference.
+// Result reports what happened to one artifact.
 type Result struct {
-	Ref             string        `json:"ref"`
-	Name            string        `json:"name"`
-	Index           string        `json:"index,omitempty"`
-	Type            string        `json:"type"`
-	Version         string        `json:"version,omitempty"`
-	Tag             string        `json:"tag,omitempty"`
-	Constraint      string        `json:"constraint,omitempty"`
-	Registry        string        `json:"registry"`
-	Repository      string        `json:"repository"`
-	Digest          string        `json:"digest"`
-	Platform        string        `json:"platform,omitempty"`
-	Dir             string        `json:"dir"`
-	Files           []string      `json:"files,omitempty"`
-	Status          string        `json:"status"`
-	PreviousVersion string        `json:"previousVersion,omitempty"`
-	Bytes           int64         `json:"bytes"`
-	Duration        time.Duration `json:"durationNs"`
-	Source          string        `json:"source"`
+	Ref             string            `json:"ref,omitempty"`
+	Name            string            `json:"name"`
+	Index           string            `json:"index,omitempty"`
+	Type            string            `json:"type"`
+	Version         string            `json:"version,omitempty"`
+	Tag             string            `json:"tag,omitempty"`
+	Registry        string            `json:"registry"`
+	Repository      string            `json:"repository"`
+	Digest          string            `json:"digest"`
+	ManifestDigest  string            `json:"manifestDigest,omitempty"`
+	Platform        string            `json:"platform,omitempty"`
+	Dir             string            `json:"dir"`
+	Files           []string          `json:"files,omitempty"`
+	Status          string            `json:"status"`
+	Requested       bool              `json:"requested"`
+	Reasons         []string          `json:"reasons,omitempty"`
+	DependsOn       []string          `json:"dependsOn,omitempty"`
+	Unchecked       []oci.Requirement `json:"uncheckedRequirements,omitempty"`
+	PreviousVersion string            `json:"previousVersion,omitempty"`
+	Bytes           int64             `json:"bytes"`
+	Duration        time.Duration     `json:"durationNs"`
+	Source          string            `json:"source"`
 }
 
-// Install installs refs. Each artifact is installed atomically on its own:
-// when one fails the others still land, and the error joins every failure.
-// Results keep the order of refs; a failed reference has no result.
+// job is one plan item on its way to the disk.
+type job struct {
+	item PlanItem
+	art  *oci.Artifact
+	cfg  oci.Config
+	res  *Result
+}
+
+// Install resolves refs, checks that everything can be installed, and only
+// then downloads; each artifact is swapped in atomically on its own. When a
+// download fails the others still land, and the error joins every failure.
+// Results list dependencies first.
 func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
+	if in.Resolver == nil || in.Store == nil {
+		return nil, errors.New("installer: resolver and store are required")
+	}
+	if in.Concurrency < 1 {
+		in.Concurrency = 4
 	}
 	unlock, err := Lock(ctx, in.Store.StateDir)
 	if err != nil {
@@ -85,116 +111,130 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	if err != nil {
 		return nil, err
 	}
-	refs = slices.Compact(slices.Clone(refs))
-	results := make([]*Result, len(refs))
-	errs := make([]error, len(refs))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(in.Concurrency, 1))
-	for i, ref := range refs {
-		g.Go(func() error {
-			results[i], errs[i] = in.one(gctx, ref, state)
-			return nil
-		})
+	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency}
+	var plan *Plan
+	if in.Locked != nil {
+		plan, err = p.PlanLocked(ctx, in.Locked, refs)
+	} else {
+		plan, err = p.Plan(ctx, slices.Compact(slices.Clone(refs)))
 	}
-	_ = g.Wait()
-	var out []Result
-	for _, r := range results {
-		if r != nil {
-			out = append(out, *r)
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-func (in *Installer) validate() error {
-	if in.Resolver == nil || in.Store == nil {
-		return errors.New("installer: resolver and store are required")
-	}
-	if in.Concurrency == 0 {
-		in.Concurrency = 4
-	}
-	return nil
-}
-
-func (in *Installer) one(ctx context.Context, ref string, state *State) (*Result, error) {
-	start := time.Now()
-	res, err := in.Resolver.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	key := res.Location.String()
+	jobs := make([]*job, len(plan.Items))
+	for i, it := range plan.Items {
+		jobs[i] = &job{item: it}
+	}
+	if err := in.prepare(ctx, p, state, jobs); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(jobs))
+	if !in.DryRun {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(in.Concurrency)
+		for i, j := range jobs {
+			if j.res.Status != "" {
+				continue
+			}
+			g.Go(func() error {
+				errs[i] = in.fetch(gctx, j)
+				return nil
+			})
+		}
+		_ = g.Wait()
+	}
+	var out []Result
+	for i, j := range jobs {
+		if errs[i] == nil {
+			out = append(out, *j.res)
+		}
+	}
+	err = errors.Join(errs...)
+	if in.LockPath != "" && !in.DryRun {
+		if st, lerr := LoadState(in.Store.StateDir); lerr != nil {
+			err = errors.Join(err, lerr)
+		} else if lerr := LockFromState(st).Write(in.LockPath); lerr != nil {
+			err = errors.Join(err, fmt.Errorf("writing the lock file: %w", lerr))
+		}
+	}
+	return out, err
+}
+
+// prepare decides, for every job and before any layer is fetched, whether
+// it is already installed, and else resolves its platform manifest, checks
+// its type and picks its directory.
+func (in *Installer) prepare(ctx context.Context, p *Planner, state *State, jobs []*job) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(in.Concurrency * 2)
+	for _, j := range jobs {
+		g.Go(func() error { return in.prepareOne(gctx, p, state, j) })
+	}
+	return g.Wait()
+}
+
+func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j *job) error {
+	it := j.item
+	root := it.root
 	r := &Result{
-		Ref: ref, Name: res.Name, Index: res.Index, Version: res.Version, Tag: res.Tag, Constraint: res.Constraint,
-		Registry: res.Location.Registry, Repository: res.Location.Repository,
-		Digest: res.Root.Descriptor.Digest.String(), Source: "oci://" + key,
+		Ref: it.Ref, Name: it.Name, Index: it.Index, Version: it.Version, Tag: it.Tag,
+		Registry: it.Location.Registry, Repository: it.Location.Repository, Digest: root.Descriptor.Digest.String(),
+		Requested: it.Requested, Reasons: it.Reasons, DependsOn: it.DependsOn, Unchecked: it.Unchecked,
+		Source: "oci://" + it.Location.String(),
 	}
-	if res.Entry != nil {
-		r.Type = res.Entry.Type
-	}
-	prev, had := state.Get(key)
+	j.res = r
+	prev, had := state.Get(it.Location.String())
 	if had {
 		r.PreviousVersion = prev.Version
 	}
 	// Same digest, same place, files intact: nothing to fetch.
-	if had && prev.Digest == r.Digest && (!res.Root.IsIndex() || prev.Platform == in.Resolver.Platform) &&
-		(prev.Type == "" || in.dirFor(prev.Type) == prev.Dir) && prev.Intact() {
-		r.Type, r.Platform, r.Dir, r.Status = prev.Type, prev.Platform, prev.Dir, StatusUpToDate
+	if had && prev.Digest == r.Digest && (!root.IsIndex() || prev.Platform == in.Resolver.Platform) &&
+		prev.Type != "" && in.dirFor(prev.Type) == prev.Dir && prev.Intact() {
+		r.Type, r.Platform, r.Dir, r.Status, r.ManifestDigest = prev.Type, prev.Platform, prev.Dir, StatusUpToDate, prev.ManifestDigest
 		r.Files = filePaths(prev.Files)
-		if r.Version == "" {
-			r.Version = prev.Version
-		}
-		r.Duration = time.Since(start)
-		return r, nil
+		return nil
 	}
-	art, err := in.Resolver.Client.Resolve(ctx, res.Root, in.Resolver.Platform)
+	art, err := p.artifact(ctx, root)
 	if err != nil {
-		return nil, fmt.Errorf("resolving %q: %w", ref, err)
+		return fmt.Errorf("resolving %s %s: %w", it.Name, it.Version, err)
 	}
-	r.Type, r.Platform = art.Type, art.Platform
+	j.art = art
+	r.Type, r.Platform, r.Bytes = art.Type, art.Platform, art.Layer.Size
+	if art.Manifest.Digest != art.Root.Digest {
+		r.ManifestDigest = art.Manifest.Digest.String()
+	}
 	if len(in.AllowedTypes) > 0 && !slices.Contains(in.AllowedTypes, art.Type) {
-		return nil, fmt.Errorf("%q is a %s: %w (allowed: %v)", ref, art.Type, ErrTypeNotAllowed, in.AllowedTypes)
+		return fmt.Errorf("%s is a %s: %w (allowed: %v)", it.Name, art.Type, ErrTypeNotAllowed, in.AllowedTypes)
 	}
-	dir := in.dirFor(art.Type)
-	if dir == "" {
-		return nil, fmt.Errorf("%q: no directory configured for type %s", ref, art.Type)
+	if r.Dir = in.dirFor(art.Type); r.Dir == "" {
+		return fmt.Errorf("%s: no directory configured for type %s", it.Name, art.Type)
 	}
-	r.Dir = dir
+	if j.cfg, err = p.cfgs.get(art.Config.Digest.String(), func() (oci.Config, error) {
+		return p.Resolver.Client.FetchConfig(ctx, it.Location, art.Config)
+	}); err != nil {
+		return err
+	}
 	if r.Version == "" {
-		cfg, err := in.Resolver.Client.FetchConfig(ctx, res.Location, art.Config)
-		if err != nil {
-			return nil, err
-		}
-		r.Version = cfg.Version
+		r.Version = j.cfg.Version
 	}
 	if in.DryRun {
-		r.Status, r.Bytes = StatusWouldUpdate, art.Layer.Size
-		r.Duration = time.Since(start)
-		return r, nil
+		r.Status = StatusWouldUpdate
 	}
-	rec, err := in.fetch(ctx, res, art, r)
-	if err != nil {
-		return nil, err
-	}
-	r.Files, r.Dir, r.Status, r.Bytes = filePaths(rec.Files), rec.Dir, StatusInstalled, art.Layer.Size
-	r.Duration = time.Since(start)
-	return r, nil
+	return nil
 }
 
 // fetch streams the layer through digest verification into a staging
 // directory and commits it.
-func (in *Installer) fetch(ctx context.Context, res *Resolution, art *oci.Artifact, r *Result) (Record, error) {
-	blob, err := in.Resolver.Client.OpenBlob(ctx, res.Location, art.Layer)
+func (in *Installer) fetch(ctx context.Context, j *job) error {
+	start := time.Now()
+	r, art := j.res, j.art
+	blob, err := in.Resolver.Client.OpenBlob(ctx, j.item.Location, art.Layer)
 	if err != nil {
-		return Record{}, err
+		return err
 	}
 	defer blob.Close()
-	dir, err := filepath.Abs(r.Dir)
+	st, err := Stage(r.Dir)
 	if err != nil {
-		return Record{}, err
-	}
-	st, err := Stage(dir)
-	if err != nil {
-		return Record{}, fmt.Errorf("installing %s: %w", r.Ref, err)
+		return fmt.Errorf("installing %s: %w", r.Name, err)
 	}
 	limits := in.Store.Limits.withDefaults()
 	if _, err := Unpack(ctx, blob, st.Dir(), limits); err != nil {
@@ -203,23 +243,27 @@ func (in *Installer) fetch(ctx context.Context, res *Resolution, art *oci.Artifa
 		// which it was.
 		_, _ = io.Copy(io.Discard, io.LimitReader(blob, limits.MaxBytes))
 		if verr := blob.Verify(); verr != nil && errors.Is(err, ErrCorruptArchive) {
-			return Record{}, fmt.Errorf("verifying %s: %w", r.Ref, verr)
+			return fmt.Errorf("verifying %s %s: %w", r.Name, r.Version, verr)
 		}
-		return Record{}, fmt.Errorf("unpacking %s: %w", r.Ref, err)
+		return fmt.Errorf("unpacking %s %s: %w", r.Name, r.Version, err)
 	}
 	if err := blob.Verify(); err != nil {
 		_ = st.Discard()
-		return Record{}, fmt.Errorf("verifying %s: %w", r.Ref, err)
+		return fmt.Errorf("verifying %s %s: %w", r.Name, r.Version, err)
 	}
+	cfg := j.cfg
 	rec := Record{
-		Key: res.Location.String(), Name: r.Name, Index: r.Index, Type: r.Type, Ref: r.Ref, Version: r.Version,
-		Registry: r.Registry, Repository: r.Repository, Digest: r.Digest, LayerDigest: art.Layer.Digest.String(),
-		Platform: r.Platform, Dir: dir, Source: r.Source,
+		Key: j.item.Location.String(), Name: r.Name, Index: r.Index, Type: r.Type, Ref: r.Ref, Version: r.Version,
+		Registry: r.Registry, Repository: r.Repository, Digest: r.Digest, ManifestDigest: r.ManifestDigest,
+		LayerDigest: art.Layer.Digest.String(), Platform: r.Platform, Dir: r.Dir, Source: r.Source,
+		Config: &cfg, DependsOn: r.DependsOn,
 	}
-	if art.Manifest.Digest != art.Root.Digest {
-		rec.ManifestDigest = art.Manifest.Digest.String()
+	rec, err = in.Store.Commit(ctx, st, rec)
+	if err != nil {
+		return err
 	}
-	return in.Store.Commit(ctx, st, rec)
+	r.Files, r.Status, r.Duration = filePaths(rec.Files), StatusInstalled, time.Since(start)
+	return nil
 }
 
 func (in *Installer) dirFor(typ string) string {

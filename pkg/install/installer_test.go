@@ -229,8 +229,9 @@ func TestInstallAllowedTypesAndDryRun(t *testing.T) {
 	if err != nil || len(results) != 1 || results[0].Status != install.StatusWouldUpdate {
 		t.Fatalf("dry run: %+v, %v", results, err)
 	}
-	if n := f.reg.Count("GET", "/blobs/"); n != 0 {
-		t.Errorf("dry run fetched %d blobs", n)
+	// The config (for dependencies and requirements) but never the layer.
+	if n := f.reg.Count("GET", "/blobs/"); n != 1 {
+		t.Errorf("dry run fetched %d blobs, want only the config", n)
 	}
 	if _, err := os.Stat(f.dirs[oci.TypePlugin]); !os.IsNotExist(err) {
 		t.Errorf("dry run created %s", f.dirs[oci.TypePlugin])

@@ -77,8 +77,15 @@ type edge struct {
 	why   string
 }
 
+// CheckFunc reports an error matching ErrRequirement when version v of name
+// cannot be used (its requirements are not met); the solver then tries
+// another version.
+type CheckFunc func(ctx context.Context, name string, v *semver.Version) error
+
 type solver struct {
 	cat       Catalog
+	check     CheckFunc
+	reqErr    error
 	installed map[string]*semver.Version
 	requested map[string]bool
 	edges     map[string][]edge
@@ -97,8 +104,11 @@ const maxSolveSteps = 10000
 // when it satisfies, upgraded only when a constraint requires it, and never
 // downgraded; a requested artifact follows the user's constraint. It returns
 // the picks in dependency order (dependencies first).
-func Solve(ctx context.Context, cat Catalog, wants []Want, installed map[string]*semver.Version) ([]Pick, error) {
-	s := &solver{cat: cat, installed: installed, requested: map[string]bool{}, edges: map[string][]edge{}, picks: map[string]*Pick{}}
+//
+// check, when not nil, rules out versions whose requirements are not met; if
+// that leaves an artifact no version, its requirement error is returned.
+func Solve(ctx context.Context, cat Catalog, wants []Want, installed map[string]*semver.Version, check CheckFunc) ([]Pick, error) {
+	s := &solver{cat: cat, check: check, installed: installed, requested: map[string]bool{}, edges: map[string][]edge{}, picks: map[string]*Pick{}}
 	for _, w := range wants {
 		s.requested[w.Name] = true
 		s.edges[w.Name] = append(s.edges[w.Name], edge{w.Match, "you asked for " + w.Why})
@@ -115,6 +125,9 @@ func Solve(ctx context.Context, cat Catalog, wants []Want, installed map[string]
 		return nil, err
 	}
 	if !ok {
+		if s.reqErr != nil {
+			return nil, s.reqErr
+		}
 		return nil, s.conflict
 	}
 	return s.result(), nil
@@ -145,7 +158,19 @@ func (s *solver) solve(ctx context.Context, i int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	rejected := 0
 	for _, v := range cands {
+		if s.check != nil {
+			if err := s.check(ctx, name, v); errors.Is(err, ErrRequirement) {
+				rejected++
+				if s.reqErr == nil {
+					s.reqErr = err
+				}
+				continue
+			} else if err != nil {
+				return false, err
+			}
+		}
 		deps, err := s.cat.Dependencies(ctx, name, v)
 		if err != nil {
 			return false, err
@@ -155,8 +180,10 @@ func (s *solver) solve(ctx context.Context, i int) (bool, error) {
 			return ok, err
 		}
 	}
-	if s.conflict == nil || len(cands) == 0 {
-		s.conflict = s.conflictFor(name, all)
+	if rejected < len(cands) || len(cands) == 0 {
+		if s.conflict == nil || len(cands) == 0 {
+			s.conflict = s.conflictFor(name, all)
+		}
 	}
 	return false, nil
 }

@@ -204,7 +204,7 @@ func TestSolve(t *testing.T) {
 			for n, v := range c.installed {
 				installed[n] = semver.MustParse(v)
 			}
-			picks, err := install.Solve(context.Background(), c.cat, wants, installed)
+			picks, err := install.Solve(context.Background(), c.cat, wants, installed, nil)
 			switch {
 			case c.err != nil:
 				if !errors.Is(err, c.err) {
@@ -233,5 +233,54 @@ func TestSolve(t *testing.T) {
 				t.Errorf("picks (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestSolveRequirements(t *testing.T) {
+	cat := catalog{"rules": {"1.0.0": nil, "1.1.0": nil, "1.2.0": nil}}
+	needs := map[string]string{"1.0.0": "0.30.0", "1.1.0": "0.35.0", "1.2.0": "0.41.0"}
+	engine := install.Engine{"engine_version_semver": "0.36.0"}
+	check := func(_ context.Context, name string, v *semver.Version) error {
+		rerr, _ := engine.Check(name, v.String(), []oci.Requirement{{Name: "engine_version_semver", Version: needs[v.String()]}})
+		if rerr != nil {
+			return rerr
+		}
+		return nil
+	}
+	picks, err := install.Solve(context.Background(), cat, []install.Want{want(t, "rules:1.x")}, nil, check)
+	if err != nil || len(picks) != 1 || picks[0].Version.String() != "1.1.0" {
+		t.Fatalf("want the highest version the engine can run (1.1.0): %v %v", picks, err)
+	}
+	_, err = install.Solve(context.Background(), cat, []install.Want{want(t, "rules:1.2.x")}, nil, check)
+	var rerr *install.RequirementError
+	if !errors.As(err, &rerr) || !errors.Is(err, install.ErrRequirement) ||
+		err.Error() != "rules 1.2.0 requires engine_version_semver 0.41.0; the engine has 0.36.0" {
+		t.Errorf("unmet requirement: %v", err)
+	}
+}
+
+func TestEngineCheck(t *testing.T) {
+	for _, c := range []struct {
+		engine    install.Engine
+		req       oci.Requirement
+		met       bool
+		unchecked bool
+	}{
+		{install.Engine{"engine_version_semver": "0.41.0"}, oci.Requirement{Name: "engine_version_semver", Version: "0.41.0"}, true, false},
+		{install.Engine{"engine_version_semver": "0.40.9"}, oci.Requirement{Name: "engine_version_semver", Version: "0.41.0"}, false, false},
+		{install.Engine{"engine_version_semver": "1.0.0"}, oci.Requirement{Name: "engine_version_semver", Version: "0.41.0"}, true, false},
+		{install.Engine{"plugin_api_version": "3.7.0"}, oci.Requirement{Name: "plugin_api_version", Version: "3.0.0"}, true, false},
+		{install.Engine{"plugin_api_version": "3.7.0"}, oci.Requirement{Name: "plugin_api_version", Version: "3.8.0"}, false, false},
+		{install.Engine{"plugin_api_version": "4.0.0"}, oci.Requirement{Name: "plugin_api_version", Version: "3.0.0"}, false, false},
+		{install.Engine{"engine_version_semver": "0.31.0"}, oci.Requirement{Name: "engine_version", Version: "15"}, true, false},
+		{install.Engine{"engine_version_semver": "0.14.0"}, oci.Requirement{Name: "engine_version", Version: "15"}, false, false},
+		{install.Engine{"engine_version": "17"}, oci.Requirement{Name: "engine_version", Version: "15"}, true, false},
+		{install.Engine{}, oci.Requirement{Name: "engine_version_semver", Version: "0.41.0"}, true, true},
+		{nil, oci.Requirement{Name: "plugin_api_version", Version: "3.0.0"}, true, true},
+	} {
+		rerr, unchecked := c.engine.Check("a", "1.0.0", []oci.Requirement{c.req})
+		if (rerr == nil) != c.met || (len(unchecked) == 1) != c.unchecked {
+			t.Errorf("engine %v, %v: met=%v unchecked=%v", c.engine, c.req, rerr == nil, unchecked)
+		}
 	}
 }

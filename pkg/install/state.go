@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 const (
@@ -43,6 +45,11 @@ type Record struct {
 	Files          []File    `json:"files"` // sorted by Path; directories have fs.ModeDir
 	InstalledAt    time.Time `json:"installedAt"`
 	Source         string    `json:"source,omitempty"` // the registry URL or mirror that served it
+	// Config is the artifact's config (dependencies and requirements), kept
+	// so that a run that installs nothing new needs no config request.
+	Config *oci.Config `json:"config,omitempty"`
+	// DependsOn names the artifacts chosen to satisfy its dependencies.
+	DependsOn []string `json:"dependsOn,omitempty"`
 }
 
 // LoadState reads <stateDir>/state.json. A missing file is an empty state;

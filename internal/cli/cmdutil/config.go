@@ -14,9 +14,20 @@ import (
 type Config struct {
 	Indexes    []IndexConfig    `yaml:"indexes,omitempty"`
 	Registries []RegistryConfig `yaml:"registries,omitempty"`
+	// Engine declares the versions of the consuming engine, against which
+	// artifact requirements are checked.
+	Engine EngineConfig `yaml:"engine,omitempty"`
 	// Defaults gives values for flags by flag name (e.g. "state-dir"),
 	// below flags and FERRY_* environment variables.
 	Defaults map[string]string `yaml:"defaults,omitempty"`
+}
+
+// EngineConfig declares engine versions, e.g.
+// {engine_version_semver: 0.41.0, plugin_api_version: 3.7.0}, or where to
+// read them (Falco's /versions endpoint).
+type EngineConfig struct {
+	Versions    map[string]string `yaml:"versions,omitempty"`
+	VersionsURL string            `yaml:"versionsURL,omitempty"`
 }
 
 // IndexConfig names an index a user added.

@@ -1,0 +1,436 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/Masterminds/semver/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferryhq/ferry/pkg/index"
+	"github.com/ferryhq/ferry/pkg/oci"
+)
+
+// PlanItem is one artifact a plan installs, with why.
+type PlanItem struct {
+	Name     string       `json:"name"`
+	Index    string       `json:"index,omitempty"`
+	Ref      string       `json:"ref,omitempty"` // the user's reference; "" for a dependency
+	Location oci.Location `json:"-"`
+	Version  string       `json:"version"`
+	Tag      string       `json:"tag,omitempty"`
+	// Requested is true for what the user asked for.
+	Requested bool     `json:"requested"`
+	Reasons   []string `json:"reasons"`
+	DependsOn []string `json:"dependsOn,omitempty"`
+	// Unchecked lists requirements the engine declares no version for.
+	Unchecked []oci.Requirement `json:"uncheckedRequirements,omitempty"`
+
+	root *oci.Root
+}
+
+// Plan is what an install would do, dependencies first.
+type Plan struct {
+	Items []PlanItem
+}
+
+// Planner resolves references and their dependencies against the indexes
+// and registries. It fetches every tag list, manifest and config at most
+// once.
+type Planner struct {
+	Resolver    *Resolver
+	State       *State
+	Engine      Engine
+	ResolveDeps bool
+	Concurrency int
+
+	mu    sync.Mutex
+	nodes map[string]*node
+	tags  memo[[]index.Version]
+	roots memo[*oci.Root]
+	arts  memo[*oci.Artifact]
+	cfgs  memo[oci.Config]
+}
+
+// node is one artifact name in a plan: where it lives and what is pinned.
+type node struct {
+	name, index string
+	entry       *index.Entry
+	loc         oci.Location
+	ref         string
+	pinned      *semver.Version // set for digest and literal-tag references
+	pinnedRoot  *oci.Root
+	exact       string // an exact version asked for: tried before any listing
+	tagOf       map[string]string
+}
+
+// Plan resolves refs (and, with ResolveDeps, their dependencies) to exact
+// versions and manifests, without downloading any layer.
+func (p *Planner) Plan(ctx context.Context, refs []string) (*Plan, error) {
+	p.nodes = map[string]*node{}
+	var wants []Want
+	for _, raw := range refs {
+		w, err := p.want(ctx, raw)
+		if err != nil {
+			return nil, err
+		}
+		wants = append(wants, w)
+	}
+	installed := map[string]*semver.Version{}
+	if p.ResolveDeps {
+		// Every installed artifact counts, by name: a dependency met later
+		// in the solve is one of them.
+		for _, rec := range p.State.Artifacts {
+			if v, err := semver.NewVersion(rec.Version); err == nil && rec.Name != "" {
+				if n := p.nodes[rec.Name]; n == nil || n.loc.String() == rec.Key {
+					installed[rec.Name] = v
+				}
+			}
+		}
+		p.warm(ctx, wants)
+	}
+	var cat Catalog = p
+	if !p.ResolveDeps {
+		cat = noDeps{p}
+	}
+	picks, err := Solve(ctx, cat, wants, installed, p.check)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{}
+	for _, pk := range picks {
+		n := p.node(pk.Name)
+		root, err := p.root(ctx, n, pk.Version)
+		if err != nil {
+			return nil, err
+		}
+		item := PlanItem{
+			Name: n.name, Index: n.index, Ref: n.ref, Location: n.loc, Version: p.display(n, pk.Version),
+			Tag: n.tagOf[pk.Version.String()], Requested: pk.Requested, Reasons: pk.Reasons, DependsOn: pk.Dependencies, root: root,
+		}
+		if cfg, err := p.config(ctx, n, pk.Version); err == nil {
+			_, item.Unchecked = p.Engine.Check(n.name, item.Version, cfg.Requirements)
+		}
+		plan.Items = append(plan.Items, item)
+	}
+	return plan, nil
+}
+
+// want turns a user reference into a solver want and its node.
+func (p *Planner) want(ctx context.Context, raw string) (Want, error) {
+	ref, err := index.ParseReference(raw)
+	if err != nil {
+		return Want{}, err
+	}
+	if ref.IsLayout() {
+		return Want{}, fmt.Errorf("%q: oci-layout references are not supported yet", raw)
+	}
+	n := &node{ref: raw, tagOf: map[string]string{}}
+	if ref.IsOCI() {
+		n.name, n.loc = lastElem(ref.Repository), oci.Location{Registry: ref.Registry, Repository: ref.Repository}
+	} else {
+		entry, idx, err := p.Resolver.Indexes.Lookup(ref.Index, ref.Name)
+		if err != nil {
+			return Want{}, err
+		}
+		n.name, n.index, n.entry = entry.Name, idx, &entry
+		n.loc = oci.Location{Registry: entry.Registry, Repository: entry.Repository}
+	}
+	if old, dup := p.nodes[n.name]; dup && old.loc != n.loc {
+		return Want{}, fmt.Errorf("%q and %q are both named %s but live in different repositories", old.ref, raw, n.name)
+	}
+	p.nodes[n.name] = n
+	w := Want{Name: n.name, Why: raw}
+	switch pin := ref.Digest; {
+	case pin != "" || (ref.IsOCI() && ref.Tag != ""):
+		if pin == "" {
+			pin = ref.Tag
+		}
+		if err := p.pin(ctx, n, pin); err != nil {
+			return Want{}, fmt.Errorf("resolving %q: %w", raw, err)
+		}
+		v := n.pinned
+		w.Match = func(x *semver.Version) bool { return x.Equal(v) && x.Metadata() == v.Metadata() }
+	default:
+		c, err := index.ParseConstraint(ref.Constraint)
+		if err != nil {
+			return Want{}, err
+		}
+		if _, err := semver.StrictNewVersion(ref.Constraint); err == nil {
+			n.exact = ref.Constraint
+		}
+		w.Match = c.Match
+	}
+	return w, nil
+}
+
+// pin fixes a node to the manifest a digest or literal tag points at.
+func (p *Planner) pin(ctx context.Context, n *node, reference string) error {
+	root, err := p.Resolver.Client.FetchRoot(ctx, n.loc, reference)
+	if err != nil {
+		return err
+	}
+	n.pinnedRoot = root
+	if v, err := semver.NewVersion(reference); err == nil && !isDigest(reference) {
+		n.pinned = v
+		n.tagOf[v.String()] = reference
+		return nil
+	}
+	art, err := p.artifact(ctx, root)
+	if err != nil {
+		return err
+	}
+	cfg, err := p.cfgs.get(art.Config.Digest.String(), func() (oci.Config, error) {
+		return p.Resolver.Client.FetchConfig(ctx, n.loc, art.Config)
+	})
+	if err != nil {
+		return err
+	}
+	if v, err := semver.NewVersion(cfg.Version); err == nil {
+		n.pinned = v
+	} else {
+		// No semver anywhere: a version of its own that only it matches.
+		n.pinned = semver.MustParse("0.0.0+" + root.Descriptor.Digest.Encoded()[:12])
+	}
+	if !isDigest(reference) {
+		n.tagOf[n.pinned.String()] = reference
+	}
+	return nil
+}
+
+func isDigest(s string) bool { return len(s) > 7 && s[:7] == "sha256:" }
+
+func (p *Planner) node(name string) *node {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nodes[name]
+}
+
+// depNode returns the node of a dependency, looked up first in the index of
+// the artifact that requires it.
+func (p *Planner) depNode(from *node, name string) (*node, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := p.nodes[name]; n != nil {
+		return n, nil
+	}
+	entry, idx, err := p.Resolver.Indexes.LookupDependency(from.index, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s depends on %s: %w", from.name, name, err)
+	}
+	n := &node{name: name, index: idx, entry: &entry, loc: oci.Location{Registry: entry.Registry, Repository: entry.Repository}, tagOf: map[string]string{}}
+	p.nodes[name] = n
+	return n, nil
+}
+
+// Versions lists the versions of name (Catalog).
+func (p *Planner) Versions(ctx context.Context, name string) ([]*semver.Version, error) {
+	n := p.node(name)
+	if n == nil {
+		return nil, &index.NotFoundError{Name: name}
+	}
+	if n.pinned != nil {
+		return []*semver.Version{n.pinned}, nil
+	}
+	if n.exact != "" {
+		if _, err := p.roots.get(n.loc.String()+":"+n.exact, func() (*oci.Root, error) {
+			return p.Resolver.Client.FetchRoot(ctx, n.loc, n.exact)
+		}); err == nil {
+			v := semver.MustParse(n.exact)
+			p.mu.Lock()
+			n.tagOf[v.String()] = n.exact
+			p.mu.Unlock()
+			return []*semver.Version{v}, nil
+		} else if !errors.Is(err, oci.ErrNotFound) {
+			return nil, err
+		}
+	}
+	vs, err := p.tags.get(n.loc.String(), func() ([]index.Version, error) {
+		tags, err := p.Resolver.Client.Tags(ctx, n.loc)
+		if err != nil {
+			return nil, err
+		}
+		return index.Versions(tags), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*semver.Version, 0, len(vs))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, v := range vs {
+		if _, seen := n.tagOf[v.Version.String()]; !seen {
+			n.tagOf[v.Version.String()] = v.Tag
+		}
+		out = append(out, v.Version)
+	}
+	return out, nil
+}
+
+// Dependencies reads the dependencies of name at v from its config
+// (Catalog).
+func (p *Planner) Dependencies(ctx context.Context, name string, v *semver.Version) ([]oci.Dependency, error) {
+	n := p.node(name)
+	cfg, err := p.config(ctx, n, v)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range cfg.Dependencies {
+		for _, alt := range append([]oci.Alternative{{Name: d.Name, Version: d.Version}}, d.Alternatives...) {
+			if _, err := p.depNode(n, alt.Name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return cfg.Dependencies, nil
+}
+
+// check reports an unmet requirement of name at v.
+func (p *Planner) check(ctx context.Context, name string, v *semver.Version) error {
+	if len(p.Engine) == 0 {
+		return nil
+	}
+	n := p.node(name)
+	cfg, err := p.config(ctx, n, v)
+	if err != nil {
+		return err
+	}
+	if rerr, _ := p.Engine.Check(name, p.display(n, v), cfg.Requirements); rerr != nil {
+		return rerr
+	}
+	return nil
+}
+
+func (p *Planner) root(ctx context.Context, n *node, v *semver.Version) (*oci.Root, error) {
+	if n.pinnedRoot != nil {
+		return n.pinnedRoot, nil
+	}
+	p.mu.Lock()
+	tag := n.tagOf[v.String()]
+	p.mu.Unlock()
+	if tag == "" {
+		return nil, fmt.Errorf("%s: no tag for version %s", n.name, v)
+	}
+	return p.roots.get(n.loc.String()+":"+tag, func() (*oci.Root, error) {
+		return p.Resolver.Client.FetchRoot(ctx, n.loc, tag)
+	})
+}
+
+func (p *Planner) artifact(ctx context.Context, root *oci.Root) (*oci.Artifact, error) {
+	return p.arts.get(root.Location.String()+"@"+root.Descriptor.Digest.String(), func() (*oci.Artifact, error) {
+		return p.Resolver.Client.Resolve(ctx, root, p.Resolver.Platform)
+	})
+}
+
+// config returns the config of n at v: from the install state when the
+// same manifest is installed, else from the registry.
+func (p *Planner) config(ctx context.Context, n *node, v *semver.Version) (oci.Config, error) {
+	root, err := p.root(ctx, n, v)
+	if err != nil {
+		return oci.Config{}, err
+	}
+	if rec, ok := p.State.Get(n.loc.String()); ok && rec.Config != nil && rec.Digest == root.Descriptor.Digest.String() {
+		return *rec.Config, nil
+	}
+	art, err := p.artifact(ctx, root)
+	if err != nil {
+		return oci.Config{}, err
+	}
+	return p.cfgs.get(art.Config.Digest.String(), func() (oci.Config, error) {
+		return p.Resolver.Client.FetchConfig(ctx, n.loc, art.Config)
+	})
+}
+
+func (p *Planner) display(n *node, v *semver.Version) string {
+	if v.Metadata() != "" && v.Major() == 0 && v.Minor() == 0 && v.Patch() == 0 && n.pinned != nil {
+		return n.tagOf[v.String()]
+	}
+	return v.Original()
+}
+
+// warm fetches, in parallel, what the solver is most likely to ask for: for
+// every wanted name and every dependency, the tag list and the config of
+// the highest version in range. Errors are left for the solver to meet.
+func (p *Planner) warm(ctx context.Context, wants []Want) {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(p.Concurrency, 1) * 2)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var visit func(name string, match func(*semver.Version) bool)
+	visit = func(name string, match func(*semver.Version) bool) {
+		mu.Lock()
+		if seen[name] {
+			mu.Unlock()
+			return
+		}
+		seen[name] = true
+		mu.Unlock()
+		g.Go(func() error {
+			vs, err := p.Versions(ctx, name)
+			if err != nil {
+				return nil
+			}
+			var best *semver.Version
+			for _, v := range vs {
+				if match(v) && (best == nil || v.GreaterThan(best)) {
+					best = v
+				}
+			}
+			if best == nil {
+				return nil
+			}
+			deps, err := p.Dependencies(ctx, name, best)
+			if err != nil {
+				return nil
+			}
+			for _, d := range deps {
+				if min, err := semver.NewVersion(d.Version); err == nil {
+					c, _ := semver.NewConstraint(DependencyRange(min))
+					visit(d.Name, c.Check)
+				}
+			}
+			return nil
+		})
+	}
+	for _, w := range wants {
+		visit(w.Name, w.Match)
+	}
+	_ = g.Wait()
+}
+
+// noDeps is the catalog of a plan that ignores dependencies.
+type noDeps struct{ *Planner }
+
+func (noDeps) Dependencies(context.Context, string, *semver.Version) ([]oci.Dependency, error) {
+	return nil, nil
+}
+
+// memo caches one value per key for the length of a run; concurrent callers
+// of the same key wait for the first.
+type memo[V any] struct {
+	mu sync.Mutex
+	m  map[string]*memoEntry[V]
+}
+
+type memoEntry[V any] struct {
+	once sync.Once
+	v    V
+	err  error
+}
+
+func (c *memo[V]) get(key string, fn func() (V, error)) (V, error) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*memoEntry[V]{}
+	}
+	e := c.m[key]
+	if e == nil {
+		e = &memoEntry[V]{}
+		c.m[key] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.v, e.err = fn() })
+	return e.v, e.err
+}
