@@ -104,7 +104,7 @@ type fixture struct {
 	state  string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	hc, err := ferryhttp.New(ferryhttp.Options{})
 	if err != nil {

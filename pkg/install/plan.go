@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/Masterminds/semver/v3"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/oci"
@@ -353,9 +352,11 @@ func (p *Planner) display(n *node, v *semver.Version) string {
 // warm fetches, in parallel, what the solver is most likely to ask for: for
 // every wanted name and every dependency, the tag list and the config of
 // the highest version in range. Errors are left for the solver to meet.
+// Traversal spawns freely; a semaphore bounds the requests in flight (a
+// bounded errgroup would deadlock here, its workers waiting on each other).
 func (p *Planner) warm(ctx context.Context, wants []Want) {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(p.Concurrency, 1) * 2)
+	sem := make(chan struct{}, max(p.Concurrency, 1)*2)
+	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var visit func(name string, match func(*semver.Version) bool)
@@ -367,37 +368,48 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 		}
 		seen[name] = true
 		mu.Unlock()
-		g.Go(func() error {
-			vs, err := p.Versions(ctx, name)
-			if err != nil {
-				return nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
 			}
-			var best *semver.Version
-			for _, v := range vs {
-				if match(v) && (best == nil || v.GreaterThan(best)) {
-					best = v
-				}
-			}
-			if best == nil {
-				return nil
-			}
-			deps, err := p.Dependencies(ctx, name, best)
-			if err != nil {
-				return nil
-			}
+			deps := p.warmOne(ctx, name, match)
+			<-sem
 			for _, d := range deps {
 				if min, err := semver.NewVersion(d.Version); err == nil {
 					c, _ := semver.NewConstraint(DependencyRange(min))
 					visit(d.Name, c.Check)
 				}
 			}
-			return nil
-		})
+		}()
 	}
 	for _, w := range wants {
 		visit(w.Name, w.Match)
 	}
-	_ = g.Wait()
+	wg.Wait()
+}
+
+// warmOne fetches the tags of name and the config of its best version, and
+// returns that version's dependencies.
+func (p *Planner) warmOne(ctx context.Context, name string, match func(*semver.Version) bool) []oci.Dependency {
+	vs, err := p.Versions(ctx, name)
+	if err != nil {
+		return nil
+	}
+	var best *semver.Version
+	for _, v := range vs {
+		if match(v) && (best == nil || v.GreaterThan(best)) {
+			best = v
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	deps, _ := p.Dependencies(ctx, name, best)
+	return deps
 }
 
 // noDeps is the catalog of a plan that ignores dependencies.
