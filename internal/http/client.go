@@ -65,7 +65,7 @@ func New(opts Options) (*nethttp.Client, error) {
 		rt = &userAgent{next: rt, ua: opts.UserAgent}
 	}
 	if !opts.NoRetry {
-		rt = retry.NewTransport(rt)
+		rt = &retry.Transport{Base: rt, Policy: retryPolicy}
 	}
 	return &nethttp.Client{Transport: rt}, nil
 }
