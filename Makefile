@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/ferryhq/ferry/internal/cli.Version=$(VERSION)
 BIN      := bin/ferry
 
-.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench demo clean
+.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench demo clean shellcheck image-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ferry
@@ -40,6 +40,16 @@ bench: build
 
 demo: build
 	./scripts/demo
+
+# Every shell script under scripts/ (needs shellcheck: apt-get install -y shellcheck).
+SHELL_SCRIPTS = $(shell grep -lE '^\#!(/usr/bin/env |/bin/)(ba)?sh' $$(find scripts -maxdepth 1 -type f))
+shellcheck:
+	shellcheck $(SHELL_SCRIPTS)
+
+# What can be checked of the image without a container engine: a static,
+# stripped binary, and a Dockerfile whose COPY sources exist.
+image-check: build
+	$(GO) run ./scripts/imagecheck -binary $(BIN) -dockerfile Dockerfile -context .
 
 clean:
 	rm -rf bin .demo

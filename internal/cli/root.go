@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/pkg/driver"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
@@ -52,8 +53,10 @@ func classifier() *cmdutil.Classifier {
 	c := &cmdutil.Classifier{}
 	c.Add(cmdutil.ExitUsage, index.ErrInvalidReference, index.ErrInvalidConstraint, index.ErrAmbiguous)
 	c.Add(cmdutil.ExitNotFound, index.ErrNotFound, index.ErrNoMatch, oci.ErrNotFound, oci.ErrPlatformNotFound, install.ErrDependencyConflict, install.ErrNotLocked)
+	c.Add(cmdutil.ExitNotFound, driver.ErrNotFound, driver.ErrUnsupported)
 	c.Add(cmdutil.ExitAuth, oci.ErrUnauthorized)
 	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, install.ErrUnsafeArchive, install.ErrRequirement)
+	c.Add(cmdutil.ExitVerify, driver.ErrDigestMismatch)
 	return c
 }
 
@@ -87,6 +90,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		newCmdArtifact(f),
 		newCmdIndex(f),
 		newCmdRegistry(f),
+		newCmdDriver(f),
 		newCmdVersion(f),
 	)
 	return root

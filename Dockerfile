@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# ferry's image: the static binary (CGO_ENABLED=0, -trimpath, stripped) on
+# Alpine, which brings CA certificates and the /bin/sh that the legacy
+# falco-driver-loader facade needs (distroless static has no shell). It runs
+# as an unprivileged user by default, with Falco's default directories
+# writable by it:
+#   docker run IMAGE artifact install falco-rules:3
+# Installing a kernel driver needs root and the host's file system:
+#   docker run --rm --user 0 --privileged -v /:/host:rw -e HOST_ROOT=/host \
+#     --entrypoint falco-driver-loader IMAGE kmod
+# `make image-check` verifies what can be verified without a container engine.
+
+FROM golang:1.26.8-alpine AS build
+WORKDIR /src
+COPY . .
+ARG VERSION=dev
+RUN --mount=type=cache,target=/root/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/ferryhq/ferry/internal/cli.Version=${VERSION}" \
+      -o /out/ferry ./cmd/ferry
+
+FROM alpine:3.22
+LABEL org.opencontainers.image.title="ferry" \
+      org.opencontainers.image.description="Install and publish Falco artifacts and drivers" \
+      org.opencontainers.image.source="https://github.com/ferryhq/ferry"
+RUN apk add --no-cache ca-certificates \
+ && addgroup -S -g 65532 ferry \
+ && adduser -S -D -u 65532 -G ferry -h /home/ferry ferry \
+ && mkdir -p /etc/falco/assets /usr/share/falco/plugins /var/lib/ferry \
+ && chown -R 65532:65532 /etc/falco /usr/share/falco /var/lib/ferry
+COPY --from=build /out/ferry /usr/bin/ferry
+COPY --chmod=0755 scripts/falco-driver-loader /usr/bin/falco-driver-loader
+ENV HOME=/home/ferry
+USER 65532:65532
+ENTRYPOINT ["/usr/bin/ferry"]
+CMD ["--help"]

@@ -1,0 +1,216 @@
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Errors a download can end with; test them with errors.Is. A *StatusError
+// matches ErrNotFound (404, 410) or ErrServer (5xx).
+var (
+	// ErrNotFound: the server answered 404 or 410.
+	ErrNotFound = errors.New("not found")
+	// ErrServer: the server answered 5xx (after the client's retries).
+	ErrServer = errors.New("server error")
+	// ErrNetwork: no answer at all (DNS, refused connection, TLS, timeout,
+	// connection cut while reading the body).
+	ErrNetwork = errors.New("network error")
+	// ErrTooLarge: the body is larger than the limit.
+	ErrTooLarge = errors.New("too large")
+	// ErrDigestMismatch: what was received does not have the expected digest.
+	ErrDigestMismatch = errors.New("digest mismatch")
+)
+
+// Is makes a StatusError match ErrNotFound or ErrServer.
+func (e *StatusError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.Code == nethttp.StatusNotFound || e.Code == nethttp.StatusGone
+	case ErrServer:
+		return e.Code >= 500
+	}
+	return false
+}
+
+// DownloadOptions tune a download. The zero value downloads anything, of any
+// size, unverified.
+type DownloadOptions struct {
+	// Limit refuses bodies larger than this many bytes (0: no limit).
+	Limit int64
+	// SHA256 is the expected digest, as hex (optionally "sha256:"-prefixed);
+	// the body is hashed while it streams and a mismatch is ErrDigestMismatch.
+	SHA256 string
+	// Header is added to the request (e.g. authorization for a private repo).
+	Header nethttp.Header
+	// Check, if set, is called by DownloadFile once the whole body is on disk
+	// and before it is moved into place; an error keeps it out.
+	Check func(Downloaded) error
+}
+
+// Downloaded describes a finished download.
+type Downloaded struct {
+	URL    string `json:"url"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"` // hex digest of the bytes received
+}
+
+// Download GETs rawURL and streams the body into w, hashing it as it goes.
+// Errors match ErrNotFound, ErrServer, ErrNetwork, ErrTooLarge or
+// ErrDigestMismatch; on error, w may have received part of the body.
+func Download(ctx context.Context, hc *nethttp.Client, rawURL string, w io.Writer, opts DownloadOptions) (Downloaded, error) {
+	want, err := normalizeSHA256(opts.SHA256)
+	if err != nil {
+		return Downloaded{}, err
+	}
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodGet, rawURL, nil)
+	if err != nil {
+		return Downloaded{}, fmt.Errorf("GET %s: %w", rawURL, err)
+	}
+	for k, vs := range opts.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Downloaded{}, networkError(ctx, rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != nethttp.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return Downloaded{}, &StatusError{URL: rawURL, Code: resp.StatusCode}
+	}
+	if opts.Limit > 0 && resp.ContentLength > opts.Limit {
+		return Downloaded{}, fmt.Errorf("GET %s: %w: %d bytes, the limit is %d", rawURL, ErrTooLarge, resp.ContentLength, opts.Limit)
+	}
+	h := sha256.New()
+	var body io.Reader = resp.Body
+	if opts.Limit > 0 {
+		body = io.LimitReader(resp.Body, opts.Limit+1)
+	}
+	n, err := io.Copy(io.MultiWriter(&errWriter{w: w}, h), body)
+	if err != nil {
+		var we *writeError
+		if errors.As(err, &we) {
+			return Downloaded{}, fmt.Errorf("GET %s: writing: %w", rawURL, we.err)
+		}
+		return Downloaded{}, networkError(ctx, rawURL, err)
+	}
+	if opts.Limit > 0 && n > opts.Limit {
+		return Downloaded{}, fmt.Errorf("GET %s: %w: more than %d bytes", rawURL, ErrTooLarge, opts.Limit)
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return Downloaded{}, fmt.Errorf("GET %s: %w: body cut at %d of %d bytes", rawURL, ErrNetwork, n, resp.ContentLength)
+	}
+	got := Downloaded{URL: rawURL, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if want != "" && got.SHA256 != want {
+		return got, fmt.Errorf("GET %s: %w: got sha256:%s, want sha256:%s", rawURL, ErrDigestMismatch, got.SHA256, want)
+	}
+	return got, nil
+}
+
+// DownloadFile downloads rawURL into path atomically: the body goes to a
+// temporary file beside path, which is synced, checked (digest, then
+// opts.Check) and renamed over path. On any error path is left as it was.
+// The directory of path is created if needed.
+func DownloadFile(ctx context.Context, hc *nethttp.Client, rawURL, path string, perm os.FileMode, opts DownloadOptions) (Downloaded, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Downloaded{}, err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return Downloaded{}, err
+	}
+	tmp := f.Name()
+	committed := false
+	defer func() {
+		if !committed {
+			_ = os.Remove(tmp)
+		}
+	}()
+	got, err := Download(ctx, hc, rawURL, f, opts)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && opts.Check != nil {
+		err = opts.Check(got)
+	}
+	if err != nil {
+		return got, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return got, err
+	}
+	committed = true
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return got, nil
+}
+
+// ParseSHA256Sum reads a sha256sum-format checksum ("HEX", or "HEX  NAME"
+// lines) and returns the first digest.
+func ParseSHA256Sum(data []byte) (string, error) {
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return "", errors.New("empty checksum file")
+	}
+	return normalizeSHA256(fields[0])
+}
+
+func normalizeSHA256(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	s = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "sha256:"))
+	if len(s) != sha256.Size*2 {
+		return "", fmt.Errorf("invalid sha256 %q: want 64 hex digits", s)
+	}
+	if _, err := hex.DecodeString(s); err != nil {
+		return "", fmt.Errorf("invalid sha256 %q: want 64 hex digits", s)
+	}
+	return s, nil
+}
+
+// NormalizeSHA256 validates a hex sha256 digest (optionally "sha256:"
+// prefixed) and returns it lowercased without the prefix.
+func NormalizeSHA256(s string) (string, error) { return normalizeSHA256(s) }
+
+func networkError(ctx context.Context, rawURL string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("GET %s: %w", rawURL, ctx.Err())
+	}
+	return fmt.Errorf("GET %s: %w: %w", rawURL, ErrNetwork, err)
+}
+
+// errWriter marks write errors so they are not taken for network errors.
+type errWriter struct{ w io.Writer }
+
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		return n, &writeError{err}
+	}
+	return n, nil
+}

@@ -1,0 +1,110 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// CleanupRequest says what to clean up.
+type CleanupRequest struct {
+	// StateDir holds the record Install wrote.
+	StateDir string
+	// Name is the driver's name; with Unload its module is unloaded even if
+	// the state does not record loading it.
+	Name string
+	// Unload unloads the kernel modules (rmmod), if loaded.
+	Unload bool
+	// DryRun reports what would be removed and run, and changes nothing.
+	DryRun bool
+}
+
+// CleanupResult is what Cleanup removed (or would remove).
+type CleanupResult struct {
+	// Status is "cleaned", "would-clean" or "nothing".
+	Status string `json:"status"`
+	// Removed lists the files and links removed; Missing those recorded but
+	// already gone.
+	Removed  []string  `json:"removed"`
+	Missing  []string  `json:"missing,omitempty"`
+	Commands []Command `json:"commands,omitempty"`
+}
+
+// Cleanup removes what Install put in place, as its state file records, and
+// the directories that leaves empty; with Unload it unloads the module.
+// The cache is left alone.
+func (in *Installer) Cleanup(ctx context.Context, req CleanupRequest) (*CleanupResult, error) {
+	if req.StateDir == "" {
+		return nil, errors.New("no state directory")
+	}
+	st, err := ReadState(req.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	res := &CleanupResult{Status: "cleaned", Removed: []string{}}
+	if req.DryRun {
+		res.Status = "would-clean"
+	}
+	// Links first, so that no link is left pointing at a removed file.
+	files := slices.Clone(st.Files)
+	slices.SortStableFunc(files, func(a, b InstalledFile) int {
+		switch {
+		case a.Link == b.Link:
+			return 0
+		case a.Link:
+			return -1
+		}
+		return 1
+	})
+	var kept []InstalledFile
+	for _, f := range files {
+		if _, err := os.Lstat(f.Path); errors.Is(err, fs.ErrNotExist) {
+			res.Missing = append(res.Missing, f.Path)
+			continue
+		}
+		if req.DryRun {
+			res.Removed = append(res.Removed, f.Path)
+			continue
+		}
+		if err := os.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			kept = append(kept, f)
+			st.Files = kept
+			_ = st.write(req.StateDir)
+			return res, fmt.Errorf("removing %s: %w", f.Path, err)
+		}
+		in.progress(Event{Step: "removed", Path: f.Path})
+		res.Removed = append(res.Removed, f.Path)
+		if f.Base != "" {
+			removeEmptyParents(filepath.Dir(f.Path), f.Base)
+		}
+	}
+	st.Files = kept
+
+	if req.Unload {
+		mods := slices.Clone(st.Loaded)
+		if req.Name != "" && !slices.Contains(mods, ModuleName(req.Name)) {
+			mods = append(mods, ModuleName(req.Name))
+		}
+		for _, m := range mods {
+			res.Commands = append(res.Commands, Command{Args: []string{"rmmod", m}, When: "if " + m + " is loaded"})
+		}
+		if !req.DryRun {
+			if err := in.run(ctx, res.Commands); err != nil {
+				_ = st.write(req.StateDir)
+				return res, fmt.Errorf("%w: %w", ErrLoad, err)
+			}
+			st.Loaded = nil
+		}
+	}
+	if len(res.Removed) == 0 && len(res.Missing) == 0 && !slices.ContainsFunc(res.Commands, func(c Command) bool { return c.Ran }) {
+		res.Status = "nothing"
+	}
+	if req.DryRun {
+		return res, nil
+	}
+	return res, st.write(req.StateDir)
+}

@@ -1,0 +1,203 @@
+package driver
+
+import (
+	"fmt"
+	"regexp"
+	"runtime"
+	"strings"
+)
+
+// Undetermined is the target id of a host whose distribution is unknown:
+// no os-release with an ID and none of the older release files.
+const Undetermined = "undetermined"
+
+// Target is the host a driver is for: its distribution, the target id the
+// driver repositories use for it, and the kernel release and version as uname
+// reports them and as fixed up to name the driver file.
+type Target struct {
+	// Distro is the os-release ID (lowercased), "minikube", or Undetermined.
+	Distro string `json:"distro"`
+	// ID is the target id in file names: debian, ubuntu-aws, amazonlinux2023...
+	ID   string `json:"targetId"`
+	Arch string `json:"arch"`
+	// KernelRelease and KernelVersion are uname -r and uname -v.
+	KernelRelease string `json:"kernelRelease"`
+	KernelVersion string `json:"kernelVersion"`
+	// FixedKernelRelease and FixedKernelVersion name the driver file.
+	FixedKernelRelease string `json:"fixedKernelRelease"`
+	FixedKernelVersion string `json:"fixedKernelVersion"`
+	// BuildID is Container-Optimized OS's BUILD_ID (which kernel headers a
+	// local build would need); it does not change the file name.
+	BuildID string `json:"buildId,omitempty"`
+	// Warnings say where detection fell back to generic rules.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+var (
+	// "#1 SMP PREEMPT_DYNAMIC ..." → "1"; "#1-photon SMP ..." → "1".
+	genericVersionRE = regexp.MustCompile(`#(\d+)`)
+	// Debian's flavour and architecture suffix: -amd64, -cloud-amd64, -rt-arm64.
+	debianArchRE = regexp.MustCompile(`-?(rt-|cloud-|)(amd64|arm64)`)
+	// Debian's real kernel version, found in uname -v: "Debian 6.1.38-2".
+	debianVersionRE = regexp.MustCompile(`\d+\.\d+\.\d+-\d+`)
+	// Ubuntu's flavour, the first alphabetic word of the release's suffix:
+	// 5.15.0-1009-aws → aws, 5.0.0-1028-aws-5.0 → aws, 6.5.0-9-lowlatency.
+	ubuntuFlavorRE = regexp.MustCompile(`-([a-zA-Z]+)(-.*)?$`)
+	// minikube's /etc/VERSION: v1.26.0-1655407986-14197 → 1.26.0.
+	minikubeVersionRE = regexp.MustCompile(`\d+\.\d+\.\d+`)
+)
+
+// Detect identifies the host under hostRoot ("/" or "" for this machine) and
+// fixes up the kernel release and version the way falcoctl does, so that the
+// target names the file the driver repositories publish. It reads
+// /etc/os-release (else /usr/lib/os-release) under hostRoot; without one it
+// recognises the host by /etc/VERSION (minikube), /etc/debian_version,
+// /etc/centos-release or /etc/redhat-release, and otherwise returns an
+// Undetermined target with a warning. Only I/O errors other than missing
+// files are returned.
+func Detect(hostRoot string, k Kernel) (Target, error) {
+	if k.Arch == "" {
+		k.Arch = ArchName(runtime.GOARCH)
+	}
+	t := Target{
+		Arch:               k.Arch,
+		KernelRelease:      k.Release,
+		KernelVersion:      k.Version,
+		FixedKernelRelease: k.Release,
+		FixedKernelVersion: genericVersion(k.Version),
+	}
+	osr, err := readOSRelease(hostRoot)
+	if err != nil {
+		return t, err
+	}
+	mkVersion, err := minikubeVersion(hostRoot)
+	if err != nil {
+		return t, err
+	}
+	id := strings.ToLower(osr["ID"])
+	switch {
+	case mkVersion != "":
+		// /etc/VERSION overrides the ID: minikube's os-release says buildroot.
+		id = "minikube"
+	case id != "":
+	case hostFileExists(hostRoot, "etc/debian_version"):
+		id = "debian"
+	case hostFileExists(hostRoot, "etc/centos-release"):
+		id = "centos"
+	case hostFileExists(hostRoot, "etc/redhat-release"):
+		id = "rhel"
+	default:
+		t.Distro, t.ID = Undetermined, Undetermined
+		t.Warnings = append(t.Warnings, "cannot determine the distribution: no os-release with an ID under "+rootName(hostRoot))
+		return t, nil
+	}
+	t.Distro, t.ID = id, id
+
+	need := func(keys ...string) bool {
+		for _, key := range keys {
+			if osr[key] == "" {
+				t.Warnings = append(t.Warnings, fmt.Sprintf("%s: os-release has no %s; using the generic rules", id, key))
+				return false
+			}
+		}
+		return true
+	}
+	switch id {
+	case "amzn":
+		switch osr["VERSION_ID"] {
+		case "2":
+			t.ID = "amazonlinux2"
+		case "2022":
+			t.ID = "amazonlinux2022"
+		case "2023":
+			t.ID = "amazonlinux2023"
+		default:
+			t.ID = "amazonlinux"
+		}
+	case "ubuntu":
+		flavor := "generic"
+		if m := ubuntuFlavorRE.FindStringSubmatch(k.Release); m != nil {
+			flavor = m[1]
+		}
+		t.ID = "ubuntu-" + flavor
+		t.FixedKernelVersion = ubuntuVersion(k.Version)
+	case "debian":
+		// The release names the kernel ABI package (6.1.0-10-cloud-amd64);
+		// the real kernel version is in uname -v (Debian 6.1.38-2), and the
+		// files are named after it, with the flavour and arch kept.
+		if v := debianVersionRE.FindString(k.Version); v != "" {
+			suffix := ""
+			if m := debianArchRE.FindStringSubmatch(k.Release); m != nil {
+				suffix = "-" + m[1] + m[2]
+			}
+			t.FixedKernelRelease = v + suffix
+			t.FixedKernelVersion = "1"
+		}
+	case "flatcar":
+		// Files are named after the Flatcar release, not the kernel.
+		if need("VERSION_ID") {
+			t.FixedKernelRelease = osr["VERSION_ID"]
+		}
+	case "minikube":
+		t.FixedKernelVersion = "1_" + mkVersion
+	case "bottlerocket":
+		if need("VERSION_ID", "VARIANT_ID") {
+			variant, _, _ := strings.Cut(osr["VARIANT_ID"], "-")
+			t.FixedKernelVersion = "1_" + osr["VERSION_ID"] + "-" + variant
+		}
+	case "talos":
+		if need("VERSION_ID") {
+			t.FixedKernelVersion = "1_" + osr["VERSION_ID"]
+		}
+	case "cos":
+		if need("BUILD_ID") {
+			t.BuildID = osr["BUILD_ID"]
+		}
+	}
+	return t, nil
+}
+
+func rootName(root string) string {
+	if root == "" {
+		return "/"
+	}
+	return root
+}
+
+// genericVersion keeps the build number of uname -v: "#1 SMP ..." → "1".
+// Without one, the version is kept as it is (e.g. a --kernelversion of "1").
+func genericVersion(v string) string {
+	if m := genericVersionRE.FindStringSubmatch(v); m != nil {
+		return m[1]
+	}
+	return v
+}
+
+// ubuntuVersion keeps the whole first word of uname -v without "#" and
+// "-Ubuntu": "#26~22.04.1-Ubuntu SMP ..." → "26~22.04.1", "#98-Ubuntu" → "98".
+func ubuntuVersion(v string) string {
+	v = strings.TrimLeft(v, "#")
+	v, _, _ = strings.Cut(v, " ")
+	return strings.TrimSuffix(v, "-Ubuntu")
+}
+
+func readOSRelease(root string) (map[string]string, error) {
+	for _, name := range []string{"etc/os-release", "usr/lib/os-release"} {
+		data, found, err := readHostFile(root, name)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", name, err)
+		}
+		if found {
+			return ParseOSRelease(data), nil
+		}
+	}
+	return map[string]string{}, nil
+}
+
+func minikubeVersion(root string) (string, error) {
+	data, found, err := readHostFile(root, "etc/VERSION")
+	if err != nil || !found {
+		return "", err
+	}
+	return minikubeVersionRE.FindString(string(data)), nil
+}

@@ -1,0 +1,424 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	nethttp "net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	ferryhttp "github.com/ferryhq/ferry/internal/http"
+)
+
+// DefaultMaxBytes bounds a driver download (a module or probe is a few MiB).
+const DefaultMaxBytes = 256 << 20
+
+// maxSidecarBytes bounds a sha256sum sidecar.
+const maxSidecarBytes = 4 << 10
+
+// Installer downloads, installs and loads drivers.
+type Installer struct {
+	// HTTP is the client downloads go through.
+	HTTP *nethttp.Client
+	// System loads and unloads modules (default OS{}).
+	System System
+	// Progress, if set, is told about each step.
+	Progress func(Event)
+}
+
+// Event is a step of Install or Cleanup, for progress reporting.
+type Event struct {
+	// Step is one of "try", "miss", "downloaded", "cached", "installed",
+	// "run", "removed".
+	Step string
+	URL  string
+	Path string
+	// Err says why a repository was skipped ("miss").
+	Err error
+}
+
+func (in *Installer) progress(e Event) {
+	if in.Progress != nil {
+		in.Progress(e)
+	}
+}
+
+func (in *Installer) system() System {
+	if in.System != nil {
+		return in.System
+	}
+	return OS{}
+}
+
+// Request says which driver to install and where.
+type Request struct {
+	// Name is the driver's name (falco).
+	Name string
+	// Version is the driver version (e.g. 8.0.0+driver).
+	Version string
+	Type    Type
+	Target  Target
+	// Repos are tried in order; the first that has the file wins.
+	Repos []string
+	// SHA256 is the expected hex digest of the file. Without it, a sidecar
+	// at URL.sha256 (sha256sum format) is used when the repository serves one.
+	SHA256 string
+	// CacheDir is the download cache, laid out as Falco's ~/.falco:
+	// <CacheDir>/<version>/<arch>/<file>.
+	CacheDir string
+	// InstallDir is the .falco directory Falco reads (e.g.
+	// <host root>/root/.falco); the file is copied there atomically, with the
+	// same layout, and for ebpf <InstallDir>/<name>-bpf.o links to it.
+	// Empty installs nothing beyond the cache.
+	InstallDir string
+	// StateDir holds the record of what was installed, for Cleanup.
+	StateDir string
+	// Load loads a kernel module once installed (rmmod of the loaded one,
+	// then insmod). Other types have nothing to load.
+	Load bool
+	// DryRun reports what would be done: no request, no write, no command.
+	DryRun bool
+	// MaxBytes bounds the download (default DefaultMaxBytes).
+	MaxBytes int64
+}
+
+// Status says what Install did.
+type Status string
+
+// The statuses of a Result.
+const (
+	StatusInstalled    Status = "installed"
+	StatusUpToDate     Status = "up-to-date"
+	StatusWouldInstall Status = "would-install"
+	StatusNotNeeded    Status = "not-needed"
+)
+
+// Verified says how a driver's digest was checked.
+const (
+	VerifiedGiven   = "given sha256"
+	VerifiedSidecar = "sha256 sidecar"
+)
+
+// Result is what Install did (or, with DryRun, would do).
+type Result struct {
+	Status  Status `json:"status"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Type    Type   `json:"type"`
+	Target  Target `json:"target"`
+	// Note explains a status with nothing to do.
+	Note     string `json:"note,omitempty"`
+	FileName string `json:"fileName,omitempty"`
+	// URLs are the candidates, in order; URL is the one downloaded from.
+	URLs []string `json:"urls,omitempty"`
+	URL  string   `json:"url,omitempty"`
+	// Tried lists the repositories that did not serve the file.
+	Tried []Attempt `json:"tried,omitempty"`
+	// Cached is true when the file came from the cache, with no download.
+	Cached    bool   `json:"cached"`
+	CachePath string `json:"cachePath,omitempty"`
+	// Path is the installed file; Link the eBPF probe link to it.
+	Path string `json:"path,omitempty"`
+	Link string `json:"link,omitempty"`
+	// SHA256 is the file's digest; Verified how it was checked ("" = not
+	// checked: no digest was available).
+	SHA256   string    `json:"sha256,omitempty"`
+	Verified string    `json:"verified,omitempty"`
+	Commands []Command `json:"commands,omitempty"`
+	Loaded   bool      `json:"loaded"`
+}
+
+// What names the driver for messages.
+func (r *Result) What() string {
+	return fmt.Sprintf("%s %s driver %s for %s %s (%s)", r.Name, r.Type, r.Version, r.Target.ID, r.Target.FixedKernelRelease, r.Target.FixedKernelVersion)
+}
+
+func (req *Request) validate() error {
+	switch {
+	case req.Name == "":
+		return errors.New("no driver name")
+	case strings.ContainsAny(req.Name, `/\`):
+		return fmt.Errorf("invalid driver name %q", req.Name)
+	}
+	if _, err := ParseType(string(req.Type)); err != nil {
+		return err
+	}
+	if !req.Type.NeedsFile() {
+		return nil
+	}
+	switch {
+	case req.Version == "":
+		return errors.New("no driver version")
+	case strings.ContainsAny(req.Version, `/\`) || req.Version == "." || req.Version == "..":
+		return fmt.Errorf("invalid driver version %q", req.Version)
+	case req.Target.ID == "" || req.Target.ID == Undetermined:
+		return fmt.Errorf("%w: cannot determine the host's distribution, so no prebuilt driver can match it", ErrUnsupported)
+	case len(req.Repos) == 0:
+		return errors.New("no driver repository")
+	case req.CacheDir == "":
+		return errors.New("no cache directory")
+	case req.InstallDir != "" && req.StateDir == "":
+		return errors.New("no state directory")
+	}
+	if _, err := ferryhttp.NormalizeSHA256(req.SHA256); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Install gets the driver req names into the cache (from the cache if it is
+// there and matches any expected digest, else from the first repository that
+// has it), installs it under req.InstallDir, records it in the state file and
+// loads it if asked. A missing file everywhere is a *DownloadError matching
+// ErrNotFound; a digest mismatch matches ErrDigestMismatch.
+func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	res := &Result{Name: req.Name, Version: req.Version, Type: req.Type, Target: req.Target}
+	if !req.Type.NeedsFile() {
+		res.Status = StatusNotNeeded
+		res.Note = "the modern eBPF probe is built into Falco: nothing to download or install"
+		return res, nil
+	}
+	arch := req.Target.Arch
+	res.FileName = FileName(req.Name, req.Type, req.Target)
+	res.CachePath = LocalPath(req.CacheDir, req.Version, arch, res.FileName)
+	res.Path = res.CachePath
+	if req.InstallDir != "" {
+		res.Path = LocalPath(req.InstallDir, req.Version, arch, res.FileName)
+		if req.Type == EBPF {
+			res.Link = ProbeLink(req.InstallDir, req.Name)
+		}
+	}
+	for _, repo := range req.Repos {
+		res.URLs = append(res.URLs, URL(repo, req.Version, arch, res.FileName))
+	}
+	want, _ := ferryhttp.NormalizeSHA256(req.SHA256)
+	if req.MaxBytes <= 0 {
+		req.MaxBytes = DefaultMaxBytes
+	}
+
+	// The cache, when it holds the file (with the expected digest, if any).
+	sum, found, err := fileSHA256(res.CachePath)
+	if err != nil {
+		return res, fmt.Errorf("reading the cache: %w", err)
+	}
+	if found && (want == "" || sum == want) {
+		res.Cached, res.SHA256 = true, sum
+		if want != "" {
+			res.Verified = VerifiedGiven
+		}
+		in.progress(Event{Step: "cached", Path: res.CachePath})
+	}
+
+	if req.DryRun {
+		res.Status = StatusWouldInstall
+		if req.Load {
+			res.Commands, res.Note = loadPlan(req, res.Path)
+		}
+		return res, nil
+	}
+
+	downloaded := false
+	if !res.Cached {
+		if err := in.download(ctx, req, want, res); err != nil {
+			return res, err
+		}
+		downloaded = true
+	}
+
+	changed, err := in.place(req, res)
+	if err != nil {
+		return res, err
+	}
+	res.Status = StatusUpToDate
+	if downloaded || changed {
+		res.Status = StatusInstalled
+	}
+
+	if req.Load {
+		var note string
+		res.Commands, note = loadPlan(req, res.Path)
+		if note != "" {
+			res.Note = note
+		}
+		if err := in.run(ctx, res.Commands); err != nil {
+			return res, fmt.Errorf("%w: %s: %w", ErrLoad, res.Path, err)
+		}
+		if len(res.Commands) > 0 {
+			res.Loaded = true
+			if err := in.recordLoaded(req); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// download tries each repository in order.
+func (in *Installer) download(ctx context.Context, req Request, want string, res *Result) error {
+	for _, u := range res.URLs {
+		in.progress(Event{Step: "try", URL: u})
+		verified := ""
+		got, err := ferryhttp.DownloadFile(ctx, in.HTTP, u, res.CachePath, 0o644, ferryhttp.DownloadOptions{
+			Limit:  req.MaxBytes,
+			SHA256: want,
+			Check: func(d ferryhttp.Downloaded) error {
+				if want != "" {
+					verified = VerifiedGiven
+					return nil
+				}
+				side, err := in.sidecar(ctx, u)
+				if err != nil || side == "" {
+					return err
+				}
+				if side != d.SHA256 {
+					return fmt.Errorf("%s: %w: got sha256:%s, %s.sha256 says sha256:%s", u, ErrDigestMismatch, d.SHA256, u, side)
+				}
+				verified = VerifiedSidecar
+				return nil
+			},
+		})
+		switch {
+		case err == nil:
+			res.URL, res.SHA256, res.Verified = u, got.SHA256, verified
+			in.progress(Event{Step: "downloaded", URL: u, Path: res.CachePath})
+			return nil
+		case ctx.Err() != nil:
+			return err
+		case errors.Is(err, ErrDigestMismatch), errors.Is(err, ferryhttp.ErrTooLarge):
+			// A repository serving a corrupt file is not skipped silently.
+			return fmt.Errorf("downloading the %s: %w", res.What(), err)
+		}
+		in.progress(Event{Step: "miss", URL: u, Err: err})
+		res.Tried = append(res.Tried, newAttempt(u, err))
+	}
+	return &DownloadError{What: res.What(), Attempts: res.Tried}
+}
+
+// sidecar fetches URL.sha256; "" when the repository serves none.
+func (in *Installer) sidecar(ctx context.Context, u string) (string, error) {
+	data, err := ferryhttp.ReadURL(ctx, in.HTTP, u+".sha256", maxSidecarBytes)
+	if errors.Is(err, ferryhttp.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("fetching the checksum %s.sha256: %w", u, err)
+	}
+	sum, err := ferryhttp.ParseSHA256Sum(data)
+	if err != nil {
+		return "", fmt.Errorf("reading the checksum %s.sha256: %w", u, err)
+	}
+	return sum, nil
+}
+
+// place copies the cached file to the install directory (and links the eBPF
+// probe), atomically, and records them. changed is false when both were
+// already in place.
+func (in *Installer) place(req Request, res *Result) (changed bool, err error) {
+	if req.InstallDir == "" {
+		return false, nil
+	}
+	if filepath.Clean(res.Path) != filepath.Clean(res.CachePath) {
+		sum, found, err := fileSHA256(res.Path)
+		if err != nil {
+			return false, fmt.Errorf("reading %s: %w", res.Path, err)
+		}
+		if !found || sum != res.SHA256 {
+			if err := copyFileAtomic(res.CachePath, res.Path, 0o644); err != nil {
+				return false, fmt.Errorf("installing the driver: %w", err)
+			}
+			changed = true
+			in.progress(Event{Step: "installed", Path: res.Path})
+		}
+	}
+	if res.Link != "" {
+		target, err := filepath.Rel(filepath.Dir(res.Link), res.Path)
+		if err != nil {
+			return false, err
+		}
+		if cur, err := os.Readlink(res.Link); err != nil || cur != target {
+			if err := symlinkAtomic(target, res.Link); err != nil {
+				return false, fmt.Errorf("linking the eBPF probe: %w", err)
+			}
+			changed = true
+			in.progress(Event{Step: "installed", Path: res.Link})
+		}
+	}
+	st, err := ReadState(req.StateDir)
+	if err != nil {
+		return changed, err
+	}
+	entry := InstalledFile{Path: res.Path, Base: req.InstallDir, Name: req.Name, Version: req.Version, Type: req.Type, URL: res.URL, SHA256: res.SHA256}
+	st.record(entry)
+	if res.Link != "" {
+		link := entry
+		link.Path, link.Link, link.SHA256 = res.Link, true, ""
+		st.record(link)
+	}
+	return changed, st.write(req.StateDir)
+}
+
+func (in *Installer) recordLoaded(req Request) error {
+	st, err := ReadState(req.StateDir)
+	if err != nil {
+		return err
+	}
+	st.recordLoaded(ModuleName(req.Name))
+	return st.write(req.StateDir)
+}
+
+// loadPlan lists the commands that load a kernel module, as falco-driver-loader
+// ran them: unload the loaded version, label the file for SELinux, insmod.
+func loadPlan(req Request, path string) ([]Command, string) {
+	switch req.Type {
+	case EBPF:
+		return nil, "Falco loads the eBPF probe itself: nothing to load"
+	case ModernEBPF:
+		return nil, ""
+	}
+	mod := ModuleName(req.Name)
+	return []Command{
+		{Args: []string{"rmmod", mod}, When: "if " + mod + " is loaded"},
+		{Args: []string{"chcon", "-t", "modules_object_t", path}, When: "if chcon exists (SELinux); failure ignored"},
+		{Args: []string{"insmod", path}},
+	}, ""
+}
+
+// run runs commands, honouring their conditions.
+func (in *Installer) run(ctx context.Context, cmds []Command) error {
+	sys := in.system()
+	for i := range cmds {
+		c := &cmds[i]
+		switch c.Args[0] {
+		case "rmmod":
+			loaded, err := sys.ModuleLoaded(c.Args[1])
+			if err != nil {
+				return err
+			}
+			if !loaded {
+				continue
+			}
+		case "chcon":
+			if !sys.HasCommand("chcon") {
+				continue
+			}
+			in.progress(Event{Step: "run", Path: c.String()})
+			c.Ran = true
+			if err := sys.Run(ctx, c.Args); err != nil {
+				c.Error = err.Error()
+			}
+			continue
+		}
+		in.progress(Event{Step: "run", Path: c.String()})
+		c.Ran = true
+		if err := sys.Run(ctx, c.Args); err != nil {
+			c.Error = err.Error()
+			return err
+		}
+	}
+	return nil
+}
