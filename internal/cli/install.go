@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/pkg/events"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
@@ -114,6 +115,7 @@ func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install
 type installOptions struct {
 	dirOptions
 	resolveOptions
+	eventsOptions
 	Refs         []string
 	AllowedTypes []string
 	DryRun       bool
@@ -167,6 +169,7 @@ records the exact digests installed; --locked installs exactly those.`,
 	}
 	opts.dirOptions.AddFlags(cmd)
 	opts.resolveOptions.AddFlags(cmd)
+	opts.eventsOptions.AddFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringSliceVar(&opts.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "resolve and print the plan (what, which version, why) without downloading or writing")
@@ -206,6 +209,10 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 	if err != nil {
 		return err
 	}
+	em, err := opts.eventsOptions.Build(f, opts.StateDir)
+	if err != nil {
+		return err
+	}
 	resolver, err := newResolver(f, cmd, opts.Platform)
 	if err != nil {
 		return err
@@ -229,6 +236,7 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		}
 	}
 	results, err := in.Install(cmd.Context(), opts.Refs)
+	err = errors.Join(err, emitDownloaded(cmd, f, em, results))
 	if f.Global.JSON() {
 		if results == nil {
 			results = []install.Result{}
@@ -245,6 +253,33 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		}
 	}
 	return err
+}
+
+// emitDownloaded sends one artifact.downloaded event per artifact this run
+// downloaded; when it downloaded nothing, it still resends what earlier runs
+// spooled.
+func emitDownloaded(cmd *cobra.Command, f *cmdutil.Factory, em *events.Emitter, results []install.Result) error {
+	if !em.Enabled() {
+		return nil
+	}
+	var errs []error
+	sent := false
+	for _, r := range results {
+		if r.Status != install.StatusInstalled {
+			continue
+		}
+		sent = true
+		w, err := em.Downloaded(cmd.Context(), eventArtifact(r, registryUser(cmd.Context(), f, em, r.Registry)))
+		printEventWarnings(f, w)
+		errs = append(errs, err)
+	}
+	if !sent && em.SpoolDir() != "" {
+		if spooled, err := events.List(em.SpoolDir()); err == nil && len(spooled) > 0 {
+			_, w, _ := em.Flush(cmd.Context())
+			printEventWarnings(f, w)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // printUnchecked reports, on stderr, requirements nothing declared engine

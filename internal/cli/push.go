@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
@@ -26,6 +27,8 @@ type pushOptions struct {
 	DependsOn    []string
 	Requires     []string
 	SourceRepo   string
+	StateDir     string
+	eventsOptions
 }
 
 func newCmdArtifactPush(f *cmdutil.Factory) *cobra.Command {
@@ -58,10 +61,12 @@ index; platforms pushed earlier under the same version are kept.`,
 	fl.StringArrayVar(&opts.DependsOn, "depends-on", nil, "dependency NAME:VER[|ALT:VER...] (repeatable)")
 	fl.StringArrayVar(&opts.Requires, "requires", nil, "requirement NAME:VER, e.g. engine_version_semver:0.31.0 (repeatable)")
 	fl.StringVar(&opts.SourceRepo, "source-repo", "", "source repository URL; the repository path must be namespaced by it")
+	fl.StringVar(&opts.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's state (events that could not be delivered are spooled there)")
+	opts.eventsOptions.AddFlags(cmd)
 	return cmd
 }
 
-func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) error {
+func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) (err error) {
 	ref, err := index.ParseReference(opts.Ref)
 	if err != nil {
 		return err
@@ -109,12 +114,25 @@ func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) error {
 	if err != nil {
 		return err
 	}
+	em, err := opts.eventsOptions.Build(f, opts.StateDir)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
 	res, err := client.Push(cmd.Context(), loc, oci.PushRequest{
 		Type: opts.Type, Config: cfg, Files: files, SourceRepo: opts.SourceRepo, FloatingTags: opts.FloatingTags,
 	})
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", loc, err)
 	}
+	took := time.Since(start)
+	defer func() {
+		if em.Enabled() && err == nil {
+			var w []string
+			w, err = em.Published(cmd.Context(), pushedArtifact(loc, cfg.Name, cfg.Version, res, opts.Files, took, registryUser(cmd.Context(), f, em, loc.Registry)))
+			printEventWarnings(f, w)
+		}
+	}()
 	if f.Global.JSON() {
 		return f.PrintJSON(struct {
 			Ref        string `json:"ref"`

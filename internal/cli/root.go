@@ -91,6 +91,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		newCmdIndex(f),
 		newCmdRegistry(f),
 		newCmdDriver(f),
+		newCmdEvents(f),
 		newCmdVersion(f),
 	)
 	return root

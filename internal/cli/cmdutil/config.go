@@ -17,6 +17,8 @@ type Config struct {
 	// Engine declares the versions of the consuming engine, against which
 	// artifact requirements are checked.
 	Engine EngineConfig `yaml:"engine,omitempty"`
+	// Events configures the CDEvents ferry emits (see `ferry events --help`).
+	Events EventsConfig `yaml:"events,omitempty"`
 	// Defaults gives values for flags by flag name (e.g. "state-dir"),
 	// below flags and FERRY_* environment variables.
 	Defaults map[string]string `yaml:"defaults,omitempty"`
@@ -28,6 +30,31 @@ type Config struct {
 type EngineConfig struct {
 	Versions    map[string]string `yaml:"versions,omitempty"`
 	VersionsURL string            `yaml:"versionsURL,omitempty"`
+}
+
+// EventsConfig is the config file's events section. Flags and FERRY_EVENTS_*
+// variables win over it; --events-sink replaces its sinks, taking the
+// headers and mode of a configured sink with the same URL.
+type EventsConfig struct {
+	Sinks []EventSinkConfig `yaml:"sinks,omitempty"`
+	// Source is the CDEvents context.source (default /ferry/<hostname>).
+	Source string `yaml:"source,omitempty"`
+	// User is subject.content.user for anonymous pulls (default: the local user).
+	User string `yaml:"user,omitempty"`
+	// File appends every event as one JSON line.
+	File string `yaml:"file,omitempty"`
+	// Spec is the CDEvents spec version, "0.5" (default) or "0.4".
+	Spec string `yaml:"spec,omitempty"`
+	// Timeout bounds one delivery to one sink, e.g. "3s".
+	Timeout string `yaml:"timeout,omitempty"`
+}
+
+// EventSinkConfig is a CloudEvents HTTP receiver. Header values may name
+// environment variables as ${NAME}, e.g. Authorization: "Bearer ${TOKEN}".
+type EventSinkConfig struct {
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers,omitempty"`
+	Binary  bool              `yaml:"binary,omitempty"`
 }
 
 // IndexConfig names an index a user added.
