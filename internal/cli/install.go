@@ -230,6 +230,12 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		Engine:       engine,
 		LockPath:     opts.lockPath(),
 	}
+	if in.HostMirrors, err = hostMirrors(f); err != nil {
+		return err
+	}
+	if in.HTTP, err = f.HTTPClient(); err != nil {
+		return err
+	}
 	if opts.Locked {
 		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
 			return err
@@ -333,6 +339,25 @@ func printResult(f *cmdutil.Factory, r install.Result) {
 	}
 }
 
+// hostMirrors turns the config's registries block into the mirrors tried
+// before a registry host and, with fallbackOnly, after it.
+func hostMirrors(f *cmdutil.Factory) (install.HostMirrors, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return func(host string) (before, after []string) {
+		r, ok := cfg.Registry(host)
+		if !ok {
+			return nil, nil
+		}
+		if r.FallbackOnly {
+			return nil, r.Mirrors
+		}
+		return r.Mirrors, nil
+	}, nil
+}
+
 type lockOptions struct {
 	resolveOptions
 	StateDir string
@@ -363,7 +388,11 @@ func newCmdArtifactLock(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := &install.Planner{Resolver: resolver, State: state, Engine: engine, ResolveDeps: opts.ResolveDeps, Concurrency: 4}
+			hm, err := hostMirrors(f)
+			if err != nil {
+				return err
+			}
+			p := &install.Planner{Resolver: resolver, State: state, Engine: engine, ResolveDeps: opts.ResolveDeps, Concurrency: 4, HostMirrors: hm}
 			plan, err := p.Plan(cmd.Context(), args)
 			if err != nil {
 				return err

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	orascontent "oras.land/oras-go/v2/content"
 
 	"github.com/ferryhq/ferry/pkg/oci"
 )
@@ -48,6 +50,10 @@ type Installer struct {
 	// LockPath, when set, is rewritten after an install to describe every
 	// installed artifact.
 	LockPath string
+	// HostMirrors gives the configured mirrors of a registry host.
+	HostMirrors HostMirrors
+	// HTTP downloads from HTTP mirrors.
+	HTTP *http.Client
 }
 
 // Result reports what happened to one artifact.
@@ -111,7 +117,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	if err != nil {
 		return nil, err
 	}
-	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency}
+	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors}
 	var plan *Plan
 	if in.Locked != nil {
 		plan, err = p.PlanLocked(ctx, in.Locked, refs)
@@ -193,7 +199,7 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 		r.Files = filePaths(prev.Files)
 		return nil
 	}
-	art, err := p.artifact(ctx, root)
+	art, err := p.artifact(ctx, root, it.channels)
 	if err != nil {
 		return fmt.Errorf("resolving %s %s: %w", it.Name, it.Version, err)
 	}
@@ -208,9 +214,7 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 	if r.Dir = in.dirFor(art.Type); r.Dir == "" {
 		return fmt.Errorf("%s: no directory configured for type %s", it.Name, art.Type)
 	}
-	if j.cfg, err = p.cfgs.get(art.Config.Digest.String(), func() (oci.Config, error) {
-		return p.Resolver.Client.FetchConfig(ctx, it.Location, art.Config)
-	}); err != nil {
+	if j.cfg, err = p.fetchConfig(ctx, &node{name: it.Name, channels: it.channels}, art); err != nil {
 		return err
 	}
 	if r.Version == "" {
@@ -222,35 +226,103 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 	return nil
 }
 
-// fetch streams the layer through digest verification into a staging
-// directory and commits it.
+// fetch installs the layer from the first channel that serves it intact:
+// the channel that served the manifest, the other OCI channels, then the
+// HTTP mirrors. Every attempt streams through digest verification into a
+// fresh staging directory; a failed one is discarded.
 func (in *Installer) fetch(ctx context.Context, j *job) error {
 	start := time.Now()
-	r, art := j.res, j.art
-	blob, err := in.Resolver.Client.OpenBlob(ctx, j.item.Location, art.Layer)
-	if err != nil {
-		return err
+	r := j.res
+	order := append([]Channel{{Location: j.art.Location}}, j.item.channels...)
+	ce := &ChannelsError{Op: fmt.Sprintf("downloading %s %s", r.Name, r.Version)}
+	seen := map[Channel]bool{}
+	for _, ch := range order {
+		if seen[ch] {
+			continue
+		}
+		seen[ch] = true
+		st, err := in.fetchFrom(ctx, j, ch)
+		if err == nil {
+			r.Source = ch.String()
+			return in.commit(ctx, j, st, start)
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		ce.Channels, ce.Errs = append(ce.Channels, ch), append(ce.Errs, err)
 	}
-	defer blob.Close()
+	if len(ce.Errs) == 1 {
+		return ce.Errs[0]
+	}
+	return ce
+}
+
+// fetchFrom streams the layer from one channel into a staging directory and
+// verifies it.
+func (in *Installer) fetchFrom(ctx context.Context, j *job, ch Channel) (*Staging, error) {
+	r, layer := j.res, j.art.Layer
+	var body io.ReadCloser
+	var verify func() error
+	if ch.URL != "" {
+		if in.HTTP == nil {
+			return nil, errors.New("no HTTP client for HTTP mirrors")
+		}
+		url := expandURL(ch.URL, r.Name, r.Version, r.Platform)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := in.HTTP.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		vr := orascontent.NewVerifyReader(resp.Body, layer)
+		body, verify = struct {
+			io.Reader
+			io.Closer
+		}{vr, resp.Body}, func() error {
+			if err := vr.Verify(); err != nil {
+				return fmt.Errorf("%w: %s: %w", oci.ErrDigestMismatch, url, err)
+			}
+			return nil
+		}
+	} else {
+		blob, err := in.Resolver.Client.OpenBlob(ctx, ch.Location, layer)
+		if err != nil {
+			return nil, err
+		}
+		body, verify = blob, blob.Verify
+	}
+	defer body.Close()
 	st, err := Stage(r.Dir)
 	if err != nil {
-		return fmt.Errorf("installing %s: %w", r.Name, err)
+		return nil, fmt.Errorf("installing %s: %w", r.Name, err)
 	}
 	limits := in.Store.Limits.withDefaults()
-	if _, err := Unpack(ctx, blob, st.Dir(), limits); err != nil {
+	if _, err := Unpack(ctx, body, st.Dir(), limits); err != nil {
 		_ = st.Discard()
 		// A damaged download shows as a corrupt archive; the digest says
 		// which it was.
-		_, _ = io.Copy(io.Discard, io.LimitReader(blob, limits.MaxBytes))
-		if verr := blob.Verify(); verr != nil && errors.Is(err, ErrCorruptArchive) {
-			return fmt.Errorf("verifying %s %s: %w", r.Name, r.Version, verr)
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, limits.MaxBytes))
+		if verr := verify(); verr != nil && errors.Is(err, ErrCorruptArchive) {
+			return nil, fmt.Errorf("verifying %s %s: %w", r.Name, r.Version, verr)
 		}
-		return fmt.Errorf("unpacking %s %s: %w", r.Name, r.Version, err)
+		return nil, fmt.Errorf("unpacking %s %s: %w", r.Name, r.Version, err)
 	}
-	if err := blob.Verify(); err != nil {
+	if err := verify(); err != nil {
 		_ = st.Discard()
-		return fmt.Errorf("verifying %s %s: %w", r.Name, r.Version, err)
+		return nil, fmt.Errorf("verifying %s %s: %w", r.Name, r.Version, err)
 	}
+	return st, nil
+}
+
+// commit swaps a verified staging directory in and records it.
+func (in *Installer) commit(ctx context.Context, j *job, st *Staging, start time.Time) error {
+	r, art := j.res, j.art
 	cfg := j.cfg
 	rec := Record{
 		Key: j.item.Location.String(), Name: r.Name, Index: r.Index, Type: r.Type, Ref: r.Ref, Version: r.Version,
@@ -258,7 +330,7 @@ func (in *Installer) fetch(ctx context.Context, j *job) error {
 		LayerDigest: art.Layer.Digest.String(), Platform: r.Platform, Dir: r.Dir, Source: r.Source,
 		Config: &cfg, DependsOn: r.DependsOn,
 	}
-	rec, err = in.Store.Commit(ctx, st, rec)
+	rec, err := in.Store.Commit(ctx, st, rec)
 	if err != nil {
 		return err
 	}

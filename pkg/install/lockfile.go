@@ -108,7 +108,7 @@ func (p *Planner) LockPlan(ctx context.Context, plan *Plan) (*LockFile, error) {
 	g.SetLimit(max(p.Concurrency, 1) * 2)
 	for i, it := range plan.Items {
 		g.Go(func() error {
-			art, err := p.artifact(ctx, it.root)
+			art, err := p.artifact(ctx, it.root, it.channels)
 			if err != nil {
 				return fmt.Errorf("resolving %s %s: %w", it.Name, it.Version, err)
 			}
@@ -140,14 +140,15 @@ func (p *Planner) PlanLocked(ctx context.Context, l *LockFile, refs []string) (*
 	for i, lk := range selected {
 		g.Go(func() error {
 			loc := oci.Location{Registry: lk.Registry, Repository: lk.Repository}
-			root, err := p.Resolver.Client.FetchRoot(gctx, loc, lk.Digest)
+			n := &node{name: lk.Name, loc: loc, channels: channelsFor(loc, p.lockedEntry(lk), p.HostMirrors)}
+			root, err := p.fetchRoot(gctx, n, lk.Digest)
 			if err != nil {
 				return fmt.Errorf("fetching locked %s %s (%s): %w", lk.Name, lk.Version, lk.Digest, err)
 			}
 			why := "locked at " + lk.Digest
 			plan.Items[i] = PlanItem{
 				Name: lk.Name, Index: lk.Index, Ref: lk.Ref, Location: loc, Version: lk.Version,
-				Requested: lk.Ref != "", Reasons: []string{why}, DependsOn: lk.DependsOn, root: root,
+				Requested: lk.Ref != "", Reasons: []string{why}, DependsOn: lk.DependsOn, root: root, channels: n.channels,
 			}
 			return nil
 		})
@@ -156,6 +157,19 @@ func (p *Planner) PlanLocked(ctx context.Context, l *LockFile, refs []string) (*
 		return nil, err
 	}
 	return plan, nil
+}
+
+// lockedEntry returns the index entry a lock entry came from, when the
+// indexes still name it at the same repository (for its mirrors).
+func (p *Planner) lockedEntry(lk Locked) *index.Entry {
+	if p.Resolver.Indexes == nil || lk.Index == "" {
+		return nil
+	}
+	e, _, err := p.Resolver.Indexes.Lookup(lk.Index, lk.Name)
+	if err != nil || e.Registry != lk.Registry || e.Repository != lk.Repository {
+		return nil
+	}
+	return &e
 }
 
 // selectFor returns the entries covering refs and, transitively, the

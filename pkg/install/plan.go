@@ -27,7 +27,8 @@ type PlanItem struct {
 	// Unchecked lists requirements the engine declares no version for.
 	Unchecked []oci.Requirement `json:"uncheckedRequirements,omitempty"`
 
-	root *oci.Root
+	root     *oci.Root
+	channels []Channel
 }
 
 // Plan is what an install would do, dependencies first.
@@ -44,6 +45,8 @@ type Planner struct {
 	Engine      Engine
 	ResolveDeps bool
 	Concurrency int
+	// HostMirrors gives the configured mirrors of a registry host.
+	HostMirrors HostMirrors
 
 	mu    sync.Mutex
 	nodes map[string]*node
@@ -58,6 +61,7 @@ type node struct {
 	name, index string
 	entry       *index.Entry
 	loc         oci.Location
+	channels    []Channel
 	ref         string
 	pinned      *semver.Version // set for digest and literal-tag references
 	pinnedRoot  *oci.Root
@@ -108,6 +112,7 @@ func (p *Planner) Plan(ctx context.Context, refs []string) (*Plan, error) {
 		item := PlanItem{
 			Name: n.name, Index: n.index, Ref: n.ref, Location: n.loc, Version: p.display(n, pk.Version),
 			Tag: n.tagOf[pk.Version.String()], Requested: pk.Requested, Reasons: pk.Reasons, DependsOn: pk.Dependencies, root: root,
+			channels: n.channels,
 		}
 		if cfg, err := p.config(ctx, n, pk.Version); err == nil {
 			_, item.Unchecked = p.Engine.Check(n.name, item.Version, cfg.Requirements)
@@ -137,6 +142,7 @@ func (p *Planner) want(ctx context.Context, raw string) (Want, error) {
 		n.name, n.index, n.entry = entry.Name, idx, &entry
 		n.loc = oci.Location{Registry: entry.Registry, Repository: entry.Repository}
 	}
+	n.channels = channelsFor(n.loc, n.entry, p.HostMirrors)
 	if old, dup := p.nodes[n.name]; dup && old.loc != n.loc {
 		return Want{}, fmt.Errorf("%q and %q are both named %s but live in different repositories", old.ref, raw, n.name)
 	}
@@ -167,7 +173,7 @@ func (p *Planner) want(ctx context.Context, raw string) (Want, error) {
 
 // pin fixes a node to the manifest a digest or literal tag points at.
 func (p *Planner) pin(ctx context.Context, n *node, reference string) error {
-	root, err := p.Resolver.Client.FetchRoot(ctx, n.loc, reference)
+	root, err := p.fetchRoot(ctx, n, reference)
 	if err != nil {
 		return err
 	}
@@ -177,13 +183,11 @@ func (p *Planner) pin(ctx context.Context, n *node, reference string) error {
 		n.tagOf[v.String()] = reference
 		return nil
 	}
-	art, err := p.artifact(ctx, root)
+	art, err := p.artifact(ctx, root, n.channels)
 	if err != nil {
 		return err
 	}
-	cfg, err := p.cfgs.get(art.Config.Digest.String(), func() (oci.Config, error) {
-		return p.Resolver.Client.FetchConfig(ctx, n.loc, art.Config)
-	})
+	cfg, err := p.fetchConfig(ctx, n, art)
 	if err != nil {
 		return err
 	}
@@ -220,6 +224,7 @@ func (p *Planner) depNode(from *node, name string) (*node, error) {
 		return nil, fmt.Errorf("%s depends on %s: %w", from.name, name, err)
 	}
 	n := &node{name: name, index: idx, entry: &entry, loc: oci.Location{Registry: entry.Registry, Repository: entry.Repository}, tagOf: map[string]string{}}
+	n.channels = channelsFor(n.loc, n.entry, p.HostMirrors)
 	p.nodes[name] = n
 	return n, nil
 }
@@ -235,7 +240,7 @@ func (p *Planner) Versions(ctx context.Context, name string) ([]*semver.Version,
 	}
 	if n.exact != "" {
 		if _, err := p.roots.get(n.loc.String()+":"+n.exact, func() (*oci.Root, error) {
-			return p.Resolver.Client.FetchRoot(ctx, n.loc, n.exact)
+			return p.fetchRoot(ctx, n, n.exact)
 		}); err == nil {
 			v := semver.MustParse(n.exact)
 			p.mu.Lock()
@@ -247,7 +252,9 @@ func (p *Planner) Versions(ctx context.Context, name string) ([]*semver.Version,
 		}
 	}
 	vs, err := p.tags.get(n.loc.String(), func() ([]index.Version, error) {
-		tags, err := p.Resolver.Client.Tags(ctx, n.loc)
+		tags, err := onChannels(ctx, n.channels, "listing tags of "+n.name, func(loc oci.Location) ([]string, error) {
+			return p.Resolver.Client.Tags(ctx, loc)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -313,13 +320,37 @@ func (p *Planner) root(ctx context.Context, n *node, v *semver.Version) (*oci.Ro
 		return nil, fmt.Errorf("%s: no tag for version %s", n.name, v)
 	}
 	return p.roots.get(n.loc.String()+":"+tag, func() (*oci.Root, error) {
-		return p.Resolver.Client.FetchRoot(ctx, n.loc, tag)
+		return p.fetchRoot(ctx, n, tag)
 	})
 }
 
-func (p *Planner) artifact(ctx context.Context, root *oci.Root) (*oci.Artifact, error) {
-	return p.arts.get(root.Location.String()+"@"+root.Descriptor.Digest.String(), func() (*oci.Artifact, error) {
-		return p.Resolver.Client.Resolve(ctx, root, p.Resolver.Platform)
+// fetchRoot fetches what a tag or digest points at from the first channel
+// that serves it.
+func (p *Planner) fetchRoot(ctx context.Context, n *node, reference string) (*oci.Root, error) {
+	return onChannels(ctx, n.channels, fmt.Sprintf("fetching %s:%s", n.name, reference), func(loc oci.Location) (*oci.Root, error) {
+		return p.Resolver.Client.FetchRoot(ctx, loc, reference)
+	})
+}
+
+// fetchConfig reads an artifact's config, by digest, from the channel that
+// served its manifest or else any other.
+func (p *Planner) fetchConfig(ctx context.Context, n *node, art *oci.Artifact) (oci.Config, error) {
+	return p.cfgs.get(art.Config.Digest.String(), func() (oci.Config, error) {
+		return onChannels(ctx, n.channels, "fetching the config of "+n.name, func(loc oci.Location) (oci.Config, error) {
+			return p.Resolver.Client.FetchConfig(ctx, loc, art.Config)
+		})
+	})
+}
+
+func (p *Planner) artifact(ctx context.Context, root *oci.Root, chs []Channel) (*oci.Artifact, error) {
+	return p.arts.get(root.Descriptor.Digest.String(), func() (*oci.Artifact, error) {
+		// The channel that served the root first, then the others.
+		order := append([]Channel{{Location: root.Location}}, chs...)
+		return onChannels(ctx, order, "resolving "+root.Descriptor.Digest.String(), func(loc oci.Location) (*oci.Artifact, error) {
+			on := *root
+			on.Location = loc
+			return p.Resolver.Client.Resolve(ctx, &on, p.Resolver.Platform)
+		})
 	})
 }
 
@@ -333,13 +364,11 @@ func (p *Planner) config(ctx context.Context, n *node, v *semver.Version) (oci.C
 	if rec, ok := p.State.Get(n.loc.String()); ok && rec.Config != nil && rec.Digest == root.Descriptor.Digest.String() {
 		return *rec.Config, nil
 	}
-	art, err := p.artifact(ctx, root)
+	art, err := p.artifact(ctx, root, n.channels)
 	if err != nil {
 		return oci.Config{}, err
 	}
-	return p.cfgs.get(art.Config.Digest.String(), func() (oci.Config, error) {
-		return p.Resolver.Client.FetchConfig(ctx, n.loc, art.Config)
-	})
+	return p.fetchConfig(ctx, n, art)
 }
 
 func (p *Planner) display(n *node, v *semver.Version) string {

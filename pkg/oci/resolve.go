@@ -31,6 +31,8 @@ func (r *Root) IsIndex() bool {
 // Artifact is a resolved single-platform artifact: its manifest, config and
 // layer descriptors.
 type Artifact struct {
+	// Location is the repository the manifests were read from.
+	Location Location
 	Root     ocispec.Descriptor
 	Manifest ocispec.Descriptor
 	Config   ocispec.Descriptor
@@ -65,7 +67,7 @@ func (c *Client) FetchRoot(ctx context.Context, loc Location, reference string) 
 // picks the manifest whose os and architecture equal platform ("os/arch") and
 // fetches it; for a plain manifest the platform is ignored.
 func (c *Client) Resolve(ctx context.Context, root *Root, platform string) (*Artifact, error) {
-	art := &Artifact{Root: root.Descriptor, Manifest: root.Descriptor}
+	art := &Artifact{Location: root.Location, Root: root.Descriptor, Manifest: root.Descriptor}
 	raw := root.raw
 	switch root.Descriptor.MediaType {
 	case ocispec.MediaTypeImageIndex:
