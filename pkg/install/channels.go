@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ferryhq/ferry/pkg/index"
@@ -90,17 +91,21 @@ func (e *ChannelsError) Error() string {
 // Unwrap exposes each channel's error to errors.Is and errors.As.
 func (e *ChannelsError) Unwrap() []error { return e.Errs }
 
-// onChannels runs fn on each OCI channel in order until one succeeds. With
-// a single channel its error is returned as is.
-func onChannels[T any](ctx context.Context, chs []Channel, op string, fn func(oci.Location) (T, error)) (T, error) {
+// onChannels runs fn on each OCI channel in order until one succeeds, and
+// reports which one did through served (when not nil). With a single
+// channel its error is returned as is.
+func onChannels[T any](ctx context.Context, chs []Channel, op string, fn func(oci.Location) (T, error), served ...func(Channel)) (T, error) {
 	var zero T
 	ce := &ChannelsError{Op: op}
-	for _, ch := range chs {
-		if ch.URL != "" {
+	for i, ch := range chs {
+		if ch.URL != "" || slices.Contains(chs[:i], ch) {
 			continue
 		}
 		v, err := fn(ch.Location)
 		if err == nil {
+			for _, s := range served {
+				s(ch)
+			}
 			return v, nil
 		}
 		if ctx.Err() != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/Masterminds/semver/v3"
@@ -252,9 +253,9 @@ func (p *Planner) Versions(ctx context.Context, name string) ([]*semver.Version,
 		}
 	}
 	vs, err := p.tags.get(n.loc.String(), func() ([]index.Version, error) {
-		tags, err := onChannels(ctx, n.channels, "listing tags of "+n.name, func(loc oci.Location) ([]string, error) {
+		tags, err := onChannels(ctx, p.channelsOf(n), "listing tags of "+n.name, func(loc oci.Location) ([]string, error) {
 			return p.Resolver.Client.Tags(ctx, loc)
-		})
+		}, p.served(n))
 		if err != nil {
 			return nil, err
 		}
@@ -327,16 +328,35 @@ func (p *Planner) root(ctx context.Context, n *node, v *semver.Version) (*oci.Ro
 // fetchRoot fetches what a tag or digest points at from the first channel
 // that serves it.
 func (p *Planner) fetchRoot(ctx context.Context, n *node, reference string) (*oci.Root, error) {
-	return onChannels(ctx, n.channels, fmt.Sprintf("fetching %s:%s", n.name, reference), func(loc oci.Location) (*oci.Root, error) {
+	return onChannels(ctx, p.channelsOf(n), fmt.Sprintf("fetching %s:%s", n.name, reference), func(loc oci.Location) (*oci.Root, error) {
 		return p.Resolver.Client.FetchRoot(ctx, loc, reference)
-	})
+	}, p.served(n))
+}
+
+// channelsOf returns n's channels, the one that last served it first.
+func (p *Planner) channelsOf(n *node) []Channel {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(n.channels)
+}
+
+// served moves the channel that answered to the front of n's channels, so a
+// failing primary costs its retries once per run, not once per request.
+func (p *Planner) served(n *node) func(Channel) {
+	return func(ch Channel) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if i := slices.Index(n.channels, ch); i > 0 {
+			n.channels = append([]Channel{ch}, slices.Delete(slices.Clone(n.channels), i, i+1)...)
+		}
+	}
 }
 
 // fetchConfig reads an artifact's config, by digest, from the channel that
 // served its manifest or else any other.
 func (p *Planner) fetchConfig(ctx context.Context, n *node, art *oci.Artifact) (oci.Config, error) {
 	return p.cfgs.get(art.Config.Digest.String(), func() (oci.Config, error) {
-		return onChannels(ctx, n.channels, "fetching the config of "+n.name, func(loc oci.Location) (oci.Config, error) {
+		return onChannels(ctx, append([]Channel{{Location: art.Location}}, p.channelsOf(n)...), "fetching the config of "+n.name, func(loc oci.Location) (oci.Config, error) {
 			return p.Resolver.Client.FetchConfig(ctx, loc, art.Config)
 		})
 	})
