@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ferryhq/ferry/internal/fsutil"
 )
 
 // EngineConfigPath is the Falco configuration file WriteEngineConfig writes
@@ -50,7 +52,7 @@ func WriteEngineConfig(hostRoot string, t Type, dryRun bool) (*ConfigResult, err
 	if dryRun {
 		return res, nil
 	}
-	if err := writeFileAtomic(res.Path, want, 0o644); err != nil {
+	if err := fsutil.WriteFile(res.Path, want, 0o644); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", res.Path, err)
 	}
 	return res, nil

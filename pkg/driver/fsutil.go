@@ -8,16 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-)
 
-// writeFileAtomic replaces path with data: temporary file beside it, fsync,
-// rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	return replaceFile(path, perm, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
+	"github.com/ferryhq/ferry/internal/fsutil"
+)
 
 // copyFileAtomic replaces dst with a copy of src.
 func copyFileAtomic(src, dst string, perm fs.FileMode) error {
@@ -26,41 +19,10 @@ func copyFileAtomic(src, dst string, perm fs.FileMode) error {
 		return err
 	}
 	defer in.Close()
-	return replaceFile(dst, perm, func(w io.Writer) error {
+	return fsutil.ReplaceFile(dst, perm, func(w io.Writer) error {
 		_, err := io.Copy(w, in)
 		return err
 	})
-}
-
-func replaceFile(path string, perm fs.FileMode, fill func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = fill(f)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	syncDir(dir)
-	return nil
 }
 
 // symlinkAtomic points link at target, replacing whatever link was.
@@ -83,15 +45,7 @@ func symlinkAtomic(target, link string) error {
 		_ = os.Remove(tmp)
 		return err
 	}
-	syncDir(dir)
-	return nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
+	return fsutil.SyncDir(dir)
 }
 
 // fileSHA256 returns the hex sha256 of a file; found is false if it does not

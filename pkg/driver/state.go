@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/ferryhq/ferry/internal/fsutil"
 )
 
 // StateFileName is the file, in the state directory, recording what driver
@@ -66,7 +68,7 @@ func (s *State) write(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(StatePath(dir), append(data, '\n'), 0o644); err != nil {
+	if err := fsutil.WriteFile(StatePath(dir), append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing driver state: %w", err)
 	}
 	return nil

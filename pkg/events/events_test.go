@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/fsutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -638,7 +639,7 @@ func checkSpoolAndFile(t *testing.T, spool, file string, want int) {
 	}
 	des, _ := os.ReadDir(spool)
 	for _, de := range des {
-		if strings.HasPrefix(de.Name(), tempPrefix) {
+		if fsutil.IsTemp(de.Name()) {
 			t.Errorf("temporary file left: %s", de.Name())
 		}
 	}

@@ -12,12 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/fsutil"
+
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 )
 
 const (
 	spoolVersion = 1
-	tempPrefix   = ".tmp-"
 	lockPrefix   = ".lock-"
 	// staleTemp is the age after which a temporary spool file is taken to
 	// belong to a process that died while writing it.
@@ -191,7 +192,7 @@ func (e *Emitter) spool(s *sink, ev *cloudevents.Event, raw []byte, attempts int
 	if err := os.MkdirAll(e.spoolDir, 0o700); err != nil {
 		return fmt.Errorf("spooling: %w", err)
 	}
-	if err := writeAtomic(e.spoolDir, spoolName(ev.Time(), s.key, ev.ID()), data); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(e.spoolDir, spoolName(ev.Time(), s.key, ev.ID())), data, 0o600); err != nil {
 		return fmt.Errorf("spooling: %w", err)
 	}
 	return nil
@@ -213,45 +214,7 @@ func (e *Emitter) updateEntry(en Spooled, cause error) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Dir(en.Path), filepath.Base(en.Path), data)
-}
-
-// writeAtomic writes data to dir/name through a synced temporary file and
-// a rename, then syncs dir: readers see no file or the whole file.
-func writeAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
+	return fsutil.WriteFile(en.Path, data, 0o600)
 }
 
 // removeStaleTemps deletes temporary files left by writers that died.
@@ -261,7 +224,7 @@ func removeStaleTemps(dir string) {
 		return
 	}
 	for _, de := range des {
-		if !strings.HasPrefix(de.Name(), tempPrefix) {
+		if !fsutil.IsTemp(de.Name()) {
 			continue
 		}
 		if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
@@ -300,7 +263,7 @@ func lockSink(ctx context.Context, dir, key string) (unlock func(), err error) {
 	}
 	delay := lockPollMin
 	for {
-		ok, err := tryLock(f)
+		ok, err := fsutil.TryLock(f)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", p, err)
@@ -321,7 +284,7 @@ func lockSink(ctx context.Context, dir, key string) (unlock func(), err error) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			_ = unlockFile(f)
+			_ = fsutil.Unlock(f)
 			_ = f.Close()
 		})
 	}, nil

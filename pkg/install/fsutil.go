@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/fsutil"
 )
 
 // errCrashed is returned when a test hook simulates a crash: the operation
@@ -64,24 +66,7 @@ func writeFileAtomic(dir, name string, data []byte, crash func(string) bool, ste
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that entries created, renamed or removed
-// in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
+	return fsutil.SyncDir(dir)
 }
 
 // syncRootDir is syncDir for a directory inside root.

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/fsutil"
 )
 
 // lockFileName is the lock in the state directory. (ferry.lock is the
@@ -34,7 +36,7 @@ func Lock(ctx context.Context, stateDir string) (unlock func() error, err error)
 	}
 	delay := lockPollMin
 	for {
-		ok, err := tryLock(f)
+		ok, err := fsutil.TryLock(f)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", p, err)
@@ -56,7 +58,7 @@ func Lock(ctx context.Context, stateDir string) (unlock func() error, err error)
 	var uerr error
 	return func() error {
 		once.Do(func() {
-			uerr = unlockFile(f)
+			uerr = fsutil.Unlock(f)
 			if cerr := f.Close(); uerr == nil {
 				uerr = cerr
 			}

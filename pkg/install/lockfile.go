@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ferryhq/ferry/internal/fsutil"
 
 	"github.com/Masterminds/semver/v3"
 	"golang.org/x/sync/errgroup"
@@ -82,10 +83,7 @@ func (l *LockFile) Write(path string) error {
 		return err
 	}
 	data := append([]byte("# Written by ferry: the exact artifacts installed. Install them again with\n# ferry artifact install --locked.\n"), buf.Bytes()...)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Dir(path), filepath.Base(path), data, nil, "")
+	return fsutil.WriteFile(path, data, 0o644)
 }
 
 // LockFromState describes every installed artifact.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ferryhq/ferry/internal/fsutil"
 )
 
 // Store installs and removes artifacts, recording them in
@@ -192,15 +194,15 @@ func scanStaging(st *Staging) ([]File, error) {
 		return nil, err
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := syncDir(dirs[i]); err != nil {
+		if err := fsutil.SyncDir(dirs[i]); err != nil {
 			return nil, err
 		}
 	}
 	// The staging directory's own entries, so Recover finds staged files.
-	if err := syncDir(filepath.Dir(st.dir)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(st.dir)); err != nil {
 		return nil, err
 	}
-	if err := syncDir(st.dest); err != nil {
+	if err := fsutil.SyncDir(st.dest); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })

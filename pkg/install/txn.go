@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ferryhq/ferry/internal/fsutil"
 )
 
 const (
@@ -168,7 +170,7 @@ func writeJournal(stateDir string, j *journal, crash func(string) bool) error {
 		if err := mkdirAll(dir); err != nil {
 			return fmt.Errorf("writing journal: %w", err)
 		}
-		if err := syncDir(stateDir); err != nil {
+		if err := fsutil.SyncDir(stateDir); err != nil {
 			return fmt.Errorf("writing journal: %w", err)
 		}
 	}
@@ -235,7 +237,7 @@ func apply(stateDir string, j *journal, crash func(string) bool) error {
 	if err := os.Remove(filepath.Join(jdir, j.ID+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return syncDir(jdir)
+	return fsutil.SyncDir(jdir)
 }
 
 // applyRenames creates the new directories and moves the staged files that

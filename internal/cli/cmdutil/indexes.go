@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ferryhq/ferry/internal/fsutil"
+
 	ferry "github.com/ferryhq/ferry"
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/index"
@@ -39,7 +41,7 @@ func (f *Factory) FetchIndex(ctx context.Context, name, url string) (*index.Inde
 		return nil, fmt.Errorf("reading %s: %w", url, err)
 	}
 	idx.URL = url
-	if err := WriteFileAtomic(f.IndexCachePath(name), data, 0o644); err != nil {
+	if err := fsutil.WriteFile(f.IndexCachePath(name), data, 0o644); err != nil {
 		return nil, fmt.Errorf("caching index %q: %w", name, err)
 	}
 	return idx, nil

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package install
+package fsutil
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// tryLock takes an exclusive flock without blocking. flock locks belong to
-// the open file description, so two Lock calls in one process exclude each
-// other as two processes do.
-func tryLock(f *os.File) (bool, error) {
+// TryLock takes an exclusive flock on f without blocking and reports
+// whether it got it. flock locks belong to the open file description, so
+// two opens in one process exclude each other as two processes do.
+func TryLock(f *os.File) (bool, error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		switch {
@@ -27,6 +27,7 @@ func tryLock(f *os.File) (bool, error) {
 	}
 }
 
-func unlockFile(f *os.File) error {
+// Unlock releases a lock TryLock took.
+func Unlock(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
