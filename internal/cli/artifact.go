@@ -27,6 +27,9 @@ func newCmdArtifact(f *cmdutil.Factory) *cobra.Command {
 		newCmdArtifactInstall(f),
 		newCmdArtifactLock(f),
 		newCmdArtifactPush(f),
+		newCmdArtifactVerify(f),
+		newCmdArtifactPromote(f),
+		newCmdArtifactFollow(f),
 	)
 	return cmd
 }

@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/oci"
+)
+
+// verifyOptions is the flag group of the commands that verify a reference
+// before trusting it (verify, promote).
+type verifyOptions struct {
+	Digest   string
+	LockFile string
+	StateDir string
+	signatureOptions
+}
+
+func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.Digest, "digest", "", "the manifest digest the reference must resolve to (sha256:...)")
+	fl.StringVar(&o.LockFile, "lock-file", "", "expect the digest this lock file pins for the same version (default <state-dir>/ferry.lock, when it exists)")
+	fl.StringVar(&o.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's state (for the default lock file and the events spool)")
+	o.signatureOptions.AddFlags(cmd)
+}
+
+func (o *verifyOptions) Validate() error {
+	if o.Digest != "" {
+		if _, err := digest.Parse(o.Digest); err != nil {
+			return cmdutil.Usage(fmt.Errorf("--digest %q: %w", o.Digest, err))
+		}
+	}
+	return o.signatureOptions.Validate()
+}
+
+// verified is a reference resolved and verified.
+type verified struct {
+	Res    *install.Resolution
+	Report *oci.VerifyReport
+}
+
+// verifyRef resolves raw (a constraint picks a version as install does) and
+// verifies what it resolved to. The error is non-nil when the reference
+// does not resolve; failed checks are only in the report.
+func verifyRef(ctx context.Context, f *cmdutil.Factory, resolver *install.Resolver, raw string, o *verifyOptions) (*verified, error) {
+	res, err := resolver.Resolve(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	req := oci.VerifyRequest{Reference: res.Root.Descriptor.Digest.String()}
+	if res.Tag != "" {
+		req.Reference = res.Tag
+	}
+	if res.Entry != nil {
+		req.Type = res.Entry.Type
+		if req.Type == "driver" {
+			req.Type = ""
+		}
+	}
+	switch {
+	case o.Digest != "":
+		req.Expected, req.ExpectedFrom = digest.Digest(o.Digest), "--digest"
+	case res.Ref.Digest != "":
+		req.Expected, req.ExpectedFrom = digest.Digest(res.Ref.Digest), "the reference's digest"
+	default:
+		if d, from, err := o.lockedDigest(res); err != nil {
+			return nil, err
+		} else if d != "" {
+			req.Expected, req.ExpectedFrom = d, from
+		}
+	}
+	if req.Signature, err = o.verifier(f, res.Entry); err != nil {
+		return nil, err
+	}
+	rep, err := resolver.Client.Verify(ctx, res.Location, req)
+	if err != nil {
+		return nil, fmt.Errorf("verifying %q: %w", raw, err)
+	}
+	return &verified{Res: res, Report: rep}, nil
+}
+
+// lockedDigest returns the digest the lock file pins for the resolved
+// artifact at the resolved version, if it pins one.
+func (o *verifyOptions) lockedDigest(res *install.Resolution) (digest.Digest, string, error) {
+	path, explicit := o.LockFile, o.LockFile != ""
+	if !explicit {
+		path = filepath.Join(o.StateDir, "ferry.lock")
+		if _, err := os.Stat(path); err != nil {
+			return "", "", nil
+		}
+	}
+	lock, err := install.ReadLock(path)
+	if err != nil {
+		if !explicit {
+			return "", "", nil
+		}
+		return "", "", err
+	}
+	for _, a := range lock.Artifacts {
+		if a.Registry == res.Location.Registry && a.Repository == res.Location.Repository && res.Version != "" && a.Version == res.Version {
+			return digest.Digest(a.Digest), "lock file " + path, nil
+		}
+	}
+	return "", "", nil
+}
+
+// verifyView is the stable JSON shape of a verification.
+type verifyView struct {
+	Ref        string `json:"ref"`
+	Name       string `json:"name,omitempty"`
+	Index      string `json:"index,omitempty"`
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Tag        string `json:"tag,omitempty"`
+	OK         bool   `json:"ok"`
+	*oci.VerifyReport
+}
+
+func newVerifyView(raw string, v *verified) verifyView {
+	return verifyView{
+		Ref: raw, Name: v.Res.Name, Index: v.Res.Index, Registry: v.Res.Location.Registry, Repository: v.Res.Location.Repository,
+		Tag: v.Res.Tag, OK: v.Report.OK(), VerifyReport: v.Report,
+	}
+}
+
+func printChecks(f *cmdutil.Factory, v verifyView) {
+	at := v.Registry + "/" + v.Repository
+	if v.Tag != "" {
+		at += ":" + v.Tag
+	}
+	fmt.Fprintf(f.IO.Out, "Verifying %s (%s)\n", at, v.Digest)
+	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+	for _, c := range v.Checks {
+		mark := "ok"
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", mark, c.Name, shortDigest(c.Subject), c.Detail)
+	}
+	_ = tw.Flush()
+	if v.OK {
+		fmt.Fprintf(f.IO.Out, "Verified: %d checks passed, %d blobs (%d bytes) hashed\n", len(v.Checks), v.Blobs, v.Bytes)
+	}
+}
+
+func shortDigest(s string) string {
+	if strings.HasPrefix(s, "sha256:") && len(s) > 19 {
+		return s[:19]
+	}
+	return s
+}
+
+func newCmdArtifactVerify(f *cmdutil.Factory) *cobra.Command {
+	opts := &verifyOptions{}
+	cmd := &cobra.Command{
+		Use:   "verify REF",
+		Short: "Check that a reference exists, is the expected digest, is complete and intact, and is signed",
+		Long: `Check, without writing anything, that REF resolves; that it resolves to the
+expected manifest digest (--digest, else the lock file's digest for the same
+version, else the digest in REF); that every manifest and blob it references
+exists and matches its digest (each one is fetched in full and hashed); that
+its media types are those its type requires; and, when its index entry has a
+signature block (or --key or a certificate identity is given), that a cosign
+signature verifies.
+
+Every check is listed with ok or FAIL. Exit 3 when REF does not exist, 5 when
+any check fails.`,
+		Example: `  ferry artifact verify falco-rules:3
+  ferry artifact verify ghcr.io/falcosecurity/rules/falco-rules:3.0.1 --digest sha256:0123...
+  ferry artifact verify rules:1.x --lock-file ferry.lock -o json`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			resolver, err := newResolver(f, cmd, "")
+			if err != nil {
+				return err
+			}
+			v, err := verifyRef(cmd.Context(), f, resolver, args[0], opts)
+			if err != nil {
+				return err
+			}
+			view := newVerifyView(args[0], v)
+			if f.Global.JSON() {
+				if err := f.PrintJSON(view); err != nil {
+					return err
+				}
+			} else {
+				printChecks(f, view)
+			}
+			return v.Report.Err()
+		},
+	}
+	opts.AddFlags(cmd)
+	return cmd
+}
