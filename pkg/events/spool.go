@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
@@ -23,9 +22,6 @@ const (
 	// staleTemp is the age after which a temporary spool file is taken to
 	// belong to a process that died while writing it.
 	staleTemp = time.Hour
-
-	lockPollMin = 5 * time.Millisecond
-	lockPollMax = 100 * time.Millisecond
 )
 
 // Spooled is one event waiting in the spool for one sink.
@@ -257,35 +253,9 @@ func appendLine(path string, line []byte) error {
 // in one process exclude each other as two processes do.
 func lockSink(ctx context.Context, dir, key string) (unlock func(), err error) {
 	p := filepath.Join(dir, lockPrefix+key)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	release, err := fsutil.Lock(ctx, p, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("locking the spool: %w", err)
+		return nil, fmt.Errorf("another ferry process may be sending the spooled events: %w", err)
 	}
-	delay := lockPollMin
-	for {
-		ok, err := fsutil.TryLock(f)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", p, err)
-		}
-		if ok {
-			break
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("another ferry process is sending the spooled events (%s): %w", p, context.Cause(ctx))
-		case <-t.C:
-		}
-		delay = min(2*delay, lockPollMax)
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			_ = fsutil.Unlock(f)
-			_ = f.Close()
-		})
-	}, nil
+	return func() { _ = release() }, nil
 }
