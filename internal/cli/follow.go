@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -117,20 +116,9 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	if err != nil {
 		return err
 	}
-	resolver, err := newResolver(f, cmd, opts.Platform)
+	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, opts.AllowedTypes, opts.Concurrency, opts.MaxSize)
 	if err != nil {
 		return err
-	}
-	limits := install.DefaultLimits()
-	limits.MaxBytes = opts.MaxSize
-	in := &install.Installer{
-		Resolver:     resolver,
-		Store:        &install.Store{StateDir: opts.StateDir, Limits: limits},
-		Dirs:         opts.ByType(),
-		AllowedTypes: opts.AllowedTypes,
-		Concurrency:  opts.Concurrency,
-		ResolveDeps:  opts.ResolveDeps,
-		LockPath:     filepath.Join(opts.StateDir, "ferry.lock"),
 	}
 	// The engine's versions are read before every check: Falco may have
 	// been upgraded since the last one.

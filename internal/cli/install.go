@@ -213,29 +213,11 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 	if err != nil {
 		return err
 	}
-	resolver, err := newResolver(f, cmd, opts.Platform)
+	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, opts.AllowedTypes, opts.Concurrency, opts.MaxSize)
 	if err != nil {
 		return err
 	}
-	limits := install.DefaultLimits()
-	limits.MaxBytes = opts.MaxSize
-	in := &install.Installer{
-		Resolver:     resolver,
-		Store:        &install.Store{StateDir: opts.StateDir, Limits: limits},
-		Dirs:         opts.ByType(),
-		AllowedTypes: opts.AllowedTypes,
-		Concurrency:  opts.Concurrency,
-		DryRun:       opts.DryRun,
-		ResolveDeps:  opts.ResolveDeps,
-		Engine:       engine,
-		LockPath:     opts.lockPath(),
-	}
-	if in.HostMirrors, err = hostMirrors(f); err != nil {
-		return err
-	}
-	if in.HTTP, err = f.HTTPClient(); err != nil {
-		return err
-	}
+	in.DryRun, in.Engine, in.LockPath = opts.DryRun, engine, opts.lockPath()
 	if opts.Locked {
 		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
 			return err
@@ -259,6 +241,34 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		}
 	}
 	return err
+}
+
+// newInstaller builds the installer that install and follow share: the
+// resolver, the store and its limits, the directories, mirrors and HTTP
+// client. The lock file goes to <state-dir>/ferry.lock.
+func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *resolveOptions, allowed []string, concurrency int, maxSize int64) (*install.Installer, error) {
+	resolver, err := newResolver(f, cmd, r.Platform)
+	if err != nil {
+		return nil, err
+	}
+	limits := install.DefaultLimits()
+	limits.MaxBytes = maxSize
+	in := &install.Installer{
+		Resolver:     resolver,
+		Store:        &install.Store{StateDir: d.StateDir, Limits: limits},
+		Dirs:         d.ByType(),
+		AllowedTypes: allowed,
+		Concurrency:  concurrency,
+		ResolveDeps:  r.ResolveDeps,
+		LockPath:     filepath.Join(d.StateDir, "ferry.lock"),
+	}
+	if in.HostMirrors, err = hostMirrors(f); err != nil {
+		return nil, err
+	}
+	if in.HTTP, err = f.HTTPClient(); err != nil {
+		return nil, err
+	}
+	return in, nil
 }
 
 // emitDownloaded sends one artifact.downloaded event per artifact this run
