@@ -26,6 +26,7 @@ func newCmdArtifact(f *cmdutil.Factory) *cobra.Command {
 		newCmdArtifactInfo(f),
 		newCmdArtifactInstall(f),
 		newCmdArtifactLock(f),
+		newCmdArtifactBundle(f),
 		newCmdArtifactPush(f),
 		newCmdArtifactVerify(f),
 		newCmdArtifactPromote(f),

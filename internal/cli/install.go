@@ -13,6 +13,7 @@ import (
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/events"
+	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
@@ -123,6 +124,7 @@ type installOptions struct {
 	MaxSize      int64
 	Locked       bool
 	LockFile     string
+	From         string
 }
 
 func newCmdArtifactInstall(f *cmdutil.Factory) *cobra.Command {
@@ -177,6 +179,7 @@ records the exact digests installed; --locked installs exactly those.`,
 	fl.Int64Var(&opts.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
 	fl.BoolVar(&opts.Locked, "locked", false, "install exactly the digests in the lock file, resolving no tag")
 	fl.StringVar(&opts.LockFile, "lock-file", "", "lock file (default <state-dir>/ferry.lock)")
+	fl.StringVar(&opts.From, "from", "", "install from a bundle written by ferry artifact bundle, with no network")
 	return cmd
 }
 
@@ -218,6 +221,12 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		return err
 	}
 	in.DryRun, in.Engine, in.LockPath = opts.DryRun, engine, opts.lockPath()
+	if opts.From != "" {
+		if in.Resolver, err = bundleResolver(cmd, opts.From, opts.Platform); err != nil {
+			return err
+		}
+		in.HostMirrors, in.Bundle = nil, opts.From
+	}
 	if opts.Locked {
 		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
 			return err
@@ -241,6 +250,20 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		}
 	}
 	return err
+}
+
+// bundleResolver resolves against a bundle alone: its index and its OCI
+// layout, with no network.
+func bundleResolver(cmd *cobra.Command, path, platform string) (*install.Resolver, error) {
+	idx, err := install.ReadBundleIndex(path)
+	if err != nil {
+		return nil, err
+	}
+	layout, err := oci.OpenLayoutTar(cmd.Context(), path)
+	if err != nil {
+		return nil, err
+	}
+	return &install.Resolver{Indexes: index.NewSet(idx), Client: oci.NewClient(oci.ClientOptions{Layout: layout}), Platform: platform}, nil
 }
 
 // newInstaller builds the installer that install and follow share: the

@@ -54,6 +54,9 @@ type Installer struct {
 	HostMirrors HostMirrors
 	// HTTP downloads from HTTP mirrors.
 	HTTP *http.Client
+	// Bundle names the bundle the resolver's client reads, when it does:
+	// results then report it as their source.
+	Bundle string
 }
 
 // Result reports what happened to one artifact.
@@ -244,6 +247,9 @@ func (in *Installer) fetch(ctx context.Context, j *job) error {
 		st, err := in.fetchFrom(ctx, j, ch)
 		if err == nil {
 			r.Source = ch.String()
+			if in.Bundle != "" {
+				r.Source = "bundle:" + in.Bundle
+			}
 			return in.commit(ctx, j, st, start)
 		}
 		if ctx.Err() != nil {

@@ -24,6 +24,7 @@ func (l Location) String() string { return l.Registry + "/" + l.Repository }
 type Client struct {
 	auth      *auth.Client
 	plainHTTP func(host string) bool
+	layout    Layout
 }
 
 // ClientOptions configure a Client.
@@ -36,6 +37,9 @@ type ClientOptions struct {
 	PlainHTTP func(host string) bool
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Layout, when set, serves every repository from an OCI layout (a
+	// bundle) instead of the network.
+	Layout Layout
 }
 
 // NewClient returns a Client.
@@ -55,7 +59,7 @@ func NewClient(opts ClientOptions) *Client {
 	if plain == nil {
 		plain = func(string) bool { return false }
 	}
-	return &Client{auth: ac, plainHTTP: plain}
+	return &Client{auth: ac, plainHTTP: plain, layout: opts.Layout}
 }
 
 // Repository returns an oras-go repository handle for loc.
@@ -87,6 +91,9 @@ func (c *Client) Registry(host string) (*remote.Registry, error) {
 
 // Tags lists every tag of loc, following pagination.
 func (c *Client) Tags(ctx context.Context, loc Location) ([]string, error) {
+	if c.layout != nil {
+		return c.layoutTags(ctx, loc)
+	}
 	repo, err := c.Repository(loc)
 	if err != nil {
 		return nil, err

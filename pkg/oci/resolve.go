@@ -47,6 +47,9 @@ type Artifact struct {
 // FetchRoot fetches the manifest or index that reference (a tag or a digest)
 // points at, in one GET, and verifies it against its digest.
 func (c *Client) FetchRoot(ctx context.Context, loc Location, reference string) (*Root, error) {
+	if c.layout != nil {
+		return c.layoutRoot(ctx, loc, reference)
+	}
 	repo, err := c.Repository(loc)
 	if err != nil {
 		return nil, err
@@ -80,11 +83,11 @@ func (c *Client) Resolve(ctx context.Context, root *Root, platform string) (*Art
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", root.Location, err)
 		}
-		repo, err := c.Repository(root.Location)
+		src, err := c.fetcherFor(root.Location)
 		if err != nil {
 			return nil, err
 		}
-		rc, err := repo.Fetch(ctx, desc)
+		rc, err := src.Fetch(ctx, desc)
 		if err != nil {
 			return nil, fmt.Errorf("fetching manifest %s: %w", desc.Digest, classify(root.Location.Registry, err))
 		}
@@ -146,11 +149,11 @@ func selectPlatform(idx ocispec.Index, platform string) (ocispec.Descriptor, []s
 // FetchConfig reads and parses an artifact's config blob.
 func (c *Client) FetchConfig(ctx context.Context, loc Location, desc ocispec.Descriptor) (Config, error) {
 	var cfg Config
-	repo, err := c.Repository(loc)
+	src, err := c.fetcherFor(loc)
 	if err != nil {
 		return cfg, err
 	}
-	rc, err := repo.Fetch(ctx, desc)
+	rc, err := src.Fetch(ctx, desc)
 	if err != nil {
 		return cfg, fmt.Errorf("fetching config of %s: %w", loc, classify(loc.Registry, err))
 	}
@@ -196,11 +199,11 @@ func (b *Blob) Close() error { return b.rc.Close() }
 
 // OpenBlob starts streaming a blob.
 func (c *Client) OpenBlob(ctx context.Context, loc Location, desc ocispec.Descriptor) (*Blob, error) {
-	repo, err := c.Repository(loc)
+	src, err := c.fetcherFor(loc)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := repo.Blobs().Fetch(ctx, desc)
+	rc, err := src.Fetch(ctx, desc)
 	if err != nil {
 		return nil, fmt.Errorf("fetching blob %s of %s: %w", desc.Digest, loc, classify(loc.Registry, err))
 	}

@@ -1,0 +1,173 @@
+package install
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+	"oras.land/oras-go/v2"
+	ocilayout "oras.land/oras-go/v2/content/oci"
+
+	"github.com/ferryhq/ferry/internal/fsutil"
+	"github.com/ferryhq/ferry/pkg/index"
+	"github.com/ferryhq/ferry/pkg/oci"
+)
+
+// BundleIndexFile is the index inside a bundle that names its artifacts.
+const BundleIndexFile = "ferry-index.yaml"
+
+// BundleItem is one artifact written to a bundle.
+type BundleItem struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
+}
+
+// Bundle writes every artifact of plan, with all the platforms its index
+// lists, into one OCI image-layout tar at path, with an index naming them
+// (BundleIndexFile). An install from the bundle needs no network: the
+// references inside are REGISTRY/REPOSITORY:TAG of where each came from.
+func (p *Planner) Bundle(ctx context.Context, plan *Plan, path string) ([]BundleItem, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".ferry-bundle-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	store, err := ocilayout.NewWithContext(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	var entries []index.Entry
+	var items []BundleItem
+	for _, it := range plan.Items {
+		tag := it.Tag
+		if tag == "" {
+			tag = it.Version
+		}
+		digest := it.root.Descriptor.Digest.String()
+		ref := oci.LayoutRef(it.Location, tag)
+		if _, err := onChannels(ctx, it.channels, "bundling "+it.Name, func(loc oci.Location) (struct{}, error) {
+			repo, err := p.Resolver.Client.Repository(loc)
+			if err != nil {
+				return struct{}{}, err
+			}
+			_, err = oras.Copy(ctx, repo, digest, store, ref, oras.DefaultCopyOptions)
+			return struct{}{}, err
+		}); err != nil {
+			return nil, fmt.Errorf("bundling %s %s: %w", it.Name, it.Version, err)
+		}
+		entries = append(entries, p.bundleEntry(ctx, it))
+		items = append(items, BundleItem{Name: it.Name, Version: it.Version, Registry: it.Location.Registry, Repository: it.Location.Repository, Digest: digest})
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	idx, err := yaml.Marshal(entries)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, BundleIndexFile), idx, 0o644); err != nil {
+		return nil, err
+	}
+	if err := fsutil.ReplaceFile(path, 0o644, func(w io.Writer) error { return tarDir(w, dir) }); err != nil {
+		return nil, fmt.Errorf("writing the bundle: %w", err)
+	}
+	return items, nil
+}
+
+// bundleEntry is the index entry of a bundled item: its own, or one made up
+// for a full OCI reference.
+func (p *Planner) bundleEntry(ctx context.Context, it PlanItem) index.Entry {
+	if it.Index != "" {
+		if e, _, err := p.Resolver.Indexes.Lookup(it.Index, it.Name); err == nil {
+			e.Mirrors = nil // the bundle is the mirror
+			return e
+		}
+	}
+	e := index.Entry{Name: it.Name, Registry: it.Location.Registry, Repository: it.Location.Repository}
+	if art, err := p.artifact(ctx, it.root, it.channels); err == nil {
+		e.Type = art.Type
+	}
+	return e
+}
+
+// tarDir writes dir's regular files and directories to w as a tar, in a
+// stable order.
+func tarDir(w io.Writer, dir string) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	tw := tar.NewWriter(bw)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		hdr, err := tar.FileInfoHeader(fi, "")
+		if err != nil {
+			return err
+		}
+		hdr.Name, hdr.Uname, hdr.Gname, hdr.Uid, hdr.Gid = filepath.ToSlash(rel), "", "", 0, 0
+		if d.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// ReadBundleIndex reads the index a bundle carries.
+func ReadBundleIndex(path string) (*index.Index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil, fmt.Errorf("%s has no %s: not a ferry bundle", path, BundleIndexFile)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the bundle %s: %w", path, err)
+		}
+		if hdr.Name == BundleIndexFile {
+			data, err := io.ReadAll(io.LimitReader(tr, 32<<20))
+			if err != nil {
+				return nil, err
+			}
+			return index.Parse("bundle", data)
+		}
+	}
+}
