@@ -207,6 +207,9 @@ func (c *Client) OpenBlob(ctx context.Context, loc Location, desc ocispec.Descri
 	if err != nil {
 		return nil, fmt.Errorf("fetching blob %s of %s: %w", desc.Digest, loc, classify(loc.Registry, err))
 	}
+	if c.layout == nil {
+		rc = &resumingReader{ctx: ctx, c: c, loc: loc, desc: desc, rc: rc}
+	}
 	return &Blob{rc: rc, vr: content.NewVerifyReader(rc, desc)}, nil
 }
 
