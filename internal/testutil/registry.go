@@ -2,10 +2,13 @@ package testutil
 
 import (
 	"context"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -29,8 +32,10 @@ type Request struct {
 type Registry struct {
 	// Host is host:port, to be used with plain HTTP.
 	Host string
-	// URL is http://host:port.
+	// URL is http://host:port (https:// for a TLS registry).
 	URL string
+	// CAFile is the PEM certificate to trust a TLS registry ("" otherwise).
+	CAFile string
 
 	app      http.Handler
 	mu       sync.Mutex
@@ -43,6 +48,18 @@ var quietOnce sync.Once
 // NewRegistry starts a registry that stops when the test ends.
 func NewRegistry(t testing.TB) *Registry {
 	t.Helper()
+	return newRegistry(t, false)
+}
+
+// NewTLSRegistry starts a registry served over HTTPS with a certificate of
+// its own; CAFile is a PEM file of that certificate, to trust it.
+func NewTLSRegistry(t testing.TB) *Registry {
+	t.Helper()
+	return newRegistry(t, true)
+}
+
+func newRegistry(t testing.TB, tls bool) *Registry {
+	t.Helper()
 	quietOnce.Do(func() { logrus.SetOutput(io.Discard) })
 	cfg := &configuration.Configuration{
 		Storage: configuration.Storage{"inmemory": configuration.Parameters{}},
@@ -52,7 +69,7 @@ func NewRegistry(t testing.TB) *Registry {
 	cfg.Log.AccessLog.Disabled = true
 	app := handlers.NewApp(context.Background(), cfg)
 	reg := &Registry{app: app}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Record the request as it arrives: a client may read the whole
 		// answer before this handler returns.
 		reg.mu.Lock()
@@ -70,6 +87,16 @@ func NewRegistry(t testing.TB) *Registry {
 		}
 		reg.mu.Unlock()
 	}))
+	if tls {
+		srv.StartTLS()
+		reg.CAFile = filepath.Join(t.TempDir(), "registry-ca.pem")
+		pemData := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+		if err := os.WriteFile(reg.CAFile, pemData, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	reg.Host, reg.URL = u.Host, srv.URL
