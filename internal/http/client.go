@@ -35,6 +35,9 @@ type Options struct {
 	// Bodies are bounded by the caller's context, so large downloads are not
 	// cut off.
 	ResponseTimeout time.Duration
+	// IdleTimeout fails a response body that delivers no byte for this
+	// long (default 60s).
+	IdleTimeout time.Duration
 	// NoRetry disables retries (for tests that count requests).
 	NoRetry bool
 }
@@ -64,6 +67,11 @@ func New(opts Options) (*nethttp.Client, error) {
 	if opts.UserAgent != "" {
 		rt = &userAgent{next: rt, ua: opts.UserAgent}
 	}
+	idle := opts.IdleTimeout
+	if idle <= 0 {
+		idle = 60 * time.Second
+	}
+	rt = &idleTimeout{next: rt, idle: idle}
 	if !opts.NoRetry {
 		rt = &retry.Transport{Base: rt, Policy: retryPolicy}
 	}
