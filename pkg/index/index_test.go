@@ -80,7 +80,8 @@ func TestParseDefaultIndex(t *testing.T) {
 		}
 	}
 
-	// Every entry of the official index is in the default one, unchanged but for source.
+	// Every entry of the official index is in the default one, unchanged but
+	// for ferry's additions (source, mirrors).
 	data, err := os.ReadFile("testdata/falcoctl-index.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestParseDefaultIndex(t *testing.T) {
 			t.Errorf("%s: %v", want.Name, err)
 			continue
 		}
-		got.Source = ""
+		got.Source, got.Mirrors = "", nil
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s differs from the official index (-want +got):\n%s", want.Name, diff)
 		}
