@@ -32,22 +32,10 @@ index naming them. On a host with no network:
 			if opts.Output == "" {
 				return cmdutil.Usage(errors.New("-O FILE is required"))
 			}
-			if err := opts.platformOptions.Validate(); err != nil {
-				return err
-			}
-			engine, err := opts.Engine(cmd, f)
+			p, err := newPlanner(cmd, f, &opts.resolveOptions, &install.State{})
 			if err != nil {
 				return err
 			}
-			resolver, err := newResolver(f, cmd, opts.Platform)
-			if err != nil {
-				return err
-			}
-			hm, err := hostMirrors(f)
-			if err != nil {
-				return err
-			}
-			p := &install.Planner{Resolver: resolver, State: &install.State{}, Engine: engine, ResolveDeps: opts.ResolveDeps, Concurrency: 4, HostMirrors: hm}
 			plan, err := p.Plan(cmd.Context(), args)
 			if err != nil {
 				return err

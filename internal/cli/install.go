@@ -372,6 +372,28 @@ func printResult(f *cmdutil.Factory, r install.Result) {
 	}
 }
 
+// newPlanner builds a planner from the resolution flags: platform, engine
+// versions, dependencies, registry mirrors. state holds what counts as
+// installed.
+func newPlanner(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, state *install.State) (*install.Planner, error) {
+	if err := r.platformOptions.Validate(); err != nil {
+		return nil, err
+	}
+	engine, err := r.Engine(cmd, f)
+	if err != nil {
+		return nil, err
+	}
+	resolver, err := newResolver(f, cmd, r.Platform)
+	if err != nil {
+		return nil, err
+	}
+	hm, err := hostMirrors(f)
+	if err != nil {
+		return nil, err
+	}
+	return &install.Planner{Resolver: resolver, State: state, Engine: engine, ResolveDeps: r.ResolveDeps, Concurrency: 4, HostMirrors: hm}, nil
+}
+
 // hostMirrors turns the config's registries block into the mirrors tried
 // before a registry host and, with fallbackOnly, after it.
 func hostMirrors(f *cmdutil.Factory) (install.HostMirrors, error) {
@@ -406,26 +428,14 @@ func newCmdArtifactLock(f *cmdutil.Factory) *cobra.Command {
   ferry artifact install --locked --lock-file ferry.lock`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.platformOptions.Validate(); err != nil {
-				return err
-			}
-			engine, err := opts.Engine(cmd, f)
-			if err != nil {
-				return err
-			}
-			resolver, err := newResolver(f, cmd, opts.Platform)
-			if err != nil {
-				return err
-			}
 			state, err := install.LoadState(opts.StateDir)
 			if err != nil {
 				return err
 			}
-			hm, err := hostMirrors(f)
+			p, err := newPlanner(cmd, f, &opts.resolveOptions, state)
 			if err != nil {
 				return err
 			}
-			p := &install.Planner{Resolver: resolver, State: state, Engine: engine, ResolveDeps: opts.ResolveDeps, Concurrency: 4, HostMirrors: hm}
 			plan, err := p.Plan(cmd.Context(), args)
 			if err != nil {
 				return err
