@@ -205,7 +205,7 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			engine, err := opts.Engine(cmd, f)
+			p, err := newPlanner(cmd, f, opts, &install.State{})
 			if err != nil {
 				return err
 			}
@@ -216,7 +216,6 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 					return err
 				}
 				if v.Error == "" {
-					p := &install.Planner{Resolver: resolver, State: &install.State{}, Engine: engine, ResolveDeps: opts.ResolveDeps, Concurrency: 4}
 					plan, err := p.Plan(cmd.Context(), []string{raw})
 					if err != nil {
 						v.Error = err.Error()
