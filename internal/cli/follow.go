@@ -14,21 +14,18 @@ import (
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/install"
-	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 type followOptions struct {
 	dirOptions
 	resolveOptions
 	eventsOptions
-	Every        time.Duration
-	Cron         string
-	Jitter       time.Duration
-	Grace        time.Duration
-	OnUpdate     string
-	AllowedTypes []string
-	MaxSize      int64
-	Concurrency  int
+	Every    time.Duration
+	Cron     string
+	Jitter   time.Duration
+	Grace    time.Duration
+	OnUpdate string
+	fetchOptions
 }
 
 // followCheckView is the JSON line printed per check.
@@ -77,9 +74,7 @@ retried at the next tick.`,
 	fl.DurationVar(&opts.Jitter, "jitter", time.Minute, "random delay of up to this before the first check (at most --every)")
 	fl.DurationVar(&opts.Grace, "grace", 30*time.Second, "on SIGINT/SIGTERM, time a check in progress has to finish")
 	fl.StringVar(&opts.OnUpdate, "on-update", "", "command run with sh -c after a check installed something")
-	fl.StringSliceVar(&opts.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
-	fl.Int64Var(&opts.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
-	fl.IntVar(&opts.Concurrency, "concurrency", 4, "artifacts fetched at once")
+	opts.fetchOptions.AddFlags(cmd)
 	return cmd
 }
 
@@ -90,10 +85,8 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	if err := opts.platformOptions.Validate(); err != nil {
 		return err
 	}
-	for _, t := range opts.AllowedTypes {
-		if err := oci.ValidType(t); err != nil {
-			return cmdutil.Usage(fmt.Errorf("--allowed-types: %w", err))
-		}
+	if err := opts.fetchOptions.Validate(); err != nil {
+		return err
 	}
 	var schedule install.Schedule = install.Every(opts.Every)
 	if opts.Cron != "" {
@@ -105,8 +98,8 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	} else if opts.Every <= 0 {
 		return cmdutil.Usage(errors.New("--every must be positive"))
 	}
-	if opts.Jitter < 0 || opts.Concurrency < 1 || opts.MaxSize < 1 {
-		return cmdutil.Usage(errors.New("--jitter must not be negative; --concurrency and --max-size must be positive"))
+	if opts.Jitter < 0 {
+		return cmdutil.Usage(errors.New("--jitter must not be negative"))
 	}
 	jitter := opts.Jitter
 	if opts.Cron == "" && jitter > opts.Every {
@@ -116,7 +109,7 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	if err != nil {
 		return err
 	}
-	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, opts.AllowedTypes, opts.Concurrency, opts.MaxSize)
+	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
 	if err != nil {
 		return err
 	}

@@ -113,18 +113,46 @@ func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install
 	return engine, nil
 }
 
+// fetchOptions is the flag group of commands that install: which types,
+// how many at once, how large.
+type fetchOptions struct {
+	AllowedTypes []string
+	Concurrency  int
+	MaxSize      int64
+}
+
+func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(&o.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
+	fl.IntVar(&o.Concurrency, "concurrency", 4, "artifacts fetched at once")
+	fl.Int64Var(&o.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
+}
+
+func (o *fetchOptions) Validate() error {
+	for _, t := range o.AllowedTypes {
+		if err := oci.ValidType(t); err != nil {
+			return cmdutil.Usage(fmt.Errorf("--allowed-types: %w", err))
+		}
+	}
+	if o.Concurrency < 1 {
+		return cmdutil.Usage(errors.New("--concurrency must be at least 1"))
+	}
+	if o.MaxSize < 1 {
+		return cmdutil.Usage(errors.New("--max-size must be positive"))
+	}
+	return nil
+}
+
 type installOptions struct {
 	dirOptions
 	resolveOptions
 	eventsOptions
-	Refs         []string
-	AllowedTypes []string
-	DryRun       bool
-	Concurrency  int
-	MaxSize      int64
-	Locked       bool
-	LockFile     string
-	From         string
+	fetchOptions
+	Refs     []string
+	DryRun   bool
+	Locked   bool
+	LockFile string
+	From     string
 }
 
 func newCmdArtifactInstall(f *cmdutil.Factory) *cobra.Command {
@@ -173,10 +201,8 @@ records the exact digests installed; --locked installs exactly those.`,
 	opts.resolveOptions.AddFlags(cmd)
 	opts.eventsOptions.AddFlags(cmd)
 	fl := cmd.Flags()
-	fl.StringSliceVar(&opts.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
+	opts.fetchOptions.AddFlags(cmd)
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "resolve and print the plan (what, which version, why) without downloading or writing")
-	fl.IntVar(&opts.Concurrency, "concurrency", 4, "artifacts fetched at once")
-	fl.Int64Var(&opts.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
 	fl.BoolVar(&opts.Locked, "locked", false, "install exactly the digests in the lock file, resolving no tag")
 	fl.StringVar(&opts.LockFile, "lock-file", "", "lock file (default <state-dir>/ferry.lock)")
 	fl.StringVar(&opts.From, "from", "", "install from a bundle written by ferry artifact bundle, with no network")
@@ -197,16 +223,8 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 	if err := opts.platformOptions.Validate(); err != nil {
 		return err
 	}
-	for _, t := range opts.AllowedTypes {
-		if err := oci.ValidType(t); err != nil {
-			return cmdutil.Usage(fmt.Errorf("--allowed-types: %w", err))
-		}
-	}
-	if opts.Concurrency < 1 {
-		return cmdutil.Usage(errors.New("--concurrency must be at least 1"))
-	}
-	if opts.MaxSize < 1 {
-		return cmdutil.Usage(errors.New("--max-size must be positive"))
+	if err := opts.fetchOptions.Validate(); err != nil {
+		return err
 	}
 	engine, err := opts.Engine(cmd, f)
 	if err != nil {
@@ -216,7 +234,7 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 	if err != nil {
 		return err
 	}
-	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, opts.AllowedTypes, opts.Concurrency, opts.MaxSize)
+	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
 	if err != nil {
 		return err
 	}
@@ -269,19 +287,19 @@ func bundleResolver(cmd *cobra.Command, path, platform string) (*install.Resolve
 // newInstaller builds the installer that install and follow share: the
 // resolver, the store and its limits, the directories, mirrors and HTTP
 // client. The lock file goes to <state-dir>/ferry.lock.
-func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *resolveOptions, allowed []string, concurrency int, maxSize int64) (*install.Installer, error) {
+func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *resolveOptions, o *fetchOptions) (*install.Installer, error) {
 	resolver, err := newResolver(f, cmd, r.Platform)
 	if err != nil {
 		return nil, err
 	}
 	limits := install.DefaultLimits()
-	limits.MaxBytes = maxSize
+	limits.MaxBytes = o.MaxSize
 	in := &install.Installer{
 		Resolver:     resolver,
 		Store:        &install.Store{StateDir: d.StateDir, Limits: limits},
 		Dirs:         d.ByType(),
-		AllowedTypes: allowed,
-		Concurrency:  concurrency,
+		AllowedTypes: o.AllowedTypes,
+		Concurrency:  o.Concurrency,
 		ResolveDeps:  r.ResolveDeps,
 		LockPath:     filepath.Join(d.StateDir, "ferry.lock"),
 	}
