@@ -16,13 +16,11 @@ import (
 // signatureOptions is the flag group that says how signatures are checked.
 type signatureOptions struct {
 	Key         string
-	TrustedRoot string
 }
 
 func (o *signatureOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Key, "key", "", "PEM public key file the cosign signature must verify with (default: the index entry's signature.cosign.key)")
-	fl.StringVar(&o.TrustedRoot, "trusted-root", "", "Sigstore trusted root JSON for keyless signatures (not supported yet)")
 }
 
 func (o *signatureOptions) Validate() error { return nil }
