@@ -15,7 +15,7 @@ import (
 
 // signatureOptions is the flag group that says how signatures are checked.
 type signatureOptions struct {
-	Key         string
+	Key string
 }
 
 func (o *signatureOptions) AddFlags(cmd *cobra.Command) {
