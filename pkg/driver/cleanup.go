@@ -41,6 +41,13 @@ func (in *Installer) Cleanup(ctx context.Context, req CleanupRequest) (*CleanupR
 	if req.StateDir == "" {
 		return nil, errors.New("no state directory")
 	}
+	if !req.DryRun {
+		unlock, err := lockState(ctx, req.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	st, err := ReadState(req.StateDir)
 	if err != nil {
 		return nil, err

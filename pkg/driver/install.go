@@ -230,7 +230,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		downloaded = true
 	}
 
-	changed, err := in.place(req, res)
+	changed, err := in.place(ctx, req, res)
 	if err != nil {
 		return res, err
 	}
@@ -250,7 +250,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		}
 		if len(res.Commands) > 0 {
 			res.Loaded = true
-			if err := in.recordLoaded(req); err != nil {
+			if err := in.recordLoaded(ctx, req); err != nil {
 				return res, err
 			}
 		}
@@ -318,7 +318,7 @@ func (in *Installer) sidecar(ctx context.Context, u string) (string, error) {
 // place copies the cached file to the install directory (and links the eBPF
 // probe), atomically, and records them. changed is false when both were
 // already in place.
-func (in *Installer) place(req Request, res *Result) (changed bool, err error) {
+func (in *Installer) place(ctx context.Context, req Request, res *Result) (changed bool, err error) {
 	if req.InstallDir == "" {
 		return false, nil
 	}
@@ -348,27 +348,19 @@ func (in *Installer) place(req Request, res *Result) (changed bool, err error) {
 			in.progress(Event{Step: "installed", Path: res.Link})
 		}
 	}
-	st, err := ReadState(req.StateDir)
-	if err != nil {
-		return changed, err
-	}
 	entry := InstalledFile{Path: res.Path, Base: req.InstallDir, Name: req.Name, Version: req.Version, Type: req.Type, URL: res.URL, SHA256: res.SHA256}
-	st.record(entry)
-	if res.Link != "" {
-		link := entry
-		link.Path, link.Link, link.SHA256 = res.Link, true, ""
-		st.record(link)
-	}
-	return changed, st.write(req.StateDir)
+	return changed, updateState(ctx, req.StateDir, func(st *State) {
+		st.record(entry)
+		if res.Link != "" {
+			link := entry
+			link.Path, link.Link, link.SHA256 = res.Link, true, ""
+			st.record(link)
+		}
+	})
 }
 
-func (in *Installer) recordLoaded(req Request) error {
-	st, err := ReadState(req.StateDir)
-	if err != nil {
-		return err
-	}
-	st.recordLoaded(ModuleName(req.Name))
-	return st.write(req.StateDir)
+func (in *Installer) recordLoaded(ctx context.Context, req Request) error {
+	return updateState(ctx, req.StateDir, func(st *State) { st.recordLoaded(ModuleName(req.Name)) })
 }
 
 // loadPlan lists the commands that load a kernel module, as falco-driver-loader

@@ -461,3 +461,39 @@ func TestWriteEngineConfig(t *testing.T) {
 		t.Error("auto accepted")
 	}
 }
+
+// Installs running at once, into one state directory, each keep their record.
+func TestInstallConcurrentStateUpdates(t *testing.T) {
+	r := newRepo(t)
+	f := newFixture(t, r)
+	const n = 16
+	reqs := make([]Request, n)
+	for i := range reqs {
+		req := f.req
+		req.Version = fmt.Sprintf("8.0.%d+driver", i)
+		r.files[fmt.Sprintf("/8.0.%d%%2Bdriver/x86_64/%s", i, koFile)] = f.body
+		reqs[i] = req
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, req := range reqs {
+		wg.Go(func() {
+			// Each its own installer, as separate processes would be.
+			in := &Installer{HTTP: f.in.HTTP, System: f.sys}
+			_, errs[i] = in.Install(context.Background(), req)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("install %d: %v", i, err)
+		}
+	}
+	st, err := ReadState(f.req.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Files) != n {
+		t.Errorf("state records %d files, want %d", len(st.Files), n)
+	}
+}

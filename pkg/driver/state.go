@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,6 +55,38 @@ func ReadState(dir string) (*State, error) {
 		return nil, fmt.Errorf("reading driver state %s: %w", StatePath(dir), err)
 	}
 	return st, nil
+}
+
+// stateLockName is the file, in the state directory, whose lock serialises
+// every read-modify-write of the state file, so that two driver commands
+// running at once do not lose each other's records.
+const stateLockName = "driver-state.lock"
+
+// lockState takes the state directory's lock, creating the directory.
+func lockState(ctx context.Context, dir string) (unlock func() error, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the driver state directory: %w", err)
+	}
+	unlock, err = fsutil.Lock(ctx, filepath.Join(dir, stateLockName), 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking driver state: %w", err)
+	}
+	return unlock, nil
+}
+
+// updateState applies fn to the state file in dir under its lock.
+func updateState(ctx context.Context, dir string, fn func(*State)) error {
+	unlock, err := lockState(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := ReadState(dir)
+	if err != nil {
+		return err
+	}
+	fn(st)
+	return st.write(dir)
 }
 
 // write saves the state atomically; an empty state removes the file.
