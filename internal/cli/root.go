@@ -94,6 +94,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		newCmdEvents(f),
 		newCmdVersion(f),
 	)
+	addCompletions(root, f)
 	return root
 }
 
