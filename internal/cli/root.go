@@ -92,6 +92,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		newCmdRegistry(f),
 		newCmdDriver(f),
 		newCmdEvents(f),
+		newCmdConfig(f),
 		newCmdVersion(f),
 	)
 	addCompletions(root, f)
