@@ -10,7 +10,8 @@ import (
 )
 
 // TestEveryCommandDocumented walks the command tree: every command has a
-// short description, and every command that runs has examples.
+// short description, and every command that does something (not a group
+// of commands) has examples.
 func TestEveryCommandDocumented(t *testing.T) {
 	root := cli.NewCmdRoot(cmdutil.NewFactory("test"))
 	root.InitDefaultHelpCmd()
@@ -24,7 +25,7 @@ func TestEveryCommandDocumented(t *testing.T) {
 		if c.Short == "" {
 			t.Errorf("%q has no Short", c.CommandPath())
 		}
-		if c.Runnable() && c.Example == "" {
+		if c.Runnable() && !c.HasSubCommands() && c.Example == "" {
 			t.Errorf("%q has no Example", c.CommandPath())
 		}
 		for _, sub := range c.Commands() {

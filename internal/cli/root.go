@@ -96,6 +96,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		newCmdVersion(f),
 	)
 	addCompletions(root, f)
+	rejectUnknownCommands(root)
 	return root
 }
 
