@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/ferryhq/ferry/internal/cli.Version=$(VERSION)
 BIN      := bin/ferry
 
-.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench demo clean shellcheck image-check
+.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench demo clean shellcheck image-check docs docs-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ferry
@@ -27,7 +27,20 @@ fmt-check:
 tidy-check:
 	$(GO) mod tidy -diff
 
-lint: fmt-check vet tidy-check
+lint: fmt-check vet tidy-check docs-check
+
+# The command reference, one Markdown page per command, generated from the
+# command tree (internal/cli/docgen). docs-check fails when docs/cli is not
+# what the commands generate: run make docs and commit.
+docs:
+	rm -rf docs/cli
+	$(GO) run ./internal/cli/docgen -dir docs/cli
+
+docs-check:
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(GO) run ./internal/cli/docgen -dir "$$tmp" && \
+	if ! diff -ru docs/cli "$$tmp" >/dev/null; then \
+		diff -ru docs/cli "$$tmp" | head -40; echo "docs/cli is out of date: run make docs and commit"; exit 1; fi
 
 FUZZTIME ?= 30s
 fuzz:

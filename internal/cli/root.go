@@ -92,8 +92,11 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		newCmdRegistry(f),
 		newCmdDriver(f),
 		newCmdEvents(f),
+		newCmdConfig(f),
 		newCmdVersion(f),
 	)
+	addCompletions(root, f)
+	rejectUnknownCommands(root)
 	return root
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
@@ -87,6 +88,13 @@ func Hint(err error) string {
 	var ce *CodedError
 	if errors.As(err, &ce) && ce.Hint != "" {
 		return ce.Hint
+	}
+	var nf *index.NotFoundError
+	if errors.As(err, &nf) && len(nf.Suggestions) == 0 {
+		if nf.Name == "" {
+			return "run: ferry index list"
+		}
+		return "run: ferry artifact search " + nf.Name + " (or ferry index update, to fetch the indexes again)"
 	}
 	var ae *oci.AuthError
 	if errors.As(err, &ae) {

@@ -1,0 +1,34 @@
+package cmdutil
+
+import (
+	"os"
+
+	ferry "github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/pkg/index"
+)
+
+// CachedIndexes is Indexes without the network: configured indexes come
+// from their cached copies only, and one that was never fetched or does not
+// parse is left out. Shell completion uses it, so it never fails.
+func (f *Factory) CachedIndexes() *index.Set {
+	var list []*index.Index
+	shadowed := false
+	if cfg, err := f.Config(); err == nil {
+		for _, ic := range cfg.Indexes {
+			shadowed = shadowed || ic.Name == DefaultIndexName
+			data, err := os.ReadFile(f.IndexCachePath(ic.Name))
+			if err != nil {
+				continue
+			}
+			if idx, err := index.Parse(ic.Name, data); err == nil {
+				list = append(list, idx)
+			}
+		}
+	}
+	if !shadowed {
+		if def, err := index.Parse(DefaultIndexName, ferry.DefaultIndex); err == nil {
+			list = append(list, def)
+		}
+	}
+	return index.NewSet(list...)
+}

@@ -1,0 +1,492 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+)
+
+func newCmdConfig(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Show the effective configuration, and set values in the config file",
+		Long: `The configuration comes from, highest first: flags, FERRY_<FLAG_NAME>
+environment variables, the config file (--config, FERRY_CONFIG, default
+$XDG_CONFIG_HOME/ferry/config.yaml), and built-in defaults.
+
+` + configKeysHelp,
+	}
+	cmd.AddCommand(newCmdConfigView(f), newCmdConfigSet(f), newCmdConfigUnset(f))
+	return cmd
+}
+
+const configKeysHelp = `Keys "ferry config set" and "ferry config unset" take:
+  defaults.FLAG                  the default of any flag, e.g. defaults.state-dir
+  engine.versions.NAME           an engine version, e.g. engine.versions.engine_version_semver
+  engine.versionsURL             Falco's /versions endpoint
+  events.source|user|file|spec|timeout
+  registries.HOST.plainHTTP|caFile|insecureSkipTLSVerify|fallbackOnly
+  registries.HOST.mirrors        comma-separated hosts
+Indexes are managed with "ferry index add|remove"; event sinks (with their
+headers) in the file itself.`
+
+// configValue is one key of the effective configuration.
+type configValue struct {
+	Key    string `json:"key" yaml:"key"`
+	Value  string `json:"value" yaml:"value"`
+	Source string `json:"source" yaml:"source"`
+}
+
+type configView struct {
+	File       string        `json:"file" yaml:"file"`
+	FileSource string        `json:"fileSource" yaml:"fileSource"`
+	FileExists bool          `json:"fileExists" yaml:"fileExists"`
+	Values     []configValue `json:"values" yaml:"values"`
+}
+
+func newCmdConfigView(f *cmdutil.Factory) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "view",
+		Short: "Show every configuration key with its value and where the value came from",
+		Long: `Show the effective configuration: the config file in use, its indexes,
+registries, engine and events settings, and the value of every flag default
+(defaults.FLAG) with its source: a flag on this command line, an environment
+variable (FERRY_<FLAG_NAME>), the config file, or the built-in default.
+Passwords and header values are not shown.`,
+		Example: `  ferry config view
+  FERRY_STATE_DIR=/tmp/state ferry config view -o yaml
+  ferry config view --config ./ferry.yaml -o json`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains([]string{"text", "json", "yaml"}, output) {
+				return cmdutil.Usage(fmt.Errorf("--output must be text, json or yaml, not %q", output))
+			}
+			v, err := effectiveConfig(cmd, f)
+			if err != nil {
+				return err
+			}
+			switch output {
+			case "json":
+				return f.PrintJSON(v)
+			case "yaml":
+				enc := yaml.NewEncoder(f.IO.Out)
+				enc.SetIndent(2)
+				if err := enc.Encode(v); err != nil {
+					return err
+				}
+				return enc.Close()
+			}
+			exists := ""
+			if !v.FileExists {
+				exists = ", does not exist"
+			}
+			fmt.Fprintf(f.IO.Out, "Config file: %s (%s%s)\n\n", v.File, v.FileSource, exists)
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
+			for _, kv := range v.Values {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", kv.Key, kv.Value, kv.Source)
+			}
+			return tw.Flush()
+		},
+	}
+	// view prints YAML too, so it has its own --output (text, json or yaml).
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("text", "json", "yaml"))
+	return cmd
+}
+
+// effectiveConfig resolves every key the way commands do.
+func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	v := &configView{File: f.ConfigPath(), FileSource: "default"}
+	switch {
+	case cmd.Flags().Changed("config"):
+		v.FileSource = "flag --config"
+	case f.Getenv("FERRY_CONFIG") != "":
+		v.FileSource = "env FERRY_CONFIG"
+	}
+	if _, err := os.Stat(v.File); err == nil {
+		v.FileExists = true
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	file := "config " + v.File
+	add := func(key, value, source string) { v.Values = append(v.Values, configValue{key, value, source}) }
+
+	shadowed := false
+	for _, ic := range cfg.Indexes {
+		add("indexes."+ic.Name, ic.URL, file)
+		shadowed = shadowed || ic.Name == cmdutil.DefaultIndexName
+	}
+	if !shadowed {
+		add("indexes."+cmdutil.DefaultIndexName, "embedded", "default")
+	}
+	for _, r := range cfg.Registries {
+		p := "registries." + r.Host + "."
+		if r.PlainHTTP != nil {
+			add(p+"plainHTTP", strconv.FormatBool(*r.PlainHTTP), file)
+		}
+		if r.CAFile != "" {
+			add(p+"caFile", r.CAFile, file)
+		}
+		if r.InsecureSkipTLSVerify {
+			add(p+"insecureSkipTLSVerify", "true", file)
+		}
+		if len(r.Mirrors) > 0 {
+			add(p+"mirrors", strings.Join(r.Mirrors, ","), file)
+		}
+		if r.FallbackOnly {
+			add(p+"fallbackOnly", "true", file)
+		}
+	}
+	for _, name := range sortedKeys(cfg.Engine.Versions) {
+		add("engine.versions."+name, cfg.Engine.Versions[name], file)
+	}
+	if cfg.Engine.VersionsURL != "" {
+		add("engine.versionsURL", cfg.Engine.VersionsURL, file)
+	}
+	for i, s := range cfg.Events.Sinks {
+		p := fmt.Sprintf("events.sinks[%d].", i)
+		add(p+"url", s.URL, file)
+		for _, h := range sortedKeys(s.Headers) {
+			add(p+"headers."+h, "(not shown)", file)
+		}
+		if s.Binary {
+			add(p+"binary", "true", file)
+		}
+	}
+	for _, kv := range [][2]string{{"source", cfg.Events.Source}, {"user", cfg.Events.User}, {"file", cfg.Events.File}, {"spec", cfg.Events.Spec}, {"timeout", cfg.Events.Timeout}} {
+		if kv[1] != "" {
+			add("events."+kv[0], kv[1], file)
+		}
+	}
+
+	for _, fl := range flagsByName(cmd.Root()) {
+		if fl.Name == "config" {
+			continue
+		}
+		env := envName(fl.Name)
+		value, source := fl.DefValue, "default"
+		if mine := cmd.Flags().Lookup(fl.Name); mine != nil && mine.Changed && fl.Name != "output" {
+			value, source = mine.Value.String(), "flag --"+fl.Name
+		} else if ev := f.Getenv(env); ev != "" {
+			value, source = ev, "env "+env
+		} else if cv, ok := cfg.Defaults[fl.Name]; ok {
+			value, source = cv, file
+		}
+		if strings.Contains(fl.Name, "password") && source != "default" {
+			value = "(not shown)"
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok && source == "default" {
+			value = strings.Join(sv.GetSlice(), ",")
+		}
+		add("defaults."+fl.Name, value, source)
+	}
+	return v, nil
+}
+
+// flagsByName returns one flag per name across the command tree, sorted.
+// A flag whose default differs between commands shows it as "(per command)".
+func flagsByName(root *cobra.Command) []*pflag.Flag {
+	byName := map[string]*pflag.Flag{}
+	walk(root, func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
+			if fl.Hidden || fl.Name == "help" || fl.Name == "version" {
+				return
+			}
+			if prev, ok := byName[fl.Name]; ok {
+				if prev.DefValue != fl.DefValue {
+					cp := *prev
+					cp.DefValue = "(per command)"
+					cp.Value = perCommand{}
+					byName[fl.Name] = &cp
+				}
+				return
+			}
+			byName[fl.Name] = fl
+		})
+	})
+	out := make([]*pflag.Flag, 0, len(byName))
+	for _, name := range sortedKeys(byName) {
+		out = append(out, byName[name])
+	}
+	return out
+}
+
+// perCommand stands for the value of a flag whose default depends on the
+// command.
+type perCommand struct{}
+
+func (perCommand) String() string     { return "(per command)" }
+func (perCommand) Set(string) error   { return nil }
+func (perCommand) Type() string       { return "string" }
+func (perCommand) GetSlice() []string { return []string{"(per command)"} }
+
+func envName(flag string) string {
+	return "FERRY_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func newCmdConfigSet(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set KEY VALUE",
+		Short: "Set a key in the config file",
+		Long: `Set KEY to VALUE in the config file, which is written atomically (and
+created with its directory if needed). The value is checked as the command
+reading it would: a flag default must parse as that flag's value.
+
+` + configKeysHelp,
+		Example: `  ferry config set defaults.rulesfiles-dir /srv/falco/rules
+  ferry config set defaults.plain-http true
+  ferry config set engine.versions.engine_version_semver 0.41.0
+  ferry config set registries.registry.internal:5000.caFile /etc/ssl/internal-ca.pem
+  ferry config set events.timeout 5s`,
+		Args:              usageArgs(cobra.ExactArgs(2)),
+		ValidArgsFunction: completeConfigKeys,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return editConfig(cmd, f, args[0], &args[1])
+		},
+	}
+}
+
+func newCmdConfigUnset(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "unset KEY",
+		Short: "Remove a key from the config file",
+		Long: `Remove KEY from the config file, so the next source (built-in default)
+applies. Unsetting a key that is not set changes nothing.
+
+` + configKeysHelp,
+		Example: `  ferry config unset defaults.rulesfiles-dir
+  ferry config unset registries.registry.internal:5000.caFile`,
+		Args:              usageArgs(cobra.ExactArgs(1)),
+		ValidArgsFunction: completeConfigKeys,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return editConfig(cmd, f, args[0], nil)
+		},
+	}
+}
+
+var engineVersionName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// unknownKey is the usage error for a key config set does not take.
+func unknownKey(key, why string) error {
+	return &cmdutil.CodedError{
+		Code: cmdutil.ExitUsage,
+		Err:  fmt.Errorf("%s: %s", key, why),
+		Hint: "keys: defaults.FLAG, engine.versions.NAME, engine.versionsURL, events.{source,user,file,spec,timeout}, registries.HOST.{plainHTTP,caFile,insecureSkipTLSVerify,fallbackOnly,mirrors} (see ferry config --help)",
+	}
+}
+
+// editConfig sets key to *value, or removes it when value is nil, and saves
+// the config file. Nothing is written when the key or value is refused.
+func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *string) error {
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	set := func(dst *string) {
+		*dst = ""
+		if value != nil {
+			*dst = *value
+		}
+	}
+	switch {
+	case strings.HasPrefix(key, "defaults."):
+		name := strings.TrimPrefix(key, "defaults.")
+		fl := freshFlag(f, name)
+		if fl == nil || name == "config" {
+			return unknownKey(key, fmt.Sprintf("no flag named --%s", name))
+		}
+		if value == nil {
+			delete(cfg.Defaults, name)
+			break
+		}
+		if err := fl.Value.Set(*value); err != nil {
+			return cmdutil.Usage(fmt.Errorf("%s: %q is not a valid --%s: %w", key, *value, name, err))
+		}
+		if cfg.Defaults == nil {
+			cfg.Defaults = map[string]string{}
+		}
+		cfg.Defaults[name] = *value
+	case strings.HasPrefix(key, "engine.versions."):
+		name := strings.TrimPrefix(key, "engine.versions.")
+		if !engineVersionName.MatchString(name) {
+			return unknownKey(key, fmt.Sprintf("%q is not a version name like engine_version_semver", name))
+		}
+		if value == nil {
+			delete(cfg.Engine.Versions, name)
+			break
+		}
+		if cfg.Engine.Versions == nil {
+			cfg.Engine.Versions = map[string]string{}
+		}
+		cfg.Engine.Versions[name] = *value
+	case key == "engine.versionsURL":
+		set(&cfg.Engine.VersionsURL)
+	case key == "events.source":
+		set(&cfg.Events.Source)
+	case key == "events.user":
+		set(&cfg.Events.User)
+	case key == "events.file":
+		set(&cfg.Events.File)
+	case key == "events.spec":
+		if value != nil && *value != "0.5" && *value != "0.4" {
+			return cmdutil.Usage(fmt.Errorf("%s must be 0.5 or 0.4, not %q", key, *value))
+		}
+		set(&cfg.Events.Spec)
+	case key == "events.timeout":
+		if value != nil {
+			if d, err := time.ParseDuration(*value); err != nil || d <= 0 {
+				return cmdutil.Usage(fmt.Errorf("%s must be a positive duration like 3s, not %q", key, *value))
+			}
+		}
+		set(&cfg.Events.Timeout)
+	case strings.HasPrefix(key, "registries."):
+		if err := setRegistryKey(cfg, key, value); err != nil {
+			return err
+		}
+	case strings.HasPrefix(key, "indexes"):
+		return &cmdutil.CodedError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s: indexes are not set with config set", key),
+			Hint: "run: ferry index add NAME URL (or ferry index remove NAME)"}
+	default:
+		return unknownKey(key, "not a key ferry config set takes")
+	}
+	if err := cfg.Save(f.ConfigPath()); err != nil {
+		return fmt.Errorf("saving config: %w", err)
+	}
+	if f.Global.JSON() {
+		out := map[string]any{"file": f.ConfigPath(), "key": key}
+		if value != nil {
+			out["value"] = *value
+		}
+		return f.PrintJSON(out)
+	}
+	if value == nil {
+		fmt.Fprintf(f.IO.Out, "Unset %s in %s\n", key, f.ConfigPath())
+	} else {
+		fmt.Fprintf(f.IO.Out, "Set %s to %q in %s\n", key, *value, f.ConfigPath())
+	}
+	return nil
+}
+
+// freshFlag finds the flag named name in a throwaway command tree, so that
+// a value can be checked by parsing it without touching this run's flags.
+func freshFlag(f *cmdutil.Factory, name string) *pflag.Flag {
+	var found *pflag.Flag
+	walk(NewCmdRoot(cmdutil.NewFactory(f.Version)), func(c *cobra.Command) {
+		if found == nil {
+			if fl := c.LocalFlags().Lookup(name); fl != nil && !fl.Hidden && name != "help" && name != "version" {
+				found = fl
+			}
+		}
+	})
+	return found
+}
+
+// setRegistryKey handles registries.HOST.FIELD; HOST may contain dots and
+// a port, so FIELD is what follows the last dot.
+func setRegistryKey(cfg *cmdutil.Config, key string, value *string) error {
+	rest := strings.TrimPrefix(key, "registries.")
+	i := strings.LastIndexByte(rest, '.')
+	if i <= 0 {
+		return unknownKey(key, "want registries.HOST.FIELD")
+	}
+	host, field := rest[:i], rest[i+1:]
+	j := slices.IndexFunc(cfg.Registries, func(r cmdutil.RegistryConfig) bool { return r.Host == host })
+	if j < 0 {
+		if value == nil {
+			return nil
+		}
+		cfg.Registries = append(cfg.Registries, cmdutil.RegistryConfig{Host: host})
+		j = len(cfg.Registries) - 1
+	}
+	r := &cfg.Registries[j]
+	boolean := func(dst *bool) error {
+		if value == nil {
+			*dst = false
+			return nil
+		}
+		b, err := strconv.ParseBool(*value)
+		if err != nil {
+			return cmdutil.Usage(fmt.Errorf("%s must be true or false, not %q", key, *value))
+		}
+		*dst = b
+		return nil
+	}
+	var err error
+	switch field {
+	case "plainHTTP":
+		if value == nil {
+			r.PlainHTTP = nil
+			break
+		}
+		var b bool
+		if err = boolean(&b); err == nil {
+			r.PlainHTTP = &b
+		}
+	case "caFile":
+		r.CAFile = ""
+		if value != nil {
+			r.CAFile = *value
+		}
+	case "insecureSkipTLSVerify":
+		err = boolean(&r.InsecureSkipTLSVerify)
+	case "fallbackOnly":
+		err = boolean(&r.FallbackOnly)
+	case "mirrors":
+		r.Mirrors = nil
+		if value != nil && *value != "" {
+			r.Mirrors = strings.Split(*value, ",")
+		}
+	default:
+		return unknownKey(key, fmt.Sprintf("registries have no field %q", field))
+	}
+	if err != nil {
+		return err
+	}
+	if r.PlainHTTP == nil && r.CAFile == "" && !r.InsecureSkipTLSVerify && !r.FallbackOnly && len(r.Mirrors) == 0 {
+		cfg.Registries = slices.Delete(cfg.Registries, j, j+1)
+	}
+	return nil
+}
+
+// completeConfigKeys completes the first argument of config set and unset.
+func completeConfigKeys(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	keys := []string{"engine.versions.engine_version_semver", "engine.versions.plugin_api_version", "engine.versionsURL",
+		"events.source", "events.user", "events.file", "events.spec", "events.timeout"}
+	for _, fl := range flagsByName(cmd.Root()) {
+		if fl.Name != "config" {
+			keys = append(keys, "defaults."+fl.Name)
+		}
+	}
+	return filterPrefix(keys, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
