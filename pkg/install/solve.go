@@ -56,7 +56,7 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	msg := fmt.Sprintf("no version of %s satisfies %s", e.Name, strings.Join(e.Constraints, "; "))
+	msg := fmt.Sprintf("no version of %s fits: %s", e.Name, strings.Join(e.Constraints, "; "))
 	if len(e.Available) > 0 {
 		msg += " (available: " + strings.Join(e.Available, ", ") + ")"
 	}
