@@ -133,6 +133,7 @@ func (bp *barProgress) end(t *barTracker, line string) {
 		return
 	}
 	delete(bp.active, t)
+	t.bar.SetCurrent(t.n.Load())
 	if line != "" {
 		_, _ = bp.p.Write([]byte(line))
 	}
