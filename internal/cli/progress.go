@@ -59,7 +59,7 @@ func (bp *barProgress) Start(r install.Result) install.Tracker {
 	bp.mu.Lock()
 	defer bp.mu.Unlock()
 	if bp.p == nil {
-		bp.p = mpb.New(mpb.WithOutput(bp.out), mpb.WithAutoRefresh(), mpb.WithRefreshRate(progressRefresh))
+		bp.p = mpb.New(mpb.WithOutput(lineStartWriter{bp.out}), mpb.WithAutoRefresh(), mpb.WithRefreshRate(progressRefresh))
 		bp.active = map[*barTracker]struct{}{}
 		bp.stop, bp.polled = make(chan struct{}), make(chan struct{})
 		go bp.poll(bp.stop, bp.polled)
@@ -172,6 +172,18 @@ func (t *barTracker) Done(r install.Result) {
 
 // Fail removes the bar; the error is reported with the others.
 func (t *barTracker) Fail(error) { t.bp.end(t, "") }
+
+// lineStartWriter starts every frame at the start of its line. A frame
+// moves the cursor up over the previous one; the terminal's echo of a key
+// (^C) would otherwise shift it and leave pieces of old bars behind.
+type lineStartWriter struct{ w io.Writer }
+
+func (l lineStartWriter) Write(p []byte) (int, error) {
+	if _, err := l.w.Write(append([]byte{'\r'}, p...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
 
 // countingReader adds what it reads to n.
 type countingReader struct {

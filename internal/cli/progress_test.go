@@ -198,10 +198,11 @@ func TestNoProgressWhenPlain(t *testing.T) {
 	}
 }
 
-var cursorUpAndErase = regexp.MustCompile(`\x1b\[(\d+)A\x1b\[J`)
+var cursorUpAndErase = regexp.MustCompile(`\r?\x1b\[(\d+)A\x1b\[J`)
 
-// screen returns the lines a terminal shows once s was written to it,
-// for the only escape sequence bars use: n lines up, erase to the end.
+// screen returns the lines a terminal shows once s was written to it, for
+// what bars write: a carriage return at the start of a line, and n lines
+// up then erase to the end.
 func screen(s string) []string {
 	var lines []string
 	for {
@@ -210,7 +211,7 @@ func screen(s string) []string {
 		if loc != nil {
 			text = s[:loc[0]]
 		}
-		lines = append(lines, strings.SplitAfter(text, "\n")...)
+		lines = append(lines, strings.SplitAfter(strings.TrimPrefix(text, "\r"), "\n")...)
 		lines = slices.DeleteFunc(lines, func(l string) bool { return l == "" })
 		if loc == nil {
 			return lines
