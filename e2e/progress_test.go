@@ -149,8 +149,10 @@ func TestProgressInATerminal(t *testing.T) {
 	script += fmt.Sprintf("cd %s\n%s artifact install big:1.x --max-size %d\necho \"ferry exited $?\"\nexec sleep 600\n", e.Home, ferryBin, 1<<30)
 	tm := startTmux(t, e.write("run.sh", script))
 
-	during := tm.waitFor("a download bar", func(s string) bool {
-		return strings.Contains(s, "acme/big 1.0.0  [") && strings.Contains(s, " / 64.0 MiB")
+	// The first frames may show no bytes yet; wait for one in MiB.
+	during := tm.waitFor("a download bar with MiB received", func(s string) bool {
+		bar := lineWith(s, "acme/big 1.0.0  [")
+		return strings.Contains(bar, "MiB / 64.0 MiB") && strings.Contains(bar, "MiB/s")
 	})
 	proxy.Open()
 	after := tm.waitFor("ferry's exit", func(s string) bool { return strings.Contains(s, "ferry exited") })

@@ -113,7 +113,7 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	if err != nil {
 		return err
 	}
-	prog := newProgress(f)
+	prog := newProgress(cmd.Context(), f)
 	if prog != nil {
 		in.Progress = prog
 	}

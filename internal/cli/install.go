@@ -250,7 +250,7 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 			return err
 		}
 	}
-	prog := newProgress(f)
+	prog := newProgress(cmd.Context(), f)
 	if prog != nil {
 		in.Progress = prog
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sync"
@@ -32,11 +33,14 @@ func progressEnabled(f *cmdutil.Factory) bool {
 // newProgress returns the download bars of an install, or nil when they are
 // not drawn. Set it as the installer's Progress only when not nil, and call
 // Wait before printing anything else.
-func newProgress(f *cmdutil.Factory) *barProgress {
+// ctx is the command's: its end (^C) moves the cursor back to the start of
+// the line, where the terminal's echo of ^C moved it off, so the next frame
+// erases the bars it drew before cleanly.
+func newProgress(ctx context.Context, f *cmdutil.Factory) *barProgress {
 	if !progressEnabled(f) {
 		return nil
 	}
-	return &barProgress{out: f.IO.ErrOut}
+	return &barProgress{ctx: ctx, out: f.IO.ErrOut}
 }
 
 // barProgress draws one bar per artifact on stderr (name, bytes, percentage,
@@ -45,6 +49,7 @@ func newProgress(f *cmdutil.Factory) *barProgress {
 // as usual, after the bars are gone. The download path only adds to an
 // atomic counter; bars read the counters at each refresh.
 type barProgress struct {
+	ctx context.Context
 	out io.Writer
 
 	mu     sync.Mutex
@@ -52,6 +57,7 @@ type barProgress struct {
 	active map[*barTracker]struct{}
 	stop   chan struct{}
 	polled chan struct{}
+	unhook func() bool // of the carriage return on the end of ctx
 }
 
 // Start draws a bar for r's download.
@@ -59,10 +65,17 @@ func (bp *barProgress) Start(r install.Result) install.Tracker {
 	bp.mu.Lock()
 	defer bp.mu.Unlock()
 	if bp.p == nil {
-		bp.p = mpb.New(mpb.WithOutput(lineStartWriter{bp.out}), mpb.WithAutoRefresh(), mpb.WithRefreshRate(progressRefresh))
+		bp.p = mpb.New(mpb.WithOutput(bp.out), mpb.WithAutoRefresh(), mpb.WithRefreshRate(progressRefresh))
 		bp.active = map[*barTracker]struct{}{}
 		bp.stop, bp.polled = make(chan struct{}), make(chan struct{})
 		go bp.poll(bp.stop, bp.polled)
+		bp.unhook = context.AfterFunc(bp.ctx, func() {
+			bp.mu.Lock()
+			defer bp.mu.Unlock()
+			if bp.p != nil {
+				_, _ = io.WriteString(bp.out, "\r")
+			}
+		})
 	}
 	t := &barTracker{bp: bp, label: artifactLabel(r), started: time.Now()}
 	// A bar made with no total never completes on its own: it stays at
@@ -115,6 +128,7 @@ func (bp *barProgress) Wait() {
 		}
 		bp.active = nil
 		close(bp.stop)
+		bp.unhook()
 		bp.p = nil
 	}
 	bp.mu.Unlock()
@@ -172,18 +186,6 @@ func (t *barTracker) Done(r install.Result) {
 
 // Fail removes the bar; the error is reported with the others.
 func (t *barTracker) Fail(error) { t.bp.end(t, "") }
-
-// lineStartWriter starts every frame at the start of its line. A frame
-// moves the cursor up over the previous one; the terminal's echo of a key
-// (^C) would otherwise shift it and leave pieces of old bars behind.
-type lineStartWriter struct{ w io.Writer }
-
-func (l lineStartWriter) Write(p []byte) (int, error) {
-	if _, err := l.w.Write(append([]byte{'\r'}, p...)); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
 
 // countingReader adds what it reads to n.
 type countingReader struct {
