@@ -113,6 +113,10 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	if err != nil {
 		return err
 	}
+	prog := newProgress(cmd.Context(), f)
+	if prog != nil {
+		in.Progress = prog
+	}
 	// The engine's versions are read before every check: Falco may have
 	// been upgraded since the last one.
 	log := f.Logger()
@@ -127,6 +131,7 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 			return nil
 		},
 		OnCheck: func(ctx context.Context, c install.FollowCheck) {
+			prog.Wait()
 			view := followCheckView{Time: c.Started, Updated: c.Updated, Checked: len(c.Results)}
 			if view.Updated == nil {
 				view.Updated = []install.Result{}

@@ -250,7 +250,12 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 			return err
 		}
 	}
+	prog := newProgress(cmd.Context(), f)
+	if prog != nil {
+		in.Progress = prog
+	}
 	results, err := in.Install(cmd.Context(), opts.Refs)
+	prog.Wait()
 	err = errors.Join(err, emitDownloaded(cmd, f, em, results))
 	if f.Global.JSON() {
 		if results == nil {

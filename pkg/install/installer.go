@@ -57,6 +57,8 @@ type Installer struct {
 	// Bundle names the bundle the resolver's client reads, when it does:
 	// results then report it as their source.
 	Bundle string
+	// Progress, when set, observes every layer download (progress.go).
+	Progress Progress
 }
 
 // Result reports what happened to one artifact.
@@ -91,6 +93,8 @@ type job struct {
 	art  *oci.Artifact
 	cfg  oci.Config
 	res  *Result
+	// track follows the download when Installer.Progress is set.
+	track Tracker
 }
 
 // Install resolves refs, checks that everything can be installed, and only
@@ -146,7 +150,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 				continue
 			}
 			g.Go(func() error {
-				errs[i] = in.fetch(gctx, j)
+				errs[i] = in.fetchTracked(gctx, j)
 				return nil
 			})
 		}
@@ -309,7 +313,7 @@ func (in *Installer) fetchFrom(ctx context.Context, j *job, ch Channel) (*Stagin
 		return nil, fmt.Errorf("installing %s: %w", r.Name, err)
 	}
 	limits := in.Store.Limits.withDefaults()
-	if _, err := Unpack(ctx, body, st.Dir(), limits); err != nil {
+	if _, err := Unpack(ctx, j.reader(body), st.Dir(), limits); err != nil {
 		_ = st.Discard()
 		// A damaged download shows as a corrupt archive; the digest says
 		// which it was.

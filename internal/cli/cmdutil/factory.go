@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
@@ -24,6 +25,9 @@ type IOStreams struct {
 	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
+	// ErrTerminal reports whether ErrOut is a terminal (progress is drawn
+	// only there).
+	ErrTerminal bool
 }
 
 // GlobalOptions are the flags every command has.
@@ -84,7 +88,7 @@ type Factory struct {
 // NewFactory returns a Factory on the process's streams and environment.
 func NewFactory(version string) *Factory {
 	return &Factory{
-		IO:      IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
+		IO:      IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, ErrTerminal: term.IsTerminal(int(os.Stderr.Fd()))},
 		Version: version,
 		Getenv:  os.Getenv,
 	}
