@@ -123,7 +123,7 @@ func TestErrorHints(t *testing.T) {
 			t.Errorf("%v: %q lacks hint %q", c.err, got, c.hint)
 		}
 	}
-	if got := cmdutil.FormatError(errors.New("line one\nline two")); got != "error: line one line two\n" {
+	if got := cmdutil.FormatError(errors.New("line one\nline two")); got != "error: line one; line two\n" {
 		t.Errorf("multi-line error not folded: %q", got)
 	}
 }

@@ -116,7 +116,7 @@ func Hint(err error) string {
 
 // FormatError renders err as the one line the CLI prints, plus a hint line.
 func FormatError(err error) string {
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 	s := "error: " + msg + "\n"
 	if h := Hint(err); h != "" {
 		s += fmt.Sprintf("hint: %s\n", h)
