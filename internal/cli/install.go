@@ -119,6 +119,7 @@ type fetchOptions struct {
 	AllowedTypes []string
 	Concurrency  int
 	MaxSize      int64
+	installVerifyOptions
 }
 
 func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
@@ -126,6 +127,7 @@ func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
 	fl.StringSliceVar(&o.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
 	fl.IntVar(&o.Concurrency, "concurrency", 4, "artifacts fetched at once")
 	fl.Int64Var(&o.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
+	o.installVerifyOptions.AddFlags(cmd)
 }
 
 func (o *fetchOptions) Validate() error {
@@ -307,6 +309,9 @@ func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *reso
 		return nil, err
 	}
 	if in.HTTP, err = f.HTTPClient(); err != nil {
+		return nil, err
+	}
+	if err := o.installVerifyOptions.wire(f, in); err != nil {
 		return nil, err
 	}
 	return in, nil

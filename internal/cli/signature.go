@@ -72,15 +72,23 @@ func keyless(c *index.Cosign) bool {
 	return c.CertificateIdentity != "" || c.CertificateIdentityRegexp != "" || c.CertificateOIDCIssuer != "" || c.CertificateOIDCIssuerRegexp != ""
 }
 
-// keylessVerifier verifies against the trusted root of --trusted-root, read
-// once per run.
+// loadTrustedRoot reads --trusted-root, once.
+func (o *signatureOptions) loadTrustedRoot() error {
+	if o.trustedRoot != nil || o.TrustedRoot == "" {
+		return nil
+	}
+	tr, err := oci.LoadTrustedRoot(o.TrustedRoot)
+	if err != nil {
+		return cmdutil.Usage(err)
+	}
+	o.trustedRoot = tr
+	return nil
+}
+
+// keylessVerifier verifies against the trusted root of --trusted-root.
 func (o *signatureOptions) keylessVerifier(c *index.Cosign) (oci.SignatureVerifier, error) {
-	if o.trustedRoot == nil && o.TrustedRoot != "" {
-		tr, err := oci.LoadTrustedRoot(o.TrustedRoot)
-		if err != nil {
-			return nil, cmdutil.Usage(err)
-		}
-		o.trustedRoot = tr
+	if err := o.loadTrustedRoot(); err != nil {
+		return nil, err
 	}
 	return &oci.KeylessVerifier{
 		TrustedRoot: o.trustedRoot,

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 	orascontent "oras.land/oras-go/v2/content"
 
@@ -57,6 +58,10 @@ type Installer struct {
 	// Bundle names the bundle the resolver's client reads, when it does:
 	// results then report it as their source.
 	Bundle string
+	// Verify, when set, checks the signature of every artifact that is
+	// not already installed, after resolution and before any layer is
+	// fetched: an error stops the whole install with nothing written.
+	Verify func(ctx context.Context, it PlanItem, root ocispec.Descriptor) error
 }
 
 // Result reports what happened to one artifact.
@@ -201,6 +206,11 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 		r.Type, r.Platform, r.Dir, r.Status, r.ManifestDigest = prev.Type, prev.Platform, prev.Dir, StatusUpToDate, prev.ManifestDigest
 		r.Files = filePaths(prev.Files)
 		return nil
+	}
+	if in.Verify != nil {
+		if err := in.Verify(ctx, it, root.Descriptor); err != nil {
+			return err
+		}
 	}
 	art, err := p.artifact(ctx, root, it.channels)
 	if err != nil {
