@@ -182,7 +182,12 @@ Nothing is downloaded until everything resolved. Every blob is verified
 against its digest while it streams; each layer is unpacked beside its
 destination and swapped in atomically. An artifact already installed at the
 same digest is not downloaded again. The lock file (<state-dir>/ferry.lock)
-records the exact digests installed; --locked installs exactly those.`,
+records the exact digests installed; --locked installs exactly those.
+
+An artifact whose index entry has a signature block (every artifact, with
+--key) is installed only if its cosign signature verifies (keyless ones
+against --trusted-root); a failure installs nothing (exit 5). --no-verify
+skips this, with a warning per artifact.`,
 		Example: `  ferry artifact install falco-rules:3
   ferry artifact install k8saudit-rules --engine-version engine_version_semver=0.41.0 --dry-run
   ferry artifact install rules:1.x --rulesfiles-dir ./rules --state-dir ./state

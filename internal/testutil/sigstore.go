@@ -20,6 +20,7 @@ import (
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -98,13 +99,7 @@ func rawLogIDs(logs map[string]*root.TransparencyLog) map[string]*root.Transpare
 // timestamp) and an RFC 3161 timestamp. It returns the bundle's JSON.
 func (s *Sigstore) Bundle(d digest.Digest, identity, issuer string) []byte {
 	s.t.Helper()
-	statement, _ := json.Marshal(map[string]any{
-		"_type":         "https://in-toto.io/Statement/v1",
-		"subject":       []map[string]any{{"name": "artifact", "digest": map[string]string{d.Algorithm().String(): d.Encoded()}}},
-		"predicateType": "https://sigstore.dev/cosign/sign/v1",
-		"predicate":     map[string]any{},
-	})
-	ent, err := s.vs.AttestAtTime(identity, issuer, statement, time.Now().Add(5*time.Minute), true)
+	ent, err := s.vs.AttestAtTime(identity, issuer, cosignStatement(d), time.Now().Add(5*time.Minute), true)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -147,6 +142,42 @@ func (s *Sigstore) Bundle(d digest.Digest, identity, issuer string) []byte {
 		s.t.Fatal(err)
 	}
 	return data
+}
+
+// KeyBundle signs d with a fresh key, as `cosign sign --key
+// --new-bundle-format` does (no certificate, no transparency log), and
+// returns the bundle's JSON and the public key (PEM).
+func KeyBundle(t testing.TB, d digest.Digest) ([]byte, []byte) {
+	t.Helper()
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := sign.Bundle(&sign.DSSEData{Data: cosignStatement(d), PayloadType: "application/vnd.in-toto+json"}, kp, sign.BundleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := protojson.Marshal(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := kp.GetPublicKeyPem()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, []byte(pem)
+}
+
+// cosignStatement is the in-toto statement cosign signs for an image:
+// its sign predicate with d as the subject.
+func cosignStatement(d digest.Digest) []byte {
+	statement, _ := json.Marshal(map[string]any{
+		"_type":         "https://in-toto.io/Statement/v1",
+		"subject":       []map[string]any{{"name": "artifact", "digest": map[string]string{d.Algorithm().String(): d.Encoded()}}},
+		"predicateType": "https://sigstore.dev/cosign/sign/v1",
+		"predicate":     map[string]any{},
+	})
+	return statement
 }
 
 // withPromise returns e's proto with the inclusion promise (the log's

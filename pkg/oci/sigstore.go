@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -19,6 +20,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
 )
 
 // Sigstore bundles attached as OCI referrers (cosign sign
@@ -157,6 +159,20 @@ func (v *KeylessVerifier) verifier(e verify.SignedEntity) (*verify.Verifier, err
 // verifyReferrers verifies the Sigstore bundles attached to desc. It sets
 // ck when one verifies and otherwise returns why each did not.
 func (v *KeylessVerifier) verifyReferrers(ctx context.Context, c *Client, loc Location, desc ocispec.Descriptor, id verify.CertificateIdentity, ck *Check) ([]string, error) {
+	return eachBundle(ctx, c, loc, desc, func(r ocispec.Descriptor, b *bundle.Bundle, artifact verify.ArtifactPolicyOption) error {
+		who, err := v.verifyEntity(b, artifact, id)
+		if err != nil {
+			return err
+		}
+		ck.OK = true
+		ck.Detail = fmt.Sprintf("Sigstore bundle %s verifies: signed by %s%s", shortRef(r.Digest.String()), who, v.tlogNote())
+		return nil
+	})
+}
+
+// eachBundle calls try with every Sigstore bundle attached to desc as an
+// OCI referrer, until one verifies; it returns why the others did not.
+func eachBundle(ctx context.Context, c *Client, loc Location, desc ocispec.Descriptor, try func(r ocispec.Descriptor, b *bundle.Bundle, artifact verify.ArtifactPolicyOption) error) ([]string, error) {
 	if c.layout != nil {
 		return []string{"the bundle file holds no signatures"}, nil
 	}
@@ -176,6 +192,7 @@ func (v *KeylessVerifier) verifyReferrers(ctx context.Context, c *Client, loc Lo
 	if err != nil {
 		return nil, err
 	}
+	artifact := verify.WithArtifactDigest(desc.Digest.Algorithm().String(), digestBytes)
 	var problems []string
 	for _, r := range referrers {
 		raw, err := fetchAll(ctx, repo.Manifests(), r, maxManifestBytes)
@@ -202,13 +219,10 @@ func (v *KeylessVerifier) verifyReferrers(ctx context.Context, c *Client, loc Lo
 				problems = append(problems, fmt.Sprintf("bundle %s does not parse: %v", l.Digest, err))
 				continue
 			}
-			who, err := v.verifyEntity(&b, verify.WithArtifactDigest(desc.Digest.Algorithm().String(), digestBytes), id)
-			if err != nil {
+			if err := try(r, &b, artifact); err != nil {
 				problems = append(problems, fmt.Sprintf("bundle %s: %v", r.Digest, err))
 				continue
 			}
-			ck.OK = true
-			ck.Detail = fmt.Sprintf("Sigstore bundle %s verifies: signed by %s%s", shortRef(r.Digest.String()), who, v.tlogNote())
 			return nil, nil
 		}
 	}
@@ -382,4 +396,29 @@ func (e *legacySignature) TlogEntries() ([]*tlog.Entry, error) { return e.entrie
 func (e *legacySignature) Version() (string, error)            { return "v0.1", nil }
 func (e *legacySignature) VerificationContent() (verify.VerificationContent, error) {
 	return bundle.NewCertificate(e.cert), nil
+}
+
+// verifyKeyBundles verifies the Sigstore bundles attached to desc with a
+// public key (cosign sign --key --new-bundle-format); as for the .sig tag,
+// the transparency log is not checked.
+func verifyKeyBundles(ctx context.Context, c *Client, loc Location, desc ocispec.Descriptor, sv signature.Verifier, ck *Check) ([]string, error) {
+	tm := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
+		return root.NewExpiringKey(sv, time.Time{}, time.Time{}), nil
+	})
+	v, err := verify.NewVerifier(tm, verify.WithNoObserverTimestamps())
+	if err != nil {
+		return nil, err
+	}
+	return eachBundle(ctx, c, loc, desc, func(r ocispec.Descriptor, b *bundle.Bundle, artifact verify.ArtifactPolicyOption) error {
+		res, err := v.Verify(b, verify.NewPolicy(artifact, verify.WithKey()))
+		if err != nil {
+			return err
+		}
+		if res.Statement != nil && res.Statement.GetPredicateType() != PredicateCosignSign {
+			return fmt.Errorf("an attestation of type %q, not a cosign signature", res.Statement.GetPredicateType())
+		}
+		ck.OK = true
+		ck.Detail = fmt.Sprintf("Sigstore bundle %s verifies with the key (transparency log not checked)", shortRef(r.Digest.String()))
+		return nil
+	})
 }
