@@ -119,6 +119,7 @@ type fetchOptions struct {
 	AllowedTypes []string
 	Concurrency  int
 	MaxSize      int64
+	installVerifyOptions
 }
 
 func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
@@ -126,6 +127,7 @@ func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
 	fl.StringSliceVar(&o.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
 	fl.IntVar(&o.Concurrency, "concurrency", 4, "artifacts fetched at once")
 	fl.Int64Var(&o.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
+	o.installVerifyOptions.AddFlags(cmd)
 }
 
 func (o *fetchOptions) Validate() error {
@@ -180,7 +182,12 @@ Nothing is downloaded until everything resolved. Every blob is verified
 against its digest while it streams; each layer is unpacked beside its
 destination and swapped in atomically. An artifact already installed at the
 same digest is not downloaded again. The lock file (<state-dir>/ferry.lock)
-records the exact digests installed; --locked installs exactly those.`,
+records the exact digests installed; --locked installs exactly those.
+
+An artifact whose index entry has a signature block (every artifact, with
+--key) is installed only if its cosign signature verifies (keyless ones
+against --trusted-root); a failure installs nothing (exit 5). --no-verify
+skips this, with a warning per artifact.`,
 		Example: `  ferry artifact install falco-rules:3
   ferry artifact install k8saudit-rules --engine-version engine_version_semver=0.41.0 --dry-run
   ferry artifact install rules:1.x --rulesfiles-dir ./rules --state-dir ./state
@@ -312,6 +319,9 @@ func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *reso
 		return nil, err
 	}
 	if in.HTTP, err = f.HTTPClient(); err != nil {
+		return nil, err
+	}
+	if err := o.installVerifyOptions.wire(f, in); err != nil {
 		return nil, err
 	}
 	return in, nil

@@ -169,14 +169,18 @@ expected manifest digest (--digest, else the lock file's digest for the same
 version, else the digest in REF); that every manifest and blob it references
 exists and matches its digest (each one is fetched in full and hashed); that
 its media types are those its type requires; and, when its index entry has a
-signature block (or --key or a certificate identity is given), that a cosign
-signature verifies.
+signature block (or --key is given), that a cosign signature verifies: with
+a key, or keylessly (certificate identity and OIDC issuer) against the Sigstore
+trusted root of --trusted-root, which is read from the file and never fetched.
+Keyless signatures are found as Sigstore bundles attached as OCI referrers and
+as cosign's sha256-<digest>.sig tag.
 
 Every check is listed with ok or FAIL. Exit 3 when REF does not exist, 5 when
 any check fails.`,
 		Example: `  ferry artifact verify falco-rules:3
   ferry artifact verify ghcr.io/falcosecurity/rules/falco-rules:3.0.1 --digest sha256:0123...
-  ferry artifact verify rules:1.x --lock-file ferry.lock -o json`,
+  ferry artifact verify rules:1.x --lock-file ferry.lock -o json
+  ferry artifact verify falco-rules:3 --trusted-root trusted_root.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Validate(); err != nil {

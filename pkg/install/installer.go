@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 	orascontent "oras.land/oras-go/v2/content"
 
@@ -59,6 +60,10 @@ type Installer struct {
 	Bundle string
 	// Progress, when set, observes every layer download (progress.go).
 	Progress Progress
+	// Verify, when set, checks the signature of every artifact that is
+	// not already installed, after resolution and before any layer is
+	// fetched: an error stops the whole install with nothing written.
+	Verify func(ctx context.Context, it PlanItem, root ocispec.Descriptor) error
 }
 
 // Result reports what happened to one artifact.
@@ -205,6 +210,11 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 		r.Type, r.Platform, r.Dir, r.Status, r.ManifestDigest = prev.Type, prev.Platform, prev.Dir, StatusUpToDate, prev.ManifestDigest
 		r.Files = filePaths(prev.Files)
 		return nil
+	}
+	if in.Verify != nil {
+		if err := in.Verify(ctx, it, root.Descriptor); err != nil {
+			return err
+		}
 	}
 	art, err := p.artifact(ctx, root, it.channels)
 	if err != nil {

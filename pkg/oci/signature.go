@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -48,11 +49,20 @@ func (v *CosignKeyVerifier) VerifySignature(ctx context.Context, c *Client, loc 
 	}
 	root, err := c.FetchRoot(ctx, loc, tag)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			ck.Detail = fmt.Sprintf("%s: no %s tag", ErrNoSignature, tag)
-			return []Check{ck}, nil
+		if !errors.Is(err, ErrNotFound) {
+			return nil, err
 		}
-		return nil, err
+		// No .sig tag: a Sigstore bundle attached as a referrer, then.
+		problems, err := verifyKeyBundles(ctx, c, loc, desc, verifier, &ck)
+		if err != nil || ck.OK {
+			return []Check{ck}, err
+		}
+		if len(problems) == 0 {
+			problems = []string{"no Sigstore bundle referrer"}
+		}
+		ck.Err = ErrNoSignature
+		ck.Detail = fmt.Sprintf("%s: no %s tag; %s", ErrNoSignature, tag, strings.Join(problems, "; "))
+		return []Check{ck}, nil
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(root.raw, &m); err != nil {

@@ -110,6 +110,29 @@ func TestCosignKeySignature(t *testing.T) {
 			}
 		})
 	}
+	t.Run("bundle referrer", func(t *testing.T) {
+		loc3 := oci.Location{Registry: reg.Host, Repository: "acme/rules/bundled"}
+		res := pushRules(t, c, loc3, "1.0.0", false)
+		b, bpub := testutil.KeyBundle(t, res.Digest)
+		testutil.AttachBundle(t, reg.Host, loc3.Repository, "1.0.0", b)
+		for _, tc := range []struct {
+			key    []byte
+			ok     bool
+			detail string
+		}{
+			{bpub, true, "Sigstore bundle sha256:"},
+			{pub, false, "no sha256-"},
+		} {
+			rep, err := c.Verify(ctx, loc3, oci.VerifyRequest{Reference: "1.0.0", Signature: &oci.CosignKeyVerifier{PublicKey: tc.key}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := rep.Checks[len(rep.Checks)-1]
+			if last.OK != tc.ok || !strings.Contains(last.Detail, tc.detail) {
+				t.Errorf("check %+v", last)
+			}
+		}
+	})
 	t.Run("unsigned", func(t *testing.T) {
 		loc2 := oci.Location{Registry: reg.Host, Repository: "acme/rules/other"}
 		rep, err := c.Verify(ctx, loc2, oci.VerifyRequest{Reference: "1.0.0", Signature: &oci.CosignKeyVerifier{PublicKey: pub}})

@@ -34,6 +34,9 @@ type Check struct {
 	Subject string `json:"subject,omitempty"`
 	OK      bool   `json:"ok"`
 	Detail  string `json:"detail,omitempty"`
+	// Err, when set on a failed check, is a sentinel callers can match
+	// (ErrNoSignature, ErrNoTrustedRoot) through the VerificationError.
+	Err error `json:"-"`
 }
 
 // VerifyRequest says what Verify checks beyond what it always checks.
@@ -132,6 +135,17 @@ func (e *VerificationError) Error() string {
 
 // Is makes errors.Is(err, ErrVerification) true.
 func (e *VerificationError) Is(target error) bool { return target == ErrVerification }
+
+// Unwrap returns the sentinels of the failed checks.
+func (e *VerificationError) Unwrap() []error {
+	var errs []error
+	for _, c := range e.Failed {
+		if c.Err != nil {
+			errs = append(errs, c.Err)
+		}
+	}
+	return errs
+}
 
 // Verify checks, without writing anything, that reference resolves in loc,
 // to the expected digest when one is given; that every manifest and blob

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/ferryhq/ferry/internal/testutil"
+)
+
+const (
+	signer = "release@acme.example"
+	issuer = "https://token.actions.example"
+)
+
+// signedIndex is rulesIndex with a keyless signature policy on rules.
+func signedIndex(host string) string {
+	return fmt.Sprintf(`- name: rules
+  type: rulesfile
+  registry: %s
+  repository: acme/rules/my-rules
+  signature:
+    cosign:
+      certificate-identity: %s
+      certificate-oidc-issuer: %s
+- name: unsigned
+  type: rulesfile
+  registry: %s
+  repository: acme/rules/other
+`, host, signer, issuer, host)
+}
+
+func TestKeylessSignatures(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	repo := "acme/rules/my-rules"
+	publishRules(t, e, reg.Host+"/"+repo, "1.0.0", "1.1.0", "1.2.0")
+	addIndex(t, e, "acme", signedIndex(reg.Host))
+	ss := testutil.NewSigstore(t)
+	rootFile := ss.WriteTrustedRoot(e.path("trusted_root.json"))
+	testutil.AttachBundle(t, reg.Host, repo, "1.0.0", ss.Bundle(digest.Digest(digestOf(t, e, "rules:1.0.0")), signer, issuer))
+	// 1.1.0 is signed by someone else; 1.2.0 is not signed.
+	testutil.AttachBundle(t, reg.Host, repo, "1.1.0", ss.Bundle(digest.Digest(digestOf(t, e, "rules:1.1.0")), "mallory@acme.example", issuer))
+
+	// Keyless with no trusted root: exit 5, and a hint.
+	r := e.ferry("artifact", "verify", "rules:1.0.0")
+	oneLine(t, r, 5, "does not fetch one over TUF", "hint: pass --trusted-root FILE")
+
+	r = e.ok("artifact", "verify", "rules:1.0.0", "--trusted-root", rootFile)
+	if !strings.Contains(r.Stdout, "ok  signature") || !strings.Contains(r.Stdout, "signed by "+signer) {
+		t.Errorf("stdout:\n%s", r.Stdout)
+	}
+	r = e.ferry("artifact", "verify", "rules:1.1.0", "--trusted-root", rootFile)
+	oneLine(t, r, 5, `expected SAN value "`+signer+`", got "mallory@acme.example"`)
+	r = e.ferry("artifact", "verify", "rules:1.2.0", "--trusted-root", rootFile)
+	oneLine(t, r, 5, "no Sigstore bundle referrer")
+	oneLine(t, e.ferry("artifact", "verify", "rules:1.0.0", "--trusted-root", e.write("bad.json", "{}")), 2, "trusted root")
+
+	// The trusted root from the environment, as every flag.
+	e.vars = append(e.vars, "FERRY_TRUSTED_ROOT="+rootFile)
+	r = e.ok("artifact", "install", "rules:1.0.0")
+	if !strings.Contains(e.read("falco", "my_rules.yaml"), "version 1.0.0") {
+		t.Fatalf("1.0.0 not installed:\n%s", r.Stdout)
+	}
+	lock := e.read("state", "ferry.lock")
+
+	// A wrongly signed and an unsigned version install nothing: exit 5,
+	// 1.0.0 stays and the lock file is untouched.
+	for _, ref := range []string{"rules:1.1.0", "rules:1.x"} {
+		r = e.ferry("artifact", "install", ref)
+		oneLine(t, r, 5, "refusing to install rules 1.")
+		if got := e.read("falco", "my_rules.yaml"); !strings.Contains(got, "version 1.0.0") {
+			t.Errorf("%s: the installed file changed:\n%s", ref, got)
+		}
+		if e.read("state", "ferry.lock") != lock {
+			t.Errorf("%s: the lock file changed", ref)
+		}
+	}
+
+	// --no-verify installs, loudly.
+	r = e.ok("artifact", "install", "rules:1.x", "--no-verify")
+	if !strings.Contains(r.Stderr, "warning: --no-verify: installing rules 1.2.0") || !strings.Contains(e.read("falco", "my_rules.yaml"), "version 1.2.0") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	}
+}
