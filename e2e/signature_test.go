@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,9 +47,17 @@ func TestKeylessSignatures(t *testing.T) {
 	// 1.1.0 is signed by someone else; 1.2.0 is not signed.
 	testutil.AttachBundle(t, reg.Host, repo, "1.1.0", ss.Bundle(digest.Digest(digestOf(t, e, "rules:1.1.0")), "mallory@acme.example", issuer))
 
-	// Keyless with no trusted root: exit 5, and a hint.
+	// Keyless with no trusted root: ferry fetches Sigstore's over TUF; here
+	// the proxy refuses it (as a closed network would): exit 5, and a hint.
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no way out", http.StatusForbidden)
+	}))
+	defer proxy.Close()
+	vars := e.vars
+	e.vars = append(slices.Clone(vars), "HTTPS_PROXY="+proxy.URL, "https_proxy="+proxy.URL)
 	r := e.ferry("artifact", "verify", "rules:1.0.0")
-	oneLine(t, r, 5, "does not fetch one over TUF", "hint: pass --trusted-root FILE")
+	oneLine(t, r, 5, "fetching Sigstore's trusted root from https://tuf-repo-cdn.sigstore.dev over TUF failed", "hint: pass --trusted-root FILE")
+	e.vars = vars
 
 	r = e.ok("artifact", "verify", "rules:1.0.0", "--trusted-root", rootFile)
 	if !strings.Contains(r.Stdout, "ok  signature") || !strings.Contains(r.Stdout, "signed by "+signer) {

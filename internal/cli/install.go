@@ -186,7 +186,7 @@ records the exact digests installed; --locked installs exactly those.
 
 An artifact whose index entry has a signature block (every artifact, with
 --key) is installed only if its cosign signature verifies (keyless ones
-against --trusted-root); a failure installs nothing (exit 5). --no-verify
+against --trusted-root or Sigstore's public root); a failure installs nothing (exit 5). --no-verify
 skips this, with a warning per artifact.`,
 		Example: `  ferry artifact install falco-rules:3
   ferry artifact install k8saudit-rules --engine-version engine_version_semver=0.41.0 --dry-run

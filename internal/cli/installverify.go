@@ -33,8 +33,11 @@ func (o *installVerifyOptions) AddFlags(cmd *cobra.Command) {
 // every artifact whose index entry has a signature block, or of every
 // artifact with --key. Entries without one cost no request.
 func (o *installVerifyOptions) wire(f *cmdutil.Factory, in *install.Installer) error {
-	if err := o.loadTrustedRoot(); err != nil {
-		return err
+	if o.TrustedRoot != "" {
+		// A bad file is a usage error before anything is resolved.
+		if _, err := o.loadTrustedRoot(context.Background(), f); err != nil {
+			return err
+		}
 	}
 	in.Verify = func(ctx context.Context, it install.PlanItem, root ocispec.Descriptor) error {
 		var entry *index.Entry
@@ -43,9 +46,8 @@ func (o *installVerifyOptions) wire(f *cmdutil.Factory, in *install.Installer) e
 				entry = &e
 			}
 		}
-		v, err := o.verifier(f, entry)
-		if err != nil || v == nil {
-			return err
+		if o.Key == "" && (entry == nil || entry.Signature == nil) {
+			return nil
 		}
 		what := it.Name
 		if it.Version != "" {
@@ -56,6 +58,10 @@ func (o *installVerifyOptions) wire(f *cmdutil.Factory, in *install.Installer) e
 			defer o.warnMu.Unlock()
 			fmt.Fprintf(f.IO.ErrOut, "warning: --no-verify: installing %s (%s) WITHOUT verifying its signature\n", what, root.Digest)
 			return nil
+		}
+		v, err := o.verifier(ctx, f, entry)
+		if err != nil || v == nil {
+			return err
 		}
 		checks, err := v.VerifySignature(ctx, in.Resolver.Client, it.Location, root)
 		if err != nil {

@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
 	"github.com/spf13/cobra"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/index"
@@ -19,20 +25,22 @@ type signatureOptions struct {
 	Key         string
 	TrustedRoot string
 
-	trustedRoot *root.TrustedRoot
+	mu       sync.Mutex
+	rootDone bool
+	root     trustedRoot
 }
 
 func (o *signatureOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Key, "key", "", "PEM public key file the cosign signature must verify with (default: the index entry's signature.cosign.key)")
-	fl.StringVar(&o.TrustedRoot, "trusted-root", "", "Sigstore trusted_root.json that keyless signatures must chain to (read from the file, never fetched)")
+	fl.StringVar(&o.TrustedRoot, "trusted-root", "", "Sigstore trusted_root.json that keyless signatures must chain to (default: Sigstore's public-good root, fetched over TUF and cached)")
 }
 
 func (o *signatureOptions) Validate() error { return nil }
 
 // verifier returns the signature verifier for an artifact: nil when neither
 // its index entry nor the flags ask for a signature.
-func (o *signatureOptions) verifier(_ *cmdutil.Factory, entry *index.Entry) (oci.SignatureVerifier, error) {
+func (o *signatureOptions) verifier(ctx context.Context, f *cmdutil.Factory, entry *index.Entry) (oci.SignatureVerifier, error) {
 	var cosign *index.Cosign
 	if entry != nil && entry.Signature != nil {
 		cosign = entry.Signature.Cosign
@@ -44,7 +52,7 @@ func (o *signatureOptions) verifier(_ *cmdutil.Factory, entry *index.Entry) (oci
 	case cosign != nil && cosign.Key != "":
 		key = cosign.Key
 	case cosign != nil && keyless(cosign):
-		return o.keylessVerifier(cosign)
+		return o.keylessVerifier(ctx, f, cosign)
 	case cosign != nil:
 		return oci.UnsupportedSignature{Reason: "the index entry's signature.cosign block names neither a key nor a certificate identity and issuer"}, nil
 	case entry != nil && entry.Signature != nil:
@@ -72,26 +80,80 @@ func keyless(c *index.Cosign) bool {
 	return c.CertificateIdentity != "" || c.CertificateIdentityRegexp != "" || c.CertificateOIDCIssuer != "" || c.CertificateOIDCIssuerRegexp != ""
 }
 
-// loadTrustedRoot reads --trusted-root, once.
-func (o *signatureOptions) loadTrustedRoot() error {
-	if o.trustedRoot != nil || o.TrustedRoot == "" {
-		return nil
+// loadTrustedRoot returns the trusted root keyless signatures chain to,
+// once: the --trusted-root file (a file that does not parse is a usage
+// error), else Sigstore's public-good root fetched over TUF. A failed fetch
+// is not returned as an error: it becomes the reason the signature check
+// fails.
+func (o *signatureOptions) loadTrustedRoot(ctx context.Context, f *cmdutil.Factory) (trustedRoot, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.rootDone {
+		if o.TrustedRoot != "" {
+			tr, err := oci.LoadTrustedRoot(o.TrustedRoot)
+			if err != nil {
+				return trustedRoot{}, cmdutil.Usage(err)
+			}
+			o.root = trustedRoot{root: tr}
+		} else {
+			tr, err := fetchTrustedRoot(ctx, f)
+			o.root = trustedRoot{root: tr, err: err}
+		}
+		o.rootDone = true
 	}
-	tr, err := oci.LoadTrustedRoot(o.TrustedRoot)
-	if err != nil {
-		return cmdutil.Usage(err)
-	}
-	o.trustedRoot = tr
-	return nil
+	return o.root, nil
 }
 
-// keylessVerifier verifies against the trusted root of --trusted-root.
-func (o *signatureOptions) keylessVerifier(c *index.Cosign) (oci.SignatureVerifier, error) {
-	if err := o.loadTrustedRoot(); err != nil {
+// trustedRoot is a trusted root, or why there is none.
+type trustedRoot struct {
+	root *root.TrustedRoot
+	err  error
+}
+
+// fetchTrustedRoot fetches Sigstore's public-good trusted root over TUF,
+// anchored in the root sigstore-go embeds, through ferry's HTTP client
+// (proxies, CA). The TUF metadata is cached under the cache directory and
+// refreshed at most once a day, so a machine that fetched it once keeps
+// verifying offline until the metadata expires.
+func fetchTrustedRoot(ctx context.Context, f *cmdutil.Factory) (*root.TrustedRoot, error) {
+	hc, err := f.HTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	opts := tuf.DefaultOptions().WithContext(ctx).WithCacheValidity(1)
+	opts.CachePath = filepath.Join(f.CacheDir(), "sigstore-tuf")
+	ft := fetcher.NewDefaultFetcher()
+	ft.SetHTTPClient(ctxClient{ctx: ctx, hc: hc})
+	ft.SetHTTPUserAgent("ferry/" + f.Version)
+	opts.Fetcher = ft
+	tr, err := root.FetchTrustedRootWithOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("fetching Sigstore's trusted root from %s over TUF failed (%w); pass --trusted-root FILE to verify offline", opts.RepositoryBaseURL, err)
+	}
+	return tr, nil
+}
+
+// ctxClient gives the TUF fetcher's requests the command's context, so an
+// interrupt stops them.
+type ctxClient struct {
+	ctx context.Context
+	hc  *http.Client
+}
+
+func (c ctxClient) Do(req *http.Request) (*http.Response, error) {
+	return c.hc.Do(req.WithContext(c.ctx))
+}
+
+// keylessVerifier verifies against the trusted root of --trusted-root, or
+// Sigstore's public one.
+func (o *signatureOptions) keylessVerifier(ctx context.Context, f *cmdutil.Factory, c *index.Cosign) (oci.SignatureVerifier, error) {
+	tr, err := o.loadTrustedRoot(ctx, f)
+	if err != nil {
 		return nil, err
 	}
 	return &oci.KeylessVerifier{
-		TrustedRoot: o.trustedRoot,
+		TrustedRoot: tr.root,
+		RootErr:     tr.err,
 		IgnoreTlog:  c.IgnoreTlog,
 		Identity: oci.Identity{
 			Subject: c.CertificateIdentity, SubjectRegexp: c.CertificateIdentityRegexp,

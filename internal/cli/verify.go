@@ -78,7 +78,7 @@ func verifyRef(ctx context.Context, f *cmdutil.Factory, resolver *install.Resolv
 			req.Expected, req.ExpectedFrom = d, from
 		}
 	}
-	if req.Signature, err = o.verifier(f, res.Entry); err != nil {
+	if req.Signature, err = o.verifier(ctx, f, res.Entry); err != nil {
 		return nil, err
 	}
 	rep, err := resolver.Client.Verify(ctx, res.Location, req)
@@ -171,7 +171,8 @@ exists and matches its digest (each one is fetched in full and hashed); that
 its media types are those its type requires; and, when its index entry has a
 signature block (or --key is given), that a cosign signature verifies: with
 a key, or keylessly (certificate identity and OIDC issuer) against the Sigstore
-trusted root of --trusted-root, which is read from the file and never fetched.
+trusted root of --trusted-root (default: Sigstore's public-good root, fetched
+over TUF and cached; pass the file to verify offline).
 Keyless signatures are found as Sigstore bundles attached as OCI referrers and
 as cosign's sha256-<digest>.sig tag.
 

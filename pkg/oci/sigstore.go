@@ -89,8 +89,10 @@ func LoadTrustedRoot(path string) (*root.TrustedRoot, error) {
 // carry a signed certificate timestamp from one of them.
 type KeylessVerifier struct {
 	TrustedRoot *root.TrustedRoot
-	Identity    Identity
-	IgnoreTlog  bool
+	// RootErr, when TrustedRoot is nil, says why there is none.
+	RootErr    error
+	Identity   Identity
+	IgnoreTlog bool
 }
 
 // VerifySignature implements SignatureVerifier.
@@ -98,7 +100,11 @@ func (v *KeylessVerifier) VerifySignature(ctx context.Context, c *Client, loc Lo
 	ck := Check{Name: CheckSignature, Subject: desc.Digest.String()}
 	if v.TrustedRoot == nil {
 		ck.Err = ErrNoTrustedRoot
-		ck.Detail = fmt.Sprintf("a keyless signature (%s) needs a Sigstore trusted root, and ferry does not fetch one over TUF (it works offline): %s", v.Identity, ErrNoTrustedRoot)
+		why := "none was given"
+		if v.RootErr != nil {
+			why = v.RootErr.Error()
+		}
+		ck.Detail = fmt.Sprintf("%s: a keyless signature (%s) needs one: %s", ErrNoTrustedRoot, v.Identity, why)
 		return []Check{ck}, nil
 	}
 	id, err := v.Identity.policy()

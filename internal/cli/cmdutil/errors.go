@@ -97,7 +97,7 @@ func Hint(err error) string {
 		return "run: ferry artifact search " + nf.Name + " (or ferry index update, to fetch the indexes again)"
 	}
 	if errors.Is(err, oci.ErrNoTrustedRoot) {
-		return "pass --trusted-root FILE with Sigstore's trusted_root.json (copied from a machine with network access), or set FERRY_TRUSTED_ROOT or defaults.trusted-root in the config"
+		return "pass --trusted-root FILE with Sigstore's trusted_root.json (e.g. copied from a machine that reaches tuf-repo-cdn.sigstore.dev), or set FERRY_TRUSTED_ROOT or defaults.trusted-root in the config"
 	}
 	var ae *oci.AuthError
 	if errors.As(err, &ae) {
