@@ -139,3 +139,5 @@ require (
 )
 
 tool github.com/distribution/distribution/v3/cmd/registry
+
+replace github.com/cdevents/sdk-go => ./third_party/cdevents-sdk-go
