@@ -23,6 +23,8 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"sync"
 
 	jsonschema "github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -30,10 +32,12 @@ import (
 type SchemaDB map[string]*jsonschema.Schema
 
 var (
-	// Schema compiler, with schemas preloaded
+	// Schema compiler, with schemas preloaded (built on first use, see
+	// schemaCompiler)
 	compiler *jsonschema.Compiler
 
-	// All compiled schemas by Id
+	// Compiled schemas by Id. Patched: filled on first use of each schema
+	// by GetBySpecSubjectPredicate instead of all at init.
 	CompiledSchemas SchemaDB
 	// All compiled custom schemas by Id
 	CompiledCustomSchemas SchemaDB
@@ -17989,17 +17993,63 @@ var (
 )
 
 func init() {
-	var err error
-	compiler, err = newJsonSchemaCompiler()
-	panicOnError(err)
 	CompiledSchemas = make(map[string]*jsonschema.Schema)
-	for url := range SchemasById {
-		sch, err := compiler.Compile(url)
-		panicOnError(err)
-		CompiledSchemas[url] = sch
-	}
+	registerLazy(CompiledSchemas, func(id string) bool { _, ok := SchemasById[id]; return ok }, schemaCompiler)
 	CompiledCustomSchemas = make(map[string]*jsonschema.Schema)
 }
+
+// Patched: schemas are compiled on first use, not at init (compiling all of
+// them cost every importing program ~70 ms and ~33 MB at start-up).
+var (
+	// lazyMu guards compiler, testCompiler and the lazily filled
+	// CompiledSchemas and TestCompiledSchemas; jsonschema.Compiler is not
+	// safe for concurrent use.
+	lazyMu sync.Mutex
+	// lazySources maps a SchemaDB filled on demand (by its map pointer) to
+	// what it may hold and the compiler that compiles it.
+	lazySources = map[uintptr]lazySource{}
+)
+
+type lazySource struct {
+	known    func(id string) bool
+	compiler func() *jsonschema.Compiler // called with lazyMu held
+}
+
+// registerLazy declares that db is filled on demand with the schemas known
+// reports, compiled by the compiler that compiler returns.
+func registerLazy(db SchemaDB, known func(id string) bool, compiler func() *jsonschema.Compiler) {
+	lazySources[reflect.ValueOf(db).Pointer()] = lazySource{known: known, compiler: compiler}
+}
+
+// schemaCompiler returns the compiler preloaded with every schema, built on
+// first use. Call with lazyMu held.
+func schemaCompiler() *jsonschema.Compiler {
+	if compiler == nil {
+		var err error
+		compiler, err = newJsonSchemaCompiler()
+		panicOnError(err)
+	}
+	return compiler
+}
+
+// lookup returns the schema id of db, compiling it first if db is filled
+// on demand and has not compiled it yet.
+func (db SchemaDB) lookup(id string) (*jsonschema.Schema, bool) {
+	lazyMu.Lock()
+	defer lazyMu.Unlock()
+	if sch, found := db[id]; found {
+		return sch, true
+	}
+	source, lazy := lazySources[reflect.ValueOf(db).Pointer()]
+	if !lazy || !source.known(id) {
+		return nil, false
+	}
+	sch, err := source.compiler().Compile(id)
+	panicOnError(err) // as the eager init did: an embedded schema must compile
+	db[id] = sch
+	return sch, true
+}
+
 func (db SchemaDB) GetBySpecSubjectPredicate(specVersion, subject, predicate, custom string) (string, *jsonschema.Schema, error) {
 	id := ""
 	if custom == "" && subject != "" && predicate != "" {
@@ -18007,7 +18057,7 @@ func (db SchemaDB) GetBySpecSubjectPredicate(specVersion, subject, predicate, cu
 	} else {
 		id = fmt.Sprintf(CDEventsCustomSchemaURLTemplate, specVersion)
 	}
-	if schemaString, found := db[id]; found {
+	if schemaString, found := db.lookup(id); found {
 		return id, schemaString, nil
 	}
 	return "", nil, fmt.Errorf("event %s/%s not found for spec %s in local schema DB", specVersion, subject, predicate)
@@ -18037,10 +18087,13 @@ func LoadJsonSchema(schemaId string, schema []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := compiler.AddResource(schemaId, loaded); err != nil {
+	lazyMu.Lock()
+	defer lazyMu.Unlock()
+	c := schemaCompiler()
+	if err := c.AddResource(schemaId, loaded); err != nil {
 		return err
 	}
-	sch, err := compiler.Compile(schemaId)
+	sch, err := c.Compile(schemaId)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,8 @@ import (
 )
 
 var (
-	// Schema compiler, with schemas preloaded
+	// Schema compiler, with schemas preloaded (built on first use, see
+	// testSchemaCompiler)
 	testCompiler *jsonschema.Compiler
 
 	// All compiled schemas by Id
@@ -339,21 +340,24 @@ var (
 )
 
 func init() {
-	var err error
-	testCompiler, err = newTestJsonSchemaCompiler()
-	panicOnError(err)
+	// Patched: compiled on first use (see registerLazy in schemas.go).
 	TestCompiledSchemas = make(map[string]*jsonschema.Schema)
-	// For tests load non-test schemas first to cover links and custom
-	for url := range SchemasById {
-		sch, err := testCompiler.Compile(url)
+	registerLazy(TestCompiledSchemas, func(id string) bool {
+		_, ok := SchemasById[id]
+		_, test := TestSchemasById[id]
+		return ok || test
+	}, testSchemaCompiler)
+}
+
+// testSchemaCompiler returns the test compiler, built on first use. Call
+// with lazyMu held.
+func testSchemaCompiler() *jsonschema.Compiler {
+	if testCompiler == nil {
+		var err error
+		testCompiler, err = newTestJsonSchemaCompiler()
 		panicOnError(err)
-		TestCompiledSchemas[url] = sch
 	}
-	for url := range TestSchemasById {
-		sch, err := testCompiler.Compile(url)
-		panicOnError(err)
-		TestCompiledSchemas[url] = sch
-	}
+	return testCompiler
 }
 
 func newTestJsonSchemaCompiler() (*jsonschema.Compiler, error) {
