@@ -174,7 +174,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 // its type and picks its directory.
 func (in *Installer) prepare(ctx context.Context, p *Planner, state *State, jobs []*job) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(in.Concurrency * 2)
+	g.SetLimit(p.metadataRequests())
 	for _, j := range jobs {
 		g.Go(func() error { return in.prepareOne(gctx, p, state, j) })
 	}
