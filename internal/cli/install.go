@@ -125,7 +125,7 @@ type fetchOptions struct {
 func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&o.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
-	fl.IntVar(&o.Concurrency, "concurrency", 4, "artifacts fetched at once")
+	fl.IntVar(&o.Concurrency, "concurrency", 4, "artifacts of 1 MiB or more downloaded at once (smaller ones: up to 32)")
 	fl.Int64Var(&o.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
 	o.installVerifyOptions.AddFlags(cmd)
 }

@@ -24,6 +24,7 @@ var Version = "dev"
 func Main(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer startProfiling()()
 	f := cmdutil.NewFactory(Version)
 	return Run(ctx, f, args)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -37,7 +38,9 @@ type Installer struct {
 	Dirs map[string]string
 	// AllowedTypes restricts the types installed (empty: all).
 	AllowedTypes []string
-	// Concurrency bounds the artifacts fetched at once (default 4).
+	// Concurrency bounds the artifacts of 1 MiB or more fetched at once
+	// (default 4); smaller ones, whose cost is the round trip, go up to 32
+	// at once.
 	Concurrency int
 	// DryRun resolves and reports without downloading or writing.
 	DryRun bool
@@ -148,18 +151,18 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	}
 	errs := make([]error, len(jobs))
 	if !in.DryRun {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(in.Concurrency)
+		// Concurrency bounds the large downloads, not the commits queued
+		// behind them: a finished download frees its slot while it waits to
+		// commit.
+		downloads := newDownloadSlots(in.Concurrency, p.metadataRequests())
+		var wg sync.WaitGroup
 		for i, j := range jobs {
 			if j.res.Status != "" {
 				continue
 			}
-			g.Go(func() error {
-				errs[i] = in.fetchTracked(gctx, j)
-				return nil
-			})
+			wg.Go(func() { errs[i] = in.fetchTracked(ctx, j, downloads) })
 		}
-		_ = g.Wait()
+		wg.Wait()
 	}
 	var out []Result
 	for i, j := range jobs {
@@ -183,7 +186,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 // its type and picks its directory.
 func (in *Installer) prepare(ctx context.Context, p *Planner, state *State, jobs []*job) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(in.Concurrency * 2)
+	g.SetLimit(p.metadataRequests())
 	for _, j := range jobs {
 		g.Go(func() error { return in.prepareOne(gctx, p, state, j) })
 	}
@@ -247,7 +250,12 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 // the channel that served the manifest, the other OCI channels, then the
 // HTTP mirrors. Every attempt streams through digest verification into a
 // fresh staging directory; a failed one is discarded.
-func (in *Installer) fetch(ctx context.Context, j *job) error {
+func (in *Installer) fetch(ctx context.Context, j *job, downloads *downloadSlots) error {
+	release, err := downloads.acquire(ctx, j.art.Layer.Size)
+	if err != nil {
+		return err
+	}
+	defer release()
 	start := time.Now()
 	r := j.res
 	order := append([]Channel{{Location: j.art.Location}}, j.item.channels...)
@@ -260,6 +268,7 @@ func (in *Installer) fetch(ctx context.Context, j *job) error {
 		seen[ch] = true
 		st, err := in.fetchFrom(ctx, j, ch)
 		if err == nil {
+			release()
 			r.Source = ch.String()
 			if in.Bundle != "" {
 				r.Source = "bundle:" + in.Bundle

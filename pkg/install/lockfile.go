@@ -103,7 +103,7 @@ func LockFromState(st *State) *LockFile {
 func (p *Planner) LockPlan(ctx context.Context, plan *Plan) (*LockFile, error) {
 	l := &LockFile{Artifacts: make([]Locked, len(plan.Items))}
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(p.Concurrency, 1) * 2)
+	g.SetLimit(p.metadataRequests())
 	for i, it := range plan.Items {
 		g.Go(func() error {
 			art, err := p.artifact(ctx, it.root, it.channels)
@@ -134,7 +134,7 @@ func (p *Planner) PlanLocked(ctx context.Context, l *LockFile, refs []string) (*
 	}
 	plan := &Plan{Items: make([]PlanItem, len(selected))}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(p.Concurrency, 1) * 2)
+	g.SetLimit(p.metadataRequests())
 	for i, lk := range selected {
 		g.Go(func() error {
 			loc := oci.Location{Registry: lk.Registry, Repository: lk.Repository}

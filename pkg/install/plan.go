@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/Masterminds/semver/v3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/oci"
@@ -93,8 +94,8 @@ func (p *Planner) Plan(ctx context.Context, refs []string) (*Plan, error) {
 				}
 			}
 		}
-		p.warm(ctx, wants)
 	}
+	p.warm(ctx, wants)
 	var cat Catalog = p
 	if !p.ResolveDeps {
 		cat = noDeps{p}
@@ -103,25 +104,43 @@ func (p *Planner) Plan(ctx context.Context, refs []string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{}
-	for _, pk := range picks {
-		n := p.node(pk.Name)
-		root, err := p.root(ctx, n, pk.Version)
-		if err != nil {
-			return nil, err
-		}
-		item := PlanItem{
-			Name: n.name, Index: n.index, Ref: n.ref, Location: n.loc, Version: p.display(n, pk.Version),
-			Tag: n.tagOf[pk.Version.String()], Requested: pk.Requested, Reasons: pk.Reasons, DependsOn: pk.Dependencies, root: root,
-			channels: n.channels,
-		}
-		if cfg, err := p.config(ctx, n, pk.Version); err == nil {
-			_, item.Unchecked = p.Engine.Check(n.name, item.Version, cfg.Requirements)
-		}
-		plan.Items = append(plan.Items, item)
+	// What the warm-up did not fetch (a version other than the highest in
+	// range was picked), fetched in parallel.
+	plan := &Plan{Items: make([]PlanItem, len(picks))}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.metadataRequests())
+	for i, pk := range picks {
+		g.Go(func() error {
+			n := p.node(pk.Name)
+			root, err := p.root(gctx, n, pk.Version)
+			if err != nil {
+				return err
+			}
+			p.mu.Lock()
+			tag, chs := n.tagOf[pk.Version.String()], slices.Clone(n.channels)
+			p.mu.Unlock()
+			item := PlanItem{
+				Name: n.name, Index: n.index, Ref: n.ref, Location: n.loc, Version: p.display(n, pk.Version),
+				Tag: tag, Requested: pk.Requested, Reasons: pk.Reasons, DependsOn: pk.Dependencies, root: root,
+				channels: chs,
+			}
+			if cfg, err := p.config(gctx, n, pk.Version); err == nil {
+				_, item.Unchecked = p.Engine.Check(n.name, item.Version, cfg.Requirements)
+			}
+			plan.Items[i] = item
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return plan, nil
 }
+
+// metadataRequests bounds the tag list, manifest and config requests a
+// planner keeps in flight. They are small: their cost is the round trip,
+// so many go at once (the HTTP client keeps 32 idle connections per host).
+func (p *Planner) metadataRequests() int { return max(p.Concurrency*2, 32) }
 
 // want turns a user reference into a solver want and its node.
 func (p *Planner) want(ctx context.Context, raw string) (Want, error) {
@@ -399,12 +418,13 @@ func (p *Planner) display(n *node, v *semver.Version) string {
 }
 
 // warm fetches, in parallel, what the solver is most likely to ask for: for
-// every wanted name and every dependency, the tag list and the config of
-// the highest version in range. Errors are left for the solver to meet.
+// every wanted name and (with ResolveDeps) every dependency, the tag list,
+// and the manifest and config of the highest version in range. Errors are
+// left for the solver to meet.
 // Traversal spawns freely; a semaphore bounds the requests in flight (a
 // bounded errgroup would deadlock here, its workers waiting on each other).
 func (p *Planner) warm(ctx context.Context, wants []Want) {
-	sem := make(chan struct{}, max(p.Concurrency, 1)*2)
+	sem := make(chan struct{}, p.metadataRequests())
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[string]bool{}
@@ -455,6 +475,10 @@ func (p *Planner) warmOne(ctx context.Context, name string, match func(*semver.V
 		}
 	}
 	if best == nil {
+		return nil
+	}
+	if !p.ResolveDeps {
+		_, _ = p.config(ctx, p.node(name), best) // Plan reads its requirements
 		return nil
 	}
 	deps, _ := p.Dependencies(ctx, name, best)

@@ -29,12 +29,12 @@ type Tracker interface {
 }
 
 // fetchTracked is fetch reported to in.Progress, when there is one.
-func (in *Installer) fetchTracked(ctx context.Context, j *job) error {
+func (in *Installer) fetchTracked(ctx context.Context, j *job, downloads *downloadSlots) error {
 	if in.Progress == nil {
-		return in.fetch(ctx, j)
+		return in.fetch(ctx, j, downloads)
 	}
 	j.track = in.Progress.Start(*j.res)
-	err := in.fetch(ctx, j)
+	err := in.fetch(ctx, j, downloads)
 	if err != nil {
 		j.track.Fail(err)
 	} else {
