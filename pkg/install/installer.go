@@ -1,6 +1,7 @@
 package install
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,9 @@ type Installer struct {
 	// Bundle names the bundle the resolver's client reads, when it does:
 	// results then report it as their source.
 	Bundle string
+	// AllowUnverified installs HTTP mirror files that have no digest
+	// anywhere (results report Unverified).
+	AllowUnverified bool
 }
 
 // Result reports what happened to one artifact.
@@ -83,6 +87,9 @@ type Result struct {
 	Bytes           int64             `json:"bytes"`
 	Duration        time.Duration     `json:"durationNs"`
 	Source          string            `json:"source"`
+	// Unverified is true for an HTTP mirror file installed with no digest
+	// to check it against (AllowUnverified).
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 // job is one plan item on its way to the disk.
@@ -120,7 +127,8 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	if err != nil {
 		return nil, err
 	}
-	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors}
+	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors,
+		HTTP: in.HTTP, Lock: cmp.Or(in.Locked, readLockPins(in.LockPath))}
 	var plan *Plan
 	if in.Locked != nil {
 		plan, err = p.PlanLocked(ctx, in.Locked, refs)
@@ -183,6 +191,9 @@ func (in *Installer) prepare(ctx context.Context, p *Planner, state *State, jobs
 
 func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j *job) error {
 	it := j.item
+	if it.http != nil {
+		return in.prepareHTTP(state, j)
+	}
 	root := it.root
 	r := &Result{
 		Ref: it.Ref, Name: it.Name, Index: it.Index, Version: it.Version, Tag: it.Tag,
@@ -234,6 +245,9 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 // HTTP mirrors. Every attempt streams through digest verification into a
 // fresh staging directory; a failed one is discarded.
 func (in *Installer) fetch(ctx context.Context, j *job) error {
+	if j.item.http != nil {
+		return in.fetchHTTP(ctx, j)
+	}
 	start := time.Now()
 	r := j.res
 	order := append([]Channel{{Location: j.art.Location}}, j.item.channels...)
