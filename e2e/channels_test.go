@@ -1,10 +1,17 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -110,4 +117,117 @@ func TestStalledDownload(t *testing.T) {
 
 	// A bad value is a usage error.
 	oneLine(t, e.ferry("artifact", "install", "rules:1.x", "--idle-timeout", "0s"), 2, "--idle-timeout")
+}
+
+// rulesTarGz is a rules file layer as ferry artifact push makes it.
+func rulesTarGz(t *testing.T, body string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "my_rules.yaml", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = tw.Write([]byte(body))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// downRegistry is the address of a registry that refuses connections.
+func downRegistry(t *testing.T) string {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	host := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close()
+	return host
+}
+
+// TestHTTPMirrorOnly: the registry is down; versions come from the HTTP
+// mirror's SHA256SUMS or its directory listing, and every file is verified
+// against a digest unless --allow-unverified says otherwise.
+func TestHTTPMirrorOnly(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{}
+	put := func(name string, data []byte) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish := func(v string) {
+		files[v] = rulesTarGz(t, "- rule: r\n  desc: version "+v+"\n")
+		put("my-rules-"+v+".tar.gz", files[v])
+	}
+	sum := func(v string) string { s := sha256.Sum256(files[v]); return hex.EncodeToString(s[:]) }
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	e := newEnv(t)
+	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
+  type: rulesfile
+  registry: %s
+  repository: acme/rules/my-rules
+  mirrors:
+    - url: %s/my-rules-{version}.{ext}
+`, downRegistry(t), srv.URL))
+
+	for _, v := range []string{"1.0.0", "1.1.0", "2.0.0"} {
+		publish(v)
+	}
+	put("SHA256SUMS", []byte(fmt.Sprintf("%s  my-rules-1.0.0.tar.gz\n%s  my-rules-1.1.0.tar.gz\n%s  my-rules-2.0.0.tar.gz\n", sum("1.0.0"), sum("1.1.0"), sum("2.0.0"))))
+	r := e.ok("artifact", "install", "rules:1.x", "-o", "json")
+	for _, want := range []string{`"version": "1.1.0"`, `"source": "` + srv.URL + `/my-rules-1.1.0.tar.gz"`, `"digest": "sha256:` + sum("1.1.0")} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("install from SHA256SUMS lacks %s:\n%s", want, r.Stdout)
+		}
+	}
+	if strings.Contains(r.Stderr, "warning") || !strings.Contains(e.read("falco", "my_rules.yaml"), "version 1.1.0") {
+		t.Errorf("stderr %q, installed %q", r.Stderr, e.read("falco", "my_rules.yaml"))
+	}
+	if r = e.ok("artifact", "install", "rules:1.x"); !strings.Contains(r.Stdout, "1.1.0 (rulesfile) is up to date") {
+		t.Errorf("reinstall: %s", r.Stdout)
+	}
+
+	// No SHA256SUMS: the directory listing names the versions; 1.2.0 has
+	// no digest anywhere.
+	os.Remove(filepath.Join(dir, "SHA256SUMS"))
+	publish("1.2.0")
+	oneLine(t, e.ferry("artifact", "install", "rules:1.x"), 5, "my-rules-1.2.0.tar.gz", "no digest", "hint: ", "--allow-unverified")
+	if !strings.Contains(e.read("falco", "my_rules.yaml"), "version 1.1.0") {
+		t.Errorf("previous version not intact")
+	}
+	r = e.ok("artifact", "install", "rules:1.x", "--allow-unverified")
+	if !strings.Contains(r.Stdout, "Updated acme/rules 1.1.0 → 1.2.0") || !strings.Contains(r.Stdout, "from    "+srv.URL+"/my-rules-1.2.0.tar.gz") ||
+		!strings.HasPrefix(r.Stderr, "warning: rules 1.2.0 from "+srv.URL) || !strings.Contains(r.Stderr, "sha256:"+sum("1.2.0")) {
+		t.Errorf("unverified install:\nstdout: %s\nstderr: %s", r.Stdout, r.Stderr)
+	}
+
+	// A sidecar that does not match: refused, 1.2.0 stays.
+	publish("1.3.0")
+	put("my-rules-1.3.0.tar.gz.sha256", []byte(sum("1.2.0")+"  my-rules-1.3.0.tar.gz\n"))
+	oneLine(t, e.ferry("artifact", "install", "rules:1.x"), 5, "digest", "my-rules-1.3.0.tar.gz.sha256")
+	if !strings.Contains(e.read("falco", "my_rules.yaml"), "version 1.2.0") {
+		t.Errorf("previous version not intact")
+	}
+	assertNoLitter(t, e.path("falco"))
+	// The right sidecar: verified, no warning.
+	put("my-rules-1.3.0.tar.gz.sha256", []byte(sum("1.3.0")+"\n"))
+	r = e.ok("artifact", "install", "rules:1.x")
+	if r.Stderr != "" || !strings.Contains(e.read("falco", "my_rules.yaml"), "version 1.3.0") {
+		t.Errorf("install with a sidecar: %s %s", r.Stdout, r.Stderr)
+	}
+	// The lock file records the file's digest; a locked install elsewhere
+	// is verified against it.
+	lock := e.read("state", "ferry.lock")
+	if !strings.Contains(lock, "layerDigest: sha256:"+sum("1.3.0")) {
+		t.Errorf("lock file:\n%s", lock)
+	}
+	os.Remove(filepath.Join(dir, "my-rules-1.3.0.tar.gz.sha256"))
+	e.ok("artifact", "install", "--locked", "--lock-file", e.path("state", "ferry.lock"), "--state-dir", e.path("state2"), "--rulesfiles-dir", e.path("falco2"))
+	if !strings.Contains(e.read("falco2", "my_rules.yaml"), "version 1.3.0") {
+		t.Errorf("locked install from the HTTP mirror")
+	}
 }

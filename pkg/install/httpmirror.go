@@ -380,7 +380,7 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 		}
 	}
 	if want == "" && !in.AllowUnverified {
-		return nil, "", fmt.Errorf("%s: %w: neither the lock file, the index, %s nor %s.sha256 has one", f.url, ErrUnverified, SumsFile, f.url)
+		return nil, "", fmt.Errorf("%s %s from %s: %w: neither the lock file, the index, %s nor %s.sha256 has one", r.Name, r.Version, f.url, ErrUnverified, SumsFile, f.url)
 	}
 	st, err := Stage(r.Dir)
 	if err != nil {
@@ -408,7 +408,7 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 	switch {
 	case res.err != nil && errors.Is(res.err, ferryhttp.ErrDigestMismatch):
 		_ = st.Discard()
-		return nil, "", fmt.Errorf("verifying %s %s against %s: %w: %w", r.Name, r.Version, from, oci.ErrDigestMismatch, res.err)
+		return nil, "", fmt.Errorf("verifying %s %s against %s: %w", r.Name, r.Version, from, mismatchError{res.err})
 	case uerr != nil:
 		_ = st.Discard()
 		return nil, "", fmt.Errorf("unpacking %s %s from %s: %w", r.Name, r.Version, f.url, uerr)
@@ -418,6 +418,14 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 	}
 	return &httpStaging{Staging: st, unverified: want == ""}, "sha256:" + res.d.SHA256, nil
 }
+
+// mismatchError is a download's digest mismatch, reported as the OCI one
+// so that every digest failure classifies alike.
+type mismatchError struct{ err error }
+
+func (e mismatchError) Error() string        { return e.err.Error() }
+func (e mismatchError) Unwrap() error        { return e.err }
+func (e mismatchError) Is(target error) bool { return target == oci.ErrDigestMismatch }
 
 // commitHTTP swaps an HTTP download in and records it; the file's digest
 // stands for both the artifact and its layer.
