@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -15,6 +16,10 @@ import (
 	"strings"
 	"testing"
 
+	"oras.land/oras-go/v2"
+	ocilayout "oras.land/oras-go/v2/content/oci"
+
+	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/internal/testutil"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
@@ -229,5 +234,76 @@ func TestHTTPMirrorOnly(t *testing.T) {
 	e.ok("artifact", "install", "--locked", "--lock-file", e.path("state", "ferry.lock"), "--state-dir", e.path("state2"), "--rulesfiles-dir", e.path("falco2"))
 	if !strings.Contains(e.read("falco2", "my_rules.yaml"), "version 1.3.0") {
 		t.Errorf("locked install from the HTTP mirror")
+	}
+}
+
+// TestOCILayoutReference: oci-layout:PATH[:TAG][@DIGEST] installs from an
+// OCI image layout directory or tar (as oras copy --to-oci-layout writes
+// it) with no network.
+func TestOCILayoutReference(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	loc := oci.Location{Registry: reg.Host, Repository: "acme/rules/my-rules"}
+	publishRules(t, e, loc.String(), "1.0.0", "2.0.0")
+	dir := e.path("layout")
+	store, err := ocilayout.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, _ := ferryhttp.New(ferryhttp.Options{})
+	repo, _ := oci.NewClient(oci.ClientOptions{HTTP: hc, PlainHTTP: func(string) bool { return true }}).Repository(loc)
+	var first string
+	for _, tag := range []string{"1.0.0", "2.0.0"} {
+		desc, err := oras.Copy(context.Background(), repo, tag, store, tag, oras.DefaultCopyOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == "" {
+			first = desc.Digest.String()
+		}
+	}
+	tarball := e.path("layout.tar")
+	tarTree(t, dir, tarball)
+
+	reg.Reset()
+	reg.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusInternalServerError)
+		return true
+	})
+	air := newEnv(t)
+	r := air.ok("artifact", "install", "oci-layout:"+dir)
+	if !strings.Contains(r.Stdout, "Installed my-rules 2.0.0 (rulesfile)") || !strings.Contains(r.Stdout, "from    oci-layout:"+dir+":2.0.0") ||
+		!strings.Contains(air.read("falco", "my_rules.yaml"), "version 2.0.0") {
+		t.Errorf("install from the layout directory:\n%s", r.Stdout)
+	}
+	r = air.ok("artifact", "install", "oci-layout:"+dir+":1.0.0", "-o", "json")
+	if !strings.Contains(r.Stdout, `"source": "oci-layout:`+dir+`"`) || !strings.Contains(air.read("falco", "my_rules.yaml"), "version 1.0.0") {
+		t.Errorf("install of a tag from the layout:\n%s", r.Stdout)
+	}
+	air.ok("artifact", "install", "oci-layout:"+tarball+"@"+first, "--rulesfiles-dir", air.path("from-tar"))
+	if !strings.Contains(air.read("from-tar", "my_rules.yaml"), "version 1.0.0") {
+		t.Errorf("install by digest from the layout tar")
+	}
+	if n := len(reg.Requests()); n != 0 {
+		t.Errorf("installs from a layout made %d registry requests", n)
+	}
+	oneLine(t, air.ferry("artifact", "install", "oci-layout:"+air.path("nope")), 3, "nope")
+	oneLine(t, air.ferry("artifact", "install", "oci-layout:"+dir+":3.0.0"), 3, "3.0.0")
+}
+
+// tarTree packs dir into a tar file at path.
+func tarTree(t *testing.T, dir, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 // printUnverified warns, on stderr, about every HTTP mirror file installed
@@ -18,6 +19,17 @@ func printUnverified(f *cmdutil.Factory, results []install.Result) {
 	}
 }
 
-func isHTTPSource(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+// plainSource is where a result came from when that is no registry tag:
+// the file of an HTTP mirror, or an OCI layout on disk ("" otherwise).
+func plainSource(r install.Result) string {
+	switch {
+	case r.Tag == "" && (strings.HasPrefix(r.Source, "http://") || strings.HasPrefix(r.Source, "https://")):
+		return r.Source
+	case strings.HasPrefix(r.Registry, oci.LayoutScheme):
+		if r.Tag != "" {
+			return r.Registry + ":" + r.Tag
+		}
+		return r.Registry + "@" + r.Digest
+	}
+	return ""
 }

@@ -385,8 +385,8 @@ func printResult(f *cmdutil.Factory, r install.Result) {
 	if r.Tag == "" {
 		from = fmt.Sprintf("%s/%s@%s", r.Registry, r.Repository, r.Digest)
 	}
-	if r.Tag == "" && isHTTPSource(r.Source) {
-		from = r.Source
+	if s := plainSource(r); s != "" {
+		from = s
 	}
 	fmt.Fprintf(out, "  from    %s\n", from)
 	fmt.Fprintf(out, "  digest  %s\n", r.Digest)

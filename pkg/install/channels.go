@@ -24,6 +24,9 @@ func (c Channel) String() string {
 	if c.URL != "" {
 		return c.URL
 	}
+	if c.Location.IsLayout() {
+		return c.Location.String()
+	}
 	return "oci://" + c.Location.String()
 }
 

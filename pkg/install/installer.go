@@ -199,7 +199,7 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 		Ref: it.Ref, Name: it.Name, Index: it.Index, Version: it.Version, Tag: it.Tag,
 		Registry: it.Location.Registry, Repository: it.Location.Repository, Digest: root.Descriptor.Digest.String(),
 		Requested: it.Requested, Reasons: it.Reasons, DependsOn: it.DependsOn, Unchecked: it.Unchecked,
-		Source: "oci://" + it.Location.String(),
+		Source: Channel{Location: it.Location}.String(),
 	}
 	j.res = r
 	prev, had := state.Get(it.Location.String())

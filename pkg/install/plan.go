@@ -146,7 +146,7 @@ func (p *Planner) want(ctx context.Context, raw string) (Want, error) {
 		return Want{}, err
 	}
 	if ref.IsLayout() {
-		return Want{}, fmt.Errorf("%q: oci-layout references are not supported yet", raw)
+		return p.wantLayout(ctx, raw, ref)
 	}
 	n := &node{ref: raw, tagOf: map[string]string{}}
 	if ref.IsOCI() {
