@@ -307,3 +307,55 @@ func tarTree(t *testing.T, dir, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestMirrorCommand: ferry artifact mirror writes what a static file server
+// needs to be an HTTP mirror, and an install reads versions and digests
+// from it when the registry is down.
+func TestMirrorCommand(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	publishGraph(t, e, reg.Host)
+	dir := e.path("mirror")
+	r := e.ok("artifact", "mirror", "acme/k8saudit-rules", "-O", dir)
+	for _, want := range []string{"Mirrored k8saudit-rules 0.7.0 as k8saudit-rules-0.7.0.tar.gz", "Mirrored k8saudit 0.8.0 as k8saudit-0.8.0-linux-aarch64.tar.gz", "Mirrored k8saudit 0.8.0 as k8saudit-0.8.0-linux-x86_64.tar.gz"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("mirror lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	e.ok("artifact", "mirror", "acme/k8saudit:0.7.0", "--resolve-deps=false", "-O", dir)
+	sums := e.read("mirror", "SHA256SUMS")
+	if n := strings.Count(sums, "\n"); n != 5 || !strings.Contains(sums, "  k8saudit-0.7.0-linux-x86_64.tar.gz\n") {
+		t.Errorf("SHA256SUMS after two runs:\n%s", sums)
+	}
+
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	air := newEnv(t)
+	addIndex(t, air, "acme", fmt.Sprintf(`- name: k8saudit
+  type: plugin
+  registry: %[1]s
+  repository: acme/plugins/plugin/k8saudit
+  mirrors:
+    - url: %[2]s/{name}-{version}-{os}-{machine}.{ext}
+- name: k8saudit-rules
+  type: rulesfile
+  registry: %[1]s
+  repository: acme/plugins/ruleset/k8saudit-rules
+  mirrors:
+    - url: %[2]s/{name}-{version}.{ext}
+`, downRegistry(t), srv.URL))
+	r = air.ok("artifact", "install", "acme/k8saudit:0.x", "acme/k8saudit-rules", "--platform", "linux/arm64")
+	if r.Stderr != "" || !strings.Contains(r.Stdout, "Installed acme/k8saudit 0.8.0 (plugin)") || !strings.Contains(r.Stdout, "from    "+srv.URL+"/k8saudit-0.8.0-linux-aarch64.tar.gz") {
+		t.Errorf("install from the mirror:\n%s\n%s", r.Stdout, r.Stderr)
+	}
+	if got := air.read("plugins", "libk8saudit.so"); got != "k8saudit 0.8.0 arm64" {
+		t.Errorf("plugin from the mirror: %q", got)
+	}
+	if !strings.Contains(air.read("falco", "k8saudit_rules.yaml"), "rule: r") {
+		t.Errorf("rules from the mirror")
+	}
+	air.ok("artifact", "install", "acme/k8saudit:0.7.0", "--platform", "linux/amd64", "--plugins-dir", air.path("amd64"), "--state-dir", air.path("state-amd64"))
+	if got := air.read("amd64", "libk8saudit.so"); got != "k8saudit 0.7.0 amd64" {
+		t.Errorf("plugin from the mirror: %q", got)
+	}
+}
