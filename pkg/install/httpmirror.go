@@ -76,6 +76,16 @@ func (p *Planner) httpFallback(ctx context.Context, n *node, ociErr error) ([]in
 		if ch.URL == "" {
 			continue
 		}
+		if n.exact != "" {
+			// An exact version needs no listing: the template names its file.
+			u := expandURL(ch.URL, n.name, n.exact, p.Resolver.Platform)
+			if files[n.exact] == nil {
+				tags = append(tags, n.exact)
+			}
+			files[n.exact] = append(files[n.exact], httpFile{ch: ch, url: u, name: path.Base(u)})
+			listed = true
+			continue
+		}
 		fs, err := p.listMirror(ctx, n, ch)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -214,3 +214,29 @@ func TestHTTPMirrorLockedInstall(t *testing.T) {
 		t.Errorf("want a digest mismatch, got %v", err)
 	}
 }
+
+func TestHTTPMirrorExactVersionNeedsNoListing(t *testing.T) {
+	hf := newHTTPMirrorFixture(t, "1.0.0")
+	// The server has neither a SHA256SUMS nor a directory index, as an
+	// object store.
+	hf.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") || strings.HasSuffix(r.URL.Path, "/SHA256SUMS") {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		http.FileServer(http.Dir(hf.dir)).ServeHTTP(w, r)
+	})
+	if _, err := hf.install(t, false, "my-rules:1.x"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a range needs a listing: %v", err)
+	}
+	results, err := hf.install(t, true, "my-rules:1.0.0")
+	if err != nil || !results[0].Unverified || hf.installed(t) != "- rule: version 1.0.0\n" {
+		t.Fatalf("%+v, %v", results, err)
+	}
+	// The lock file now pins it: verified from here on.
+	os.RemoveAll(hf.dirs[oci.TypeRulesfile])
+	results, err = hf.install(t, false, "my-rules:1.0.0")
+	if err != nil || results[0].Unverified || results[0].Status != install.StatusInstalled {
+		t.Fatalf("%+v, %v", results, err)
+	}
+}
