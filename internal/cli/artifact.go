@@ -27,6 +27,7 @@ func newCmdArtifact(f *cmdutil.Factory) *cobra.Command {
 		newCmdArtifactInstall(f),
 		newCmdArtifactLock(f),
 		newCmdArtifactBundle(f),
+		newCmdArtifactMirror(f),
 		newCmdArtifactPush(f),
 		newCmdArtifactVerify(f),
 		newCmdArtifactPromote(f),

@@ -153,6 +153,7 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 					printResult(f, r)
 				}
 			}
+			printUnverified(f, c.Updated)
 			if len(c.Updated) > 0 && opts.OnUpdate != "" {
 				runOnUpdate(ctx, f, opts.OnUpdate, c.Updated)
 			}

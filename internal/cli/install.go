@@ -116,9 +116,10 @@ func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install
 // fetchOptions is the flag group of commands that install: which types,
 // how many at once, how large.
 type fetchOptions struct {
-	AllowedTypes []string
-	Concurrency  int
-	MaxSize      int64
+	AllowedTypes    []string
+	Concurrency     int
+	MaxSize         int64
+	AllowUnverified bool
 	installVerifyOptions
 }
 
@@ -127,6 +128,7 @@ func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
 	fl.StringSliceVar(&o.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
 	fl.IntVar(&o.Concurrency, "concurrency", 4, "artifacts of 1 MiB or more downloaded at once (smaller ones: up to 32)")
 	fl.Int64Var(&o.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
+	fl.BoolVar(&o.AllowUnverified, "allow-unverified", false, "install an HTTP mirror file that no digest (lock file, index, SHA256SUMS, .sha256) covers, with a warning")
 	o.installVerifyOptions.AddFlags(cmd)
 }
 
@@ -279,6 +281,7 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 			printUnchecked(f, results)
 		}
 	}
+	printUnverified(f, results)
 	return err
 }
 
@@ -314,6 +317,8 @@ func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *reso
 		Concurrency:  o.Concurrency,
 		ResolveDeps:  r.ResolveDeps,
 		LockPath:     filepath.Join(d.StateDir, "ferry.lock"),
+
+		AllowUnverified: o.AllowUnverified,
 	}
 	if in.HostMirrors, err = hostMirrors(f); err != nil {
 		return nil, err
@@ -395,6 +400,9 @@ func printResult(f *cmdutil.Factory, r install.Result) {
 	if r.Tag == "" {
 		from = fmt.Sprintf("%s/%s@%s", r.Registry, r.Repository, r.Digest)
 	}
+	if s := plainSource(r); s != "" {
+		from = s
+	}
 	fmt.Fprintf(out, "  from    %s\n", from)
 	fmt.Fprintf(out, "  digest  %s\n", r.Digest)
 	if r.Platform != "" {
@@ -424,7 +432,11 @@ func newPlanner(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, state
 	if err != nil {
 		return nil, err
 	}
-	return &install.Planner{Resolver: resolver, State: state, Engine: engine, ResolveDeps: r.ResolveDeps, Concurrency: 4, HostMirrors: hm}, nil
+	hc, err := f.HTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	return &install.Planner{Resolver: resolver, State: state, Engine: engine, ResolveDeps: r.ResolveDeps, Concurrency: 4, HostMirrors: hm, HTTP: hc}, nil
 }
 
 // hostMirrors turns the config's registries block into the mirrors tried

@@ -75,6 +75,9 @@ type Mirror struct {
 	Registry   string `yaml:"registry,omitempty"`
 	Repository string `yaml:"repository,omitempty"`
 	URL        string `yaml:"url,omitempty"`
+	// Digests pins the files of an HTTP mirror: file name (the last path
+	// element of the expanded URL) to its sha256 digest.
+	Digests map[string]string `yaml:"digests,omitempty"`
 }
 
 // Index is a named list of entries. URL records where it came from; Parse
@@ -245,7 +248,14 @@ func checkMirror(m Mirror) error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("url %q is not an http(s) URL", m.URL)
 		}
+		for file, d := range m.Digests {
+			if !digestPattern.MatchString(d) {
+				return fmt.Errorf("digests: %s: %q is not sha256: and 64 lowercase hex digits", file, d)
+			}
+		}
 		return nil
+	case len(m.Digests) > 0:
+		return errors.New("digests pin the files of a url mirror, not a registry")
 	case m.Registry == "" || m.Repository == "":
 		return errors.New("needs url, or registry and repository")
 	}

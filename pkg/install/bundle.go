@@ -49,6 +49,9 @@ func (p *Planner) Bundle(ctx context.Context, plan *Plan, path string) ([]Bundle
 	var entries []index.Entry
 	var items []BundleItem
 	for _, it := range plan.Items {
+		if it.http != nil {
+			return nil, fmt.Errorf("bundling %s %s: only HTTP mirrors answered, and a bundle holds OCI artifacts", it.Name, it.Version)
+		}
 		tag := it.Tag
 		if tag == "" {
 			tag = it.Version

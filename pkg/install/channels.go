@@ -24,6 +24,9 @@ func (c Channel) String() string {
 	if c.URL != "" {
 		return c.URL
 	}
+	if c.Location.IsLayout() {
+		return c.Location.String()
+	}
 	return "oci://" + c.Location.String()
 }
 
@@ -122,8 +125,14 @@ func onChannels[T any](ctx context.Context, chs []Channel, op string, fn func(oc
 	return zero, ce
 }
 
-// expandURL fills an HTTP mirror template.
+// expandURL fills an HTTP mirror template. {arch} is the OCI architecture
+// (amd64, arm64), {machine} the kernel's name for it (x86_64, aarch64), as
+// download.falco.org names plugin files.
 func expandURL(tmpl, name, version, platform string) string {
 	os, arch, _ := strings.Cut(platform, "/")
-	return strings.NewReplacer("{name}", name, "{version}", version, "{os}", os, "{arch}", arch, "{ext}", "tar.gz").Replace(tmpl)
+	machine := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[arch]
+	if machine == "" {
+		machine = arch
+	}
+	return strings.NewReplacer("{name}", name, "{version}", version, "{os}", os, "{arch}", arch, "{machine}", machine, "{ext}", "tar.gz").Replace(tmpl)
 }

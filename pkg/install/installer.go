@@ -1,6 +1,7 @@
 package install
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,9 @@ type Installer struct {
 	// not already installed, after resolution and before any layer is
 	// fetched: an error stops the whole install with nothing written.
 	Verify func(ctx context.Context, it PlanItem, root ocispec.Descriptor) error
+	// AllowUnverified installs HTTP mirror files that have no digest
+	// anywhere (results report Unverified).
+	AllowUnverified bool
 }
 
 // Result reports what happened to one artifact.
@@ -93,6 +97,9 @@ type Result struct {
 	Bytes           int64             `json:"bytes"`
 	Duration        time.Duration     `json:"durationNs"`
 	Source          string            `json:"source"`
+	// Unverified is true for an HTTP mirror file installed with no digest
+	// to check it against (AllowUnverified).
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 // job is one plan item on its way to the disk.
@@ -132,7 +139,8 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	if err != nil {
 		return nil, err
 	}
-	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors}
+	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors,
+		HTTP: in.HTTP, Lock: cmp.Or(in.Locked, readLockPins(in.LockPath))}
 	var plan *Plan
 	if in.Locked != nil {
 		plan, err = p.PlanLocked(ctx, in.Locked, refs)
@@ -195,12 +203,15 @@ func (in *Installer) prepare(ctx context.Context, p *Planner, state *State, jobs
 
 func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j *job) error {
 	it := j.item
+	if it.http != nil {
+		return in.prepareHTTP(state, j)
+	}
 	root := it.root
 	r := &Result{
 		Ref: it.Ref, Name: it.Name, Index: it.Index, Version: it.Version, Tag: it.Tag,
 		Registry: it.Location.Registry, Repository: it.Location.Repository, Digest: root.Descriptor.Digest.String(),
 		Requested: it.Requested, Reasons: it.Reasons, DependsOn: it.DependsOn, Unchecked: it.Unchecked,
-		Source: "oci://" + it.Location.String(),
+		Source: Channel{Location: it.Location}.String(),
 	}
 	j.res = r
 	prev, had := state.Get(it.Location.String())
@@ -251,6 +262,15 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 // HTTP mirrors. Every attempt streams through digest verification into a
 // fresh staging directory; a failed one is discarded.
 func (in *Installer) fetch(ctx context.Context, j *job, downloads *downloadSlots) error {
+	if j.item.http != nil {
+		// Its size is known only once it is downloaded: a large slot.
+		release, err := downloads.acquire(ctx, smallLayer)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return in.fetchHTTP(ctx, j)
+	}
 	release, err := downloads.acquire(ctx, j.art.Layer.Size)
 	if err != nil {
 		return err

@@ -33,17 +33,19 @@ type LockFile struct {
 
 // Locked is one pinned artifact.
 type Locked struct {
-	Name           string   `yaml:"name"`
-	Index          string   `yaml:"index,omitempty"`
-	Ref            string   `yaml:"ref,omitempty"` // what was asked for; empty for a dependency
-	Type           string   `yaml:"type"`
-	Version        string   `yaml:"version"`
-	Registry       string   `yaml:"registry"`
-	Repository     string   `yaml:"repository"`
-	Digest         string   `yaml:"digest"`
-	Platform       string   `yaml:"platform,omitempty"`
-	ManifestDigest string   `yaml:"manifestDigest,omitempty"`
-	DependsOn      []string `yaml:"dependsOn,omitempty"`
+	Name           string `yaml:"name"`
+	Index          string `yaml:"index,omitempty"`
+	Ref            string `yaml:"ref,omitempty"` // what was asked for; empty for a dependency
+	Type           string `yaml:"type"`
+	Version        string `yaml:"version"`
+	Registry       string `yaml:"registry"`
+	Repository     string `yaml:"repository"`
+	Digest         string `yaml:"digest"`
+	Platform       string `yaml:"platform,omitempty"`
+	ManifestDigest string `yaml:"manifestDigest,omitempty"`
+	// LayerDigest is the digest of the file an HTTP mirror serves for it.
+	LayerDigest string   `yaml:"layerDigest,omitempty"`
+	DependsOn   []string `yaml:"dependsOn,omitempty"`
 }
 
 // ReadLock reads a lock file.
@@ -92,7 +94,8 @@ func LockFromState(st *State) *LockFile {
 	for _, r := range st.Artifacts {
 		l.Artifacts = append(l.Artifacts, Locked{
 			Name: r.Name, Index: r.Index, Ref: r.Ref, Type: r.Type, Version: r.Version, Registry: r.Registry,
-			Repository: r.Repository, Digest: r.Digest, Platform: r.Platform, ManifestDigest: r.ManifestDigest, DependsOn: r.DependsOn,
+			Repository: r.Repository, Digest: r.Digest, Platform: r.Platform, ManifestDigest: r.ManifestDigest, LayerDigest: r.LayerDigest,
+			DependsOn: r.DependsOn,
 		})
 	}
 	return l
@@ -106,6 +109,11 @@ func (p *Planner) LockPlan(ctx context.Context, plan *Plan) (*LockFile, error) {
 	g.SetLimit(p.metadataRequests())
 	for i, it := range plan.Items {
 		g.Go(func() error {
+			if it.http != nil {
+				lk, err := lockHTTP(it, p.Resolver.Platform)
+				l.Artifacts[i] = lk
+				return err
+			}
 			art, err := p.artifact(ctx, it.root, it.channels)
 			if err != nil {
 				return fmt.Errorf("resolving %s %s: %w", it.Name, it.Version, err)
@@ -113,6 +121,7 @@ func (p *Planner) LockPlan(ctx context.Context, plan *Plan) (*LockFile, error) {
 			lk := Locked{
 				Name: it.Name, Index: it.Index, Ref: it.Ref, Type: art.Type, Version: it.Version, Registry: it.Location.Registry,
 				Repository: it.Location.Repository, Digest: art.Root.Digest.String(), Platform: art.Platform, DependsOn: it.DependsOn,
+				LayerDigest: art.Layer.Digest.String(),
 			}
 			if art.Manifest.Digest != art.Root.Digest {
 				lk.ManifestDigest = art.Manifest.Digest.String()
@@ -138,12 +147,20 @@ func (p *Planner) PlanLocked(ctx context.Context, l *LockFile, refs []string) (*
 	for i, lk := range selected {
 		g.Go(func() error {
 			loc := oci.Location{Registry: lk.Registry, Repository: lk.Repository}
-			n := &node{name: lk.Name, loc: loc, channels: channelsFor(loc, p.lockedEntry(lk), p.HostMirrors)}
+			entry := p.lockedEntry(lk)
+			n := &node{name: lk.Name, loc: loc, entry: entry, channels: channelsFor(loc, entry, p.HostMirrors)}
 			root, err := p.fetchRoot(gctx, n, lk.Digest)
+			why := "locked at " + lk.Digest
 			if err != nil {
+				if hi := p.lockedHTTPItem(n, lk); hi != nil && gctx.Err() == nil {
+					plan.Items[i] = PlanItem{
+						Name: lk.Name, Index: lk.Index, Ref: lk.Ref, Location: loc, Version: lk.Version,
+						Requested: lk.Ref != "", Reasons: []string{why}, DependsOn: lk.DependsOn, channels: n.channels, http: hi,
+					}
+					return nil
+				}
 				return fmt.Errorf("fetching locked %s %s (%s): %w", lk.Name, lk.Version, lk.Digest, err)
 			}
-			why := "locked at " + lk.Digest
 			plan.Items[i] = PlanItem{
 				Name: lk.Name, Index: lk.Index, Ref: lk.Ref, Location: loc, Version: lk.Version,
 				Requested: lk.Ref != "", Reasons: []string{why}, DependsOn: lk.DependsOn, root: root, channels: n.channels,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 
@@ -31,6 +32,7 @@ type PlanItem struct {
 
 	root     *oci.Root
 	channels []Channel
+	http     *httpItem // set when only HTTP mirrors serve it
 }
 
 // Plan is what an install would do, dependencies first.
@@ -49,6 +51,10 @@ type Planner struct {
 	Concurrency int
 	// HostMirrors gives the configured mirrors of a registry host.
 	HostMirrors HostMirrors
+	// HTTP lists versions on HTTP mirrors when no OCI channel answers.
+	HTTP *http.Client
+	// Lock, when set, pins the files of HTTP mirrors to its layer digests.
+	Lock *LockFile
 
 	mu    sync.Mutex
 	nodes map[string]*node
@@ -69,6 +75,9 @@ type node struct {
 	pinnedRoot  *oci.Root
 	exact       string // an exact version asked for: tried before any listing
 	tagOf       map[string]string
+	// http holds, by version, the files of HTTP mirrors when the versions
+	// were listed there (no OCI channel answered).
+	http map[string][]httpFile
 }
 
 // Plan resolves refs (and, with ResolveDeps, their dependencies) to exact
@@ -112,13 +121,20 @@ func (p *Planner) Plan(ctx context.Context, refs []string) (*Plan, error) {
 	for i, pk := range picks {
 		g.Go(func() error {
 			n := p.node(pk.Name)
+			p.mu.Lock()
+			tag, chs := n.tagOf[pk.Version.String()], slices.Clone(n.channels)
+			p.mu.Unlock()
+			if hi := p.httpItemOf(n, pk.Version); hi != nil {
+				plan.Items[i] = PlanItem{
+					Name: n.name, Index: n.index, Ref: n.ref, Location: n.loc, Version: p.display(n, pk.Version),
+					Requested: pk.Requested, Reasons: pk.Reasons, DependsOn: pk.Dependencies, channels: chs, http: hi,
+				}
+				return nil
+			}
 			root, err := p.root(gctx, n, pk.Version)
 			if err != nil {
 				return err
 			}
-			p.mu.Lock()
-			tag, chs := n.tagOf[pk.Version.String()], slices.Clone(n.channels)
-			p.mu.Unlock()
 			item := PlanItem{
 				Name: n.name, Index: n.index, Ref: n.ref, Location: n.loc, Version: p.display(n, pk.Version),
 				Tag: tag, Requested: pk.Requested, Reasons: pk.Reasons, DependsOn: pk.Dependencies, root: root,
@@ -149,7 +165,7 @@ func (p *Planner) want(ctx context.Context, raw string) (Want, error) {
 		return Want{}, err
 	}
 	if ref.IsLayout() {
-		return Want{}, fmt.Errorf("%q: oci-layout references are not supported yet", raw)
+		return p.wantLayout(ctx, raw, ref)
 	}
 	n := &node{ref: raw, tagOf: map[string]string{}}
 	if ref.IsOCI() {
@@ -258,6 +274,7 @@ func (p *Planner) Versions(ctx context.Context, name string) ([]*semver.Version,
 	if n.pinned != nil {
 		return []*semver.Version{n.pinned}, nil
 	}
+	var ociErr error // every OCI channel failed: HTTP mirrors list versions
 	if n.exact != "" {
 		if _, err := p.roots.get(n.loc.String()+":"+n.exact, func() (*oci.Root, error) {
 			return p.fetchRoot(ctx, n, n.exact)
@@ -268,17 +285,23 @@ func (p *Planner) Versions(ctx context.Context, name string) ([]*semver.Version,
 			p.mu.Unlock()
 			return []*semver.Version{v}, nil
 		} else if !errors.Is(err, oci.ErrNotFound) {
-			return nil, err
+			if !hasHTTP(n) {
+				return nil, err
+			}
+			ociErr = err
 		}
 	}
 	vs, err := p.tags.get(n.loc.String(), func() ([]index.Version, error) {
-		tags, err := onChannels(ctx, p.channelsOf(n), "listing tags of "+n.name, func(loc oci.Location) ([]string, error) {
-			return p.Resolver.Client.Tags(ctx, loc)
-		}, p.served(n))
-		if err != nil {
-			return nil, err
+		if ociErr == nil {
+			tags, err := onChannels(ctx, p.channelsOf(n), "listing tags of "+n.name, func(loc oci.Location) ([]string, error) {
+				return p.Resolver.Client.Tags(ctx, loc)
+			}, p.served(n))
+			if err == nil {
+				return index.Versions(tags), nil
+			}
+			ociErr = err
 		}
-		return index.Versions(tags), nil
+		return p.httpFallback(ctx, n, ociErr)
 	})
 	if err != nil {
 		return nil, err
@@ -396,6 +419,10 @@ func (p *Planner) artifact(ctx context.Context, root *oci.Root, chs []Channel) (
 // config returns the config of n at v: from the install state when the
 // same manifest is installed, else from the registry.
 func (p *Planner) config(ctx context.Context, n *node, v *semver.Version) (oci.Config, error) {
+	if p.httpItemOf(n, v) != nil {
+		// An HTTP mirror serves no config: no dependencies or requirements.
+		return oci.Config{Version: v.Original()}, nil
+	}
 	root, err := p.root(ctx, n, v)
 	if err != nil {
 		return oci.Config{}, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
@@ -17,7 +18,12 @@ type Location struct {
 	Repository string `json:"repository"`
 }
 
-func (l Location) String() string { return l.Registry + "/" + l.Repository }
+func (l Location) String() string {
+	if l.Repository == "" {
+		return l.Registry
+	}
+	return l.Registry + "/" + l.Repository
+}
 
 // Client reaches registries. One Client is meant to serve a whole run: it
 // caches auth tokens across repositories and reuses connections.
@@ -25,6 +31,9 @@ type Client struct {
 	auth      *auth.Client
 	plainHTTP func(host string) bool
 	layout    Layout
+
+	mu      sync.Mutex
+	layouts map[string]Layout // oci-layout: locations, opened once
 }
 
 // ClientOptions configure a Client.
@@ -91,8 +100,11 @@ func (c *Client) Registry(host string) (*remote.Registry, error) {
 
 // Tags lists every tag of loc, following pagination.
 func (c *Client) Tags(ctx context.Context, loc Location) ([]string, error) {
-	if c.layout != nil {
-		return c.layoutTags(ctx, loc)
+	if l, prefix, err := c.layoutFor(ctx, loc); err != nil || l != nil {
+		if err != nil {
+			return nil, err
+		}
+		return c.layoutTags(ctx, l, prefix, loc)
 	}
 	repo, err := c.Repository(loc)
 	if err != nil {

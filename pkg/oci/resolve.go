@@ -47,8 +47,11 @@ type Artifact struct {
 // FetchRoot fetches the manifest or index that reference (a tag or a digest)
 // points at, in one GET, and verifies it against its digest.
 func (c *Client) FetchRoot(ctx context.Context, loc Location, reference string) (*Root, error) {
-	if c.layout != nil {
-		return c.layoutRoot(ctx, loc, reference)
+	if l, prefix, err := c.layoutFor(ctx, loc); err != nil || l != nil {
+		if err != nil {
+			return nil, err
+		}
+		return c.layoutRoot(ctx, l, prefix, loc, reference)
 	}
 	repo, err := c.Repository(loc)
 	if err != nil {
@@ -83,7 +86,7 @@ func (c *Client) Resolve(ctx context.Context, root *Root, platform string) (*Art
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", root.Location, err)
 		}
-		src, err := c.fetcherFor(root.Location)
+		src, err := c.fetcherFor(ctx, root.Location)
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +152,7 @@ func selectPlatform(idx ocispec.Index, platform string) (ocispec.Descriptor, []s
 // FetchConfig reads and parses an artifact's config blob.
 func (c *Client) FetchConfig(ctx context.Context, loc Location, desc ocispec.Descriptor) (Config, error) {
 	var cfg Config
-	src, err := c.fetcherFor(loc)
+	src, err := c.fetcherFor(ctx, loc)
 	if err != nil {
 		return cfg, err
 	}
@@ -199,7 +202,7 @@ func (b *Blob) Close() error { return b.rc.Close() }
 
 // OpenBlob starts streaming a blob.
 func (c *Client) OpenBlob(ctx context.Context, loc Location, desc ocispec.Descriptor) (*Blob, error) {
-	src, err := c.fetcherFor(loc)
+	src, err := c.fetcherFor(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +210,7 @@ func (c *Client) OpenBlob(ctx context.Context, loc Location, desc ocispec.Descri
 	if err != nil {
 		return nil, fmt.Errorf("fetching blob %s of %s: %w", desc.Digest, loc, classify(loc.Registry, err))
 	}
-	if c.layout == nil {
+	if c.layout == nil && !loc.IsLayout() {
 		rc = &resumingReader{ctx: ctx, c: c, loc: loc, desc: desc, rc: rc}
 	}
 	return &Blob{rc: rc, vr: content.NewVerifyReader(rc, desc)}, nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry/pkg/index"
+	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
@@ -110,6 +111,9 @@ func Hint(err error) string {
 	}
 	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return "the registry speaks plain HTTP: pass --plain-http (or set plainHTTP for the host in the config)"
+	}
+	if errors.Is(err, install.ErrUnverified) {
+		return "publish a SHA256SUMS or FILE.sha256 beside the file, pin it in the index (digests:), or pass --allow-unverified to install it anyway"
 	}
 	if errors.Is(err, oci.ErrUnreachable) {
 		return "check the registry address and your network (proxies: HTTPS_PROXY, NO_PROXY)"

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -39,6 +40,7 @@ type GlobalOptions struct {
 	PlainHTTP          bool
 	CAFile             string
 	InsecureSkipVerify bool
+	IdleTimeout        time.Duration
 }
 
 // AddFlags binds the global flags.
@@ -50,6 +52,7 @@ func (g *GlobalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&g.PlainHTTP, "plain-http", false, "talk plain HTTP, not HTTPS, to registries")
 	fs.StringVar(&g.CAFile, "ca-file", "", "PEM file of CA certificates to trust for registries and mirrors")
 	fs.BoolVar(&g.InsecureSkipVerify, "insecure-skip-tls-verify", false, "do not verify registry TLS certificates")
+	fs.DurationVar(&g.IdleTimeout, "idle-timeout", 60*time.Second, "give up on a download that receives no byte for this long (then it resumes or the next channel is tried)")
 }
 
 // Validate checks the global flag values.
@@ -61,6 +64,9 @@ func (g *GlobalOptions) Validate() error {
 	case "error", "warn", "info", "debug":
 	default:
 		return Usage(fmt.Errorf("--log-level must be error, warn, info or debug, not %q", g.LogLevel))
+	}
+	if g.IdleTimeout <= 0 {
+		return Usage(fmt.Errorf("--idle-timeout must be positive, not %s", g.IdleTimeout))
 	}
 	return nil
 }
@@ -157,6 +163,7 @@ func (f *Factory) HTTPClient() (*http.Client, error) {
 			CAFile:             f.Global.CAFile,
 			InsecureSkipVerify: f.Global.InsecureSkipVerify,
 			Hosts:              hosts,
+			IdleTimeout:        f.Global.IdleTimeout,
 		})
 	})
 	return f.http, f.httpErr

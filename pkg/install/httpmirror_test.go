@@ -1,0 +1,242 @@
+package install_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/pkg/index"
+	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/oci"
+)
+
+// httpMirrorFixture is a registry that is down and a static file server
+// (net/http's FileServer, with its directory listings) as the HTTP mirror.
+type httpMirrorFixture struct {
+	*fixture
+	dir   string // the file server's root
+	srv   *httptest.Server
+	files map[string][]byte // version → file
+	entry index.Entry
+}
+
+func newHTTPMirrorFixture(t *testing.T, versions ...string) *httpMirrorFixture {
+	t.Helper()
+	f := newFixture(t)
+	hc, err := ferryhttp.New(ferryhttp.Options{NoRetry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.client = oci.NewClient(oci.ClientOptions{HTTP: hc, PlainHTTP: func(string) bool { return true }})
+	hf := &httpMirrorFixture{fixture: f, dir: t.TempDir(), files: map[string][]byte{}}
+	if err := os.MkdirAll(filepath.Join(hf.dir, "rules"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range versions {
+		hf.files[v] = tarGz(t, map[string]string{"my_rules.yaml": "- rule: version " + v + "\n"}, false)
+		hf.put(t, "rules/my-rules-"+v+".tar.gz", hf.files[v])
+	}
+	hf.srv = httptest.NewServer(http.FileServer(http.Dir(hf.dir)))
+	t.Cleanup(hf.srv.Close)
+	f.reg.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	hf.entry = index.Entry{Name: "my-rules", Type: "rulesfile", Registry: f.reg.Host, Repository: "acme/rules/my-rules",
+		Mirrors: []index.Mirror{{URL: hf.srv.URL + "/rules/{name}-{version}.{ext}"}}}
+	return hf
+}
+
+func (hf *httpMirrorFixture) put(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(hf.dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (hf *httpMirrorFixture) sum(v string) string {
+	s := sha256.Sum256(hf.files[v])
+	return hex.EncodeToString(s[:])
+}
+
+func (hf *httpMirrorFixture) install(t *testing.T, allowUnverified bool, refs ...string) ([]install.Result, error) {
+	t.Helper()
+	hc, err := ferryhttp.New(ferryhttp.Options{NoRetry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := hf.installer([]index.Entry{hf.entry}, "linux/amd64")
+	in.HTTP, in.AllowUnverified = hc, allowUnverified
+	in.LockPath = filepath.Join(hf.state, "ferry.lock")
+	return in.Install(context.Background(), refs)
+}
+
+func (hf *httpMirrorFixture) installed(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(hf.dirs[oci.TypeRulesfile], "my_rules.yaml"))
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+func TestHTTPMirrorOnlySHA256SUMS(t *testing.T) {
+	hf := newHTTPMirrorFixture(t, "1.0.0", "1.1.0", "2.0.0")
+	hf.put(t, "rules/SHA256SUMS", []byte(fmt.Sprintf("%s  my-rules-1.0.0.tar.gz\n%s *my-rules-1.1.0.tar.gz\n%s  other-1.5.0.tar.gz\n",
+		hf.sum("1.0.0"), hf.sum("1.1.0"), hf.sum("2.0.0"))))
+	results, err := hf.install(t, false, "my-rules:1.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := results[0]
+	if r.Version != "1.1.0" || r.Source != hf.srv.URL+"/rules/my-rules-1.1.0.tar.gz" || r.Digest != "sha256:"+hf.sum("1.1.0") || r.Unverified {
+		t.Errorf("result %+v", r)
+	}
+	if got := hf.installed(t); got != "- rule: version 1.1.0\n" {
+		t.Errorf("installed %q", got)
+	}
+	lock, err := install.ReadLock(filepath.Join(hf.state, "ferry.lock"))
+	if err != nil || lock.Artifacts[0].LayerDigest != r.Digest {
+		t.Errorf("lock %+v, %v", lock, err)
+	}
+	// Again: up to date, nothing downloaded.
+	results, err = hf.install(t, false, "my-rules:1.x")
+	if err != nil || results[0].Status != install.StatusUpToDate {
+		t.Errorf("reinstall: %+v, %v", results, err)
+	}
+}
+
+func TestHTTPMirrorOnlyDirectoryIndex(t *testing.T) {
+	hf := newHTTPMirrorFixture(t, "1.0.0", "1.1.0")
+
+	// No digest anywhere: refused, nothing installed.
+	_, err := hf.install(t, false, "my-rules")
+	if !errors.Is(err, install.ErrUnverified) || hf.installed(t) != "" {
+		t.Fatalf("want ErrUnverified and nothing installed, got %v, %q", err, hf.installed(t))
+	}
+
+	// Allowed: installed, reported unverified, with the digest it hashed to.
+	results, err := hf.install(t, true, "my-rules:1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; !r.Unverified || r.Digest != "sha256:"+hf.sum("1.0.0") || hf.installed(t) != "- rule: version 1.0.0\n" {
+		t.Errorf("result %+v, installed %q", r, hf.installed(t))
+	}
+
+	// A sidecar verifies 1.1.0.
+	hf.put(t, "rules/my-rules-1.1.0.tar.gz.sha256", []byte(hf.sum("1.1.0")+"  my-rules-1.1.0.tar.gz\n"))
+	results, err = hf.install(t, false, "my-rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; r.Unverified || r.Version != "1.1.0" || r.PreviousVersion != "1.0.0" || hf.installed(t) != "- rule: version 1.1.0\n" {
+		t.Errorf("result %+v, installed %q", r, hf.installed(t))
+	}
+}
+
+func TestHTTPMirrorSidecarMismatchKeepsPrevious(t *testing.T) {
+	hf := newHTTPMirrorFixture(t, "1.0.0", "1.1.0")
+	hf.put(t, "rules/my-rules-1.0.0.tar.gz.sha256", []byte(hf.sum("1.0.0")+"\n"))
+	if _, err := hf.install(t, false, "my-rules:1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	hf.put(t, "rules/my-rules-1.1.0.tar.gz.sha256", []byte(hf.sum("1.0.0")+"\n")) // the wrong file's
+	_, err := hf.install(t, false, "my-rules:1.x")
+	if !errors.Is(err, oci.ErrDigestMismatch) {
+		t.Fatalf("want a digest mismatch, got %v", err)
+	}
+	if got := hf.installed(t); got != "- rule: version 1.0.0\n" {
+		t.Errorf("the previous version is not intact: %q", got)
+	}
+	entries, _ := os.ReadDir(hf.dirs[oci.TypeRulesfile])
+	for _, e := range entries {
+		if e.Name() != "my_rules.yaml" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestHTTPMirrorIndexPin(t *testing.T) {
+	hf := newHTTPMirrorFixture(t, "1.0.0")
+	hf.entry.Mirrors[0].Digests = map[string]string{"my-rules-1.0.0.tar.gz": "sha256:" + hf.sum("1.0.0")}
+	results, err := hf.install(t, false, "my-rules")
+	if err != nil || results[0].Unverified {
+		t.Fatalf("%+v, %v", results, err)
+	}
+	// A pin that does not match the file is a verification failure.
+	hf.entry.Mirrors[0].Digests["my-rules-1.0.0.tar.gz"] = "sha256:" + strings.Repeat("0", 64)
+	os.RemoveAll(hf.state)
+	if _, err := hf.install(t, false, "my-rules"); !errors.Is(err, oci.ErrDigestMismatch) {
+		t.Errorf("want a digest mismatch, got %v", err)
+	}
+}
+
+func TestHTTPMirrorLockedInstall(t *testing.T) {
+	hf := newHTTPMirrorFixture(t, "1.0.0")
+	hf.put(t, "rules/SHA256SUMS", []byte(hf.sum("1.0.0")+"  my-rules-1.0.0.tar.gz\n"))
+	if _, err := hf.install(t, false, "my-rules"); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := install.ReadLock(filepath.Join(hf.state, "ferry.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Elsewhere, with only the lock file: the SHA256SUMS is gone, the lock
+	// pins the file.
+	os.Remove(filepath.Join(hf.dir, "rules", "SHA256SUMS"))
+	hf.state = filepath.Join(t.TempDir(), "state")
+	hf.dirs[oci.TypeRulesfile] = filepath.Join(t.TempDir(), "rules")
+	hc, _ := ferryhttp.New(ferryhttp.Options{NoRetry: true})
+	in := hf.installer([]index.Entry{hf.entry}, "linux/amd64")
+	in.HTTP, in.Locked = hc, lock
+	results, err := in.Install(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; r.Unverified || r.Digest != "sha256:"+hf.sum("1.0.0") || hf.installed(t) != "- rule: version 1.0.0\n" {
+		t.Errorf("result %+v", r)
+	}
+	// The file changed on the mirror: the lock refuses it.
+	hf.put(t, "rules/my-rules-1.0.0.tar.gz", tarGz(t, map[string]string{"my_rules.yaml": "- rule: evil\n"}, false))
+	hf.state = filepath.Join(t.TempDir(), "state")
+	in.Store = &install.Store{StateDir: hf.state}
+	if _, err := in.Install(context.Background(), nil); !errors.Is(err, oci.ErrDigestMismatch) {
+		t.Errorf("want a digest mismatch, got %v", err)
+	}
+}
+
+func TestHTTPMirrorExactVersionNeedsNoListing(t *testing.T) {
+	hf := newHTTPMirrorFixture(t, "1.0.0")
+	// The server has neither a SHA256SUMS nor a directory index, as an
+	// object store.
+	hf.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") || strings.HasSuffix(r.URL.Path, "/SHA256SUMS") {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		http.FileServer(http.Dir(hf.dir)).ServeHTTP(w, r)
+	})
+	if _, err := hf.install(t, false, "my-rules:1.x"); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a range needs a listing: %v", err)
+	}
+	results, err := hf.install(t, true, "my-rules:1.0.0")
+	if err != nil || !results[0].Unverified || hf.installed(t) != "- rule: version 1.0.0\n" {
+		t.Fatalf("%+v, %v", results, err)
+	}
+	// The lock file now pins it: verified from here on.
+	os.RemoveAll(hf.dirs[oci.TypeRulesfile])
+	results, err = hf.install(t, false, "my-rules:1.0.0")
+	if err != nil || results[0].Unverified || results[0].Status != install.StatusInstalled {
+		t.Fatalf("%+v, %v", results, err)
+	}
+}
