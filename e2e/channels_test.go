@@ -359,3 +359,39 @@ func TestMirrorCommand(t *testing.T) {
 		t.Errorf("plugin from the mirror: %q", got)
 	}
 }
+
+// An entry with a signature block served only by an HTTP mirror: a file
+// carries no signature, so it is refused unless --no-verify.
+func TestHTTPMirrorOnlySigned(t *testing.T) {
+	dir := t.TempDir()
+	data := rulesTarGz(t, "- rule: r\n  desc: version 1.0.0\n")
+	if err := os.WriteFile(filepath.Join(dir, "my-rules-1.0.0.tar.gz"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(data)
+	if err := os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(hex.EncodeToString(s[:])+"  my-rules-1.0.0.tar.gz\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	e := newEnv(t)
+	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
+  type: rulesfile
+  registry: %s
+  repository: acme/rules/my-rules
+  signature:
+    cosign:
+      certificate-identity: release@acme.example
+      certificate-oidc-issuer: https://token.actions.example
+  mirrors:
+    - url: %s/my-rules-{version}.{ext}
+`, downRegistry(t), srv.URL))
+	oneLine(t, e.ferry("artifact", "install", "rules:1.x"), 5, "refusing to install rules 1.0.0: only HTTP mirrors serve it", "hint: ", "--no-verify")
+	if _, err := os.Stat(e.path("falco", "my_rules.yaml")); err == nil {
+		t.Error("a refused install wrote the file")
+	}
+	r := e.ok("artifact", "install", "rules:1.x", "--no-verify")
+	if !strings.Contains(r.Stderr, "warning: --no-verify: installing rules 1.0.0 (from an HTTP mirror)") || !strings.Contains(e.read("falco", "my_rules.yaml"), "version 1.0.0") {
+		t.Errorf("stdout: %s\nstderr: %s", r.Stdout, r.Stderr)
+	}
+}

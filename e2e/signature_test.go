@@ -96,3 +96,78 @@ func TestKeylessSignatures(t *testing.T) {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	}
 }
+
+// A bundle carries the signatures of what it holds: an air-gapped install
+// from it verifies them with no registry, and refuses an unsigned one.
+func TestSignedBundleAirGapped(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	repo := "acme/rules/my-rules"
+	publishRules(t, e, reg.Host+"/"+repo, "1.0.0", "1.1.0", "1.2.0")
+	addIndex(t, e, "acme", signedIndex(reg.Host))
+	ss := testutil.NewSigstore(t)
+	// 1.0.0: a Sigstore bundle referrer; 1.1.0: cosign's legacy .sig tag;
+	// 1.2.0: not signed.
+	testutil.AttachBundle(t, reg.Host, repo, "1.0.0", ss.Bundle(digest.Digest(digestOf(t, e, "rules:1.0.0")), signer, issuer))
+	ss.SignLegacy(reg.Host, repo, "1.1.0", signer, issuer)
+	bundles := map[string]string{}
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
+		bundles[v] = e.path("rules-" + v + ".tar")
+		e.ok("artifact", "bundle", "rules:"+v, "-O", bundles[v])
+	}
+
+	reg.Reset()
+	reg.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusInternalServerError)
+		return true
+	})
+	air := newEnv(t)
+	rootFile := ss.WriteTrustedRoot(air.path("trusted_root.json"))
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		air.ok("artifact", "install", "--from", bundles[v], "rules:"+v, "--trusted-root", rootFile)
+		if got := air.read("falco", "my_rules.yaml"); !strings.Contains(got, "version "+v) {
+			t.Errorf("%s from its bundle: %q", v, got)
+		}
+	}
+	r := air.ferry("artifact", "install", "--from", bundles["1.2.0"], "rules:1.2.0", "--trusted-root", rootFile)
+	oneLine(t, r, 5, "refusing to install rules 1.2.0")
+	if got := air.read("falco", "my_rules.yaml"); !strings.Contains(got, "version 1.1.0") {
+		t.Errorf("a refused install changed the file: %q", got)
+	}
+	if n := len(reg.Requests()); n != 0 {
+		t.Errorf("air-gapped installs made %d registry requests", n)
+	}
+}
+
+// With the primary down, the signature is checked where the artifact comes
+// from: a mirror that promote filled, signatures included.
+func TestSignatureFromMirror(t *testing.T) {
+	primary, mirror := testutil.NewRegistry(t), testutil.NewRegistry(t)
+	e := newEnv(t)
+	repo := "acme/rules/my-rules"
+	publishRules(t, e, primary.Host+"/"+repo, "1.0.0")
+	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
+  type: rulesfile
+  registry: %s
+  repository: %s
+  signature:
+    cosign:
+      certificate-identity: %s
+      certificate-oidc-issuer: %s
+  mirrors:
+    - registry: %s
+      repository: cache/my-rules
+`, primary.Host, repo, signer, issuer, mirror.Host))
+	ss := testutil.NewSigstore(t)
+	testutil.AttachBundle(t, primary.Host, repo, "1.0.0", ss.Bundle(digest.Digest(digestOf(t, e, "rules:1.0.0")), signer, issuer))
+	e.ok("artifact", "promote", primary.Host+"/"+repo+":1.0.0", mirror.Host+"/cache/my-rules:1.0.0", "--trusted-root", ss.WriteTrustedRoot(e.path("root.json")))
+
+	primary.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusNotFound)
+		return true
+	})
+	r := e.ok("artifact", "install", "rules:1.0.0", "--trusted-root", e.path("root.json"), "-o", "json")
+	if !strings.Contains(r.Stdout, `"source": "oci://`+mirror.Host) || !strings.Contains(e.read("falco", "my_rules.yaml"), "version 1.0.0") {
+		t.Errorf("install from the mirror:\n%s\n%s", r.Stdout, r.Stderr)
+	}
+}

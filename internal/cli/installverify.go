@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -56,27 +57,46 @@ func (o *installVerifyOptions) wire(f *cmdutil.Factory, in *install.Installer) e
 		if o.NoVerify {
 			o.warnMu.Lock()
 			defer o.warnMu.Unlock()
-			fmt.Fprintf(f.IO.ErrOut, "warning: --no-verify: installing %s (%s) WITHOUT verifying its signature\n", what, root.Digest)
+			at := string(root.Digest)
+			if at == "" {
+				at = "from an HTTP mirror"
+			}
+			fmt.Fprintf(f.IO.ErrOut, "warning: --no-verify: installing %s (%s) WITHOUT verifying its signature\n", what, at)
 			return nil
+		}
+		if root.Digest == "" {
+			return &cmdutil.CodedError{Code: cmdutil.ExitVerify, Hint: "install it when a registry that carries its signature answers, or pass --no-verify to accept it unsigned",
+				Err: fmt.Errorf("refusing to install %s: only HTTP mirrors serve it, and a file carries no signature to check against its index entry's signature block", what)}
 		}
 		v, err := o.verifier(ctx, f, entry)
 		if err != nil || v == nil {
 			return err
 		}
-		checks, err := v.VerifySignature(ctx, in.Resolver.Client, it.Location, root)
-		if err != nil {
-			return fmt.Errorf("verifying the signature of %s: %w", what, err)
-		}
-		var failed []oci.Check
-		for _, c := range checks {
-			if !c.OK {
-				failed = append(failed, c)
+		// The signature binds the digest, so it may come from any channel
+		// that serves the artifact: the first that verifies wins. The
+		// refusal reports the first channel that answered.
+		var refusal, unreachable error
+		for _, loc := range it.OCILocations() {
+			checks, err := v.VerifySignature(ctx, in.Resolver.Client, loc, root)
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				unreachable = cmp.Or(unreachable, fmt.Errorf("verifying the signature of %s: %w", what, err))
+				continue
 			}
+			var failed []oci.Check
+			for _, c := range checks {
+				if !c.OK {
+					failed = append(failed, c)
+				}
+			}
+			if len(failed) == 0 {
+				return nil
+			}
+			refusal = cmp.Or(refusal, fmt.Errorf("refusing to install %s: %w", what, &oci.VerificationError{Ref: loc.String() + "@" + root.Digest.String(), Failed: failed}))
 		}
-		if len(failed) > 0 {
-			return fmt.Errorf("refusing to install %s: %w", what, &oci.VerificationError{Ref: it.Location.String() + "@" + root.Digest.String(), Failed: failed})
-		}
-		return nil
+		return cmp.Or(refusal, unreachable)
 	}
 	return nil
 }

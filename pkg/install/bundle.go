@@ -63,7 +63,12 @@ func (p *Planner) Bundle(ctx context.Context, plan *Plan, path string) ([]Bundle
 			if err != nil {
 				return struct{}{}, err
 			}
-			_, err = oras.Copy(ctx, repo, digest, store, ref, oras.DefaultCopyOptions)
+			if _, err = oras.Copy(ctx, repo, digest, store, ref, oras.DefaultCopyOptions); err != nil {
+				return struct{}{}, err
+			}
+			// Signatures too, so that an install from the bundle verifies
+			// them with no network.
+			_, err = p.Resolver.Client.CopySignatures(ctx, loc, it.root.Descriptor, store, func(tag string) string { return oci.LayoutRef(it.Location, tag) })
 			return struct{}{}, err
 		}); err != nil {
 			return nil, fmt.Errorf("bundling %s %s: %w", it.Name, it.Version, err)

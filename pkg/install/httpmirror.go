@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/net/html"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
@@ -305,7 +306,7 @@ func (p *Planner) lockedHTTPItem(n *node, lk Locked) *httpItem {
 }
 
 // prepareHTTP is prepareOne for an item served by HTTP mirrors only.
-func (in *Installer) prepareHTTP(state *State, j *job) error {
+func (in *Installer) prepareHTTP(ctx context.Context, state *State, j *job) error {
 	it, hi := j.item, j.item.http
 	r := &Result{
 		Ref: it.Ref, Name: it.Name, Index: it.Index, Version: it.Version, Type: hi.typ,
@@ -333,6 +334,13 @@ func (in *Installer) prepareHTTP(state *State, j *job) error {
 		r.Digest, r.Status, r.Source = prev.Digest, StatusUpToDate, prev.Source
 		r.Files = filePaths(prev.Files)
 		return nil
+	}
+	// No OCI manifest, so no signature to check: Verify is given an empty
+	// descriptor and decides.
+	if in.Verify != nil {
+		if err := in.Verify(ctx, it, ocispec.Descriptor{}); err != nil {
+			return err
+		}
 	}
 	if in.DryRun {
 		r.Status = StatusWouldUpdate

@@ -66,7 +66,8 @@ type Installer struct {
 	Progress Progress
 	// Verify, when set, checks the signature of every artifact that is
 	// not already installed, after resolution and before any layer is
-	// fetched: an error stops the whole install with nothing written.
+	// fetched: an error stops the whole install with nothing written. An
+	// artifact only HTTP mirrors serve has no manifest: root is empty.
 	Verify func(ctx context.Context, it PlanItem, root ocispec.Descriptor) error
 	// AllowUnverified installs HTTP mirror files that have no digest
 	// anywhere (results report Unverified).
@@ -204,7 +205,7 @@ func (in *Installer) prepare(ctx context.Context, p *Planner, state *State, jobs
 func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j *job) error {
 	it := j.item
 	if it.http != nil {
-		return in.prepareHTTP(state, j)
+		return in.prepareHTTP(ctx, state, j)
 	}
 	root := it.root
 	r := &Result{

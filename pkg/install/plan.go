@@ -546,3 +546,23 @@ func (c *memo[V]) get(key string, fn func() (V, error)) (V, error) {
 	e.once.Do(func() { e.v, e.err = fn() })
 	return e.v, e.err
 }
+
+// OCILocations returns the OCI repositories that serve the item, in the
+// order they are tried: the one that served its manifest first, then the
+// other mirrors and the primary. Signatures are looked up there too: a
+// signature binds the digest, so any of them may carry it.
+func (it PlanItem) OCILocations() []oci.Location {
+	var locs []oci.Location
+	if it.root != nil && it.root.Location.Registry != "" {
+		locs = append(locs, it.root.Location)
+	}
+	for _, ch := range it.channels {
+		if ch.URL == "" && !slices.Contains(locs, ch.Location) {
+			locs = append(locs, ch.Location)
+		}
+	}
+	if !slices.Contains(locs, it.Location) {
+		locs = append(locs, it.Location)
+	}
+	return locs
+}

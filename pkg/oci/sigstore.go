@@ -179,20 +179,9 @@ func (v *KeylessVerifier) verifyReferrers(ctx context.Context, c *Client, loc Lo
 // eachBundle calls try with every Sigstore bundle attached to desc as an
 // OCI referrer, until one verifies; it returns why the others did not.
 func eachBundle(ctx context.Context, c *Client, loc Location, desc ocispec.Descriptor, try func(r ocispec.Descriptor, b *bundle.Bundle, artifact verify.ArtifactPolicyOption) error) ([]string, error) {
-	if c.layout != nil {
-		return []string{"the bundle file holds no signatures"}, nil
-	}
-	repo, err := c.Repository(loc)
+	referrers, manifests, blobs, err := c.attachedSource(ctx, loc, desc, MediaTypeSigstoreBundle)
 	if err != nil {
 		return nil, err
-	}
-	var referrers []ocispec.Descriptor
-	err = repo.Referrers(ctx, desc, MediaTypeSigstoreBundle, func(page []ocispec.Descriptor) error {
-		referrers = append(referrers, page...)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", desc.Digest, classify(loc.Registry, err))
 	}
 	digestBytes, err := hex.DecodeString(desc.Digest.Encoded())
 	if err != nil {
@@ -201,7 +190,7 @@ func eachBundle(ctx context.Context, c *Client, loc Location, desc ocispec.Descr
 	artifact := verify.WithArtifactDigest(desc.Digest.Algorithm().String(), digestBytes)
 	var problems []string
 	for _, r := range referrers {
-		raw, err := fetchAll(ctx, repo.Manifests(), r, maxManifestBytes)
+		raw, err := fetchAll(ctx, manifests, r, maxManifestBytes)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("referrer %s: %v", r.Digest, classify(loc.Registry, err)))
 			continue
@@ -215,7 +204,7 @@ func eachBundle(ctx context.Context, c *Client, loc Location, desc ocispec.Descr
 			if !strings.HasPrefix(l.MediaType, "application/vnd.dev.sigstore.bundle") {
 				continue
 			}
-			data, err := fetchAll(ctx, repo.Blobs(), l, maxBundleBytes)
+			data, err := fetchAll(ctx, blobs, l, maxBundleBytes)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("bundle %s: %v", l.Digest, classify(loc.Registry, err)))
 				continue

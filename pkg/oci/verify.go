@@ -299,11 +299,21 @@ func blobFailure(name string, d ocispec.Descriptor, err error) Check {
 // hashBlob fetches a blob in full, checking its size and digest. It returns
 // the content itself when the blob is small (configs), else nil.
 func (c *Client) hashBlob(ctx context.Context, loc Location, d ocispec.Descriptor) (int64, []byte, error) {
-	repo, err := c.Repository(loc)
+	var blobs content.Fetcher
+	l, _, err := c.layoutFor(ctx, loc)
 	if err != nil {
 		return 0, nil, err
 	}
-	rc, err := repo.Blobs().Fetch(ctx, d)
+	if l != nil {
+		blobs = l
+	} else {
+		repo, err := c.Repository(loc)
+		if err != nil {
+			return 0, nil, err
+		}
+		blobs = repo.Blobs()
+	}
+	rc, err := blobs.Fetch(ctx, d)
 	if err != nil {
 		return 0, nil, classify(loc.Registry, err)
 	}
