@@ -10,7 +10,6 @@ import (
 	"oras.land/oras-go/v2/content"
 )
 
-
 // CopySignatures copies what signs or describes desc at loc into dst: its
 // OCI referrers (Sigstore bundles, attestations), with their own graphs, and
 // cosign's sha256-<digest>.sig/.att/.sbom tags, tagged in dst as
