@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/ferryhq/ferry/internal/testutil"
 )
 
@@ -149,4 +151,39 @@ func TestFollow(t *testing.T) {
 	if blobs := reg.Count("", "/blobs/"); blobs != 0 {
 		t.Errorf("an idle check downloaded %d blobs", blobs)
 	}
+}
+
+// follow verifies signatures as install does: a newer version signed by
+// someone else is not installed, one signed by the expected identity is.
+func TestFollowVerifies(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	repo := "acme/rules/my-rules"
+	publishRules(t, e, reg.Host+"/"+repo, "1.0.0")
+	addIndex(t, e, "acme", signedIndex(reg.Host))
+	ss := testutil.NewSigstore(t)
+	sign := func(v, who string) {
+		testutil.AttachBundle(t, reg.Host, repo, v, ss.Bundle(digest.Digest(digestOf(t, e, "rules:"+v)), who, issuer))
+	}
+	sign("1.0.0", signer)
+	installed := func(v string) func() bool {
+		return func() bool {
+			data, _ := os.ReadFile(e.path("falco", "my_rules.yaml"))
+			return strings.Contains(string(data), "version "+v+"\n")
+		}
+	}
+	fw := startFollow(t, e, "rules:1.x", "--every", "300ms", "--jitter", "0", "-o", "json",
+		"--trusted-root", ss.WriteTrustedRoot(e.path("root.json")))
+	fw.waitFor("1.0.0 installed", installed("1.0.0"))
+
+	publishRules(t, e, reg.Host+"/"+repo, "1.1.0")
+	sign("1.1.0", "mallory@acme.example")
+	fw.waitFor("a refused check", func() bool { return strings.Contains(fw.stderr.String(), "refusing to install rules 1.1.0") })
+	if !installed("1.0.0")() {
+		t.Fatal("a version signed by someone else was installed")
+	}
+	publishRules(t, e, reg.Host+"/"+repo, "1.2.0")
+	sign("1.2.0", signer)
+	fw.waitFor("1.2.0 installed", installed("1.2.0"))
+	fw.stop()
 }
