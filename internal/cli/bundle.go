@@ -32,11 +32,7 @@ index naming them. On a host with no network:
 			if opts.Output == "" {
 				return cmdutil.Usage(errors.New("-O FILE is required"))
 			}
-			p, err := newPlanner(cmd, f, &opts.resolveOptions, &install.State{})
-			if err != nil {
-				return err
-			}
-			plan, err := p.Plan(cmd.Context(), args)
+			p, plan, err := planFresh(cmd, f, &opts.resolveOptions, args)
 			if err != nil {
 				return err
 			}
@@ -57,4 +53,18 @@ index naming them. On a host with no network:
 	opts.resolveOptions.AddFlags(cmd)
 	cmd.Flags().StringVarP(&opts.Output, "output-file", "O", "", "the bundle file to write")
 	return cmd
+}
+
+// planFresh plans args as for a host with nothing installed (what bundle
+// and mirror write out).
+func planFresh(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, args []string) (*install.Planner, *install.Plan, error) {
+	p, err := newPlanner(cmd, f, r, &install.State{})
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := p.Plan(cmd.Context(), args)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, plan, nil
 }

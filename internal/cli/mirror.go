@@ -44,11 +44,7 @@ when no registry answers. The default names are download.falco.org's.`,
 			if opts.Dir == "" {
 				return cmdutil.Usage(errors.New("-O DIR is required"))
 			}
-			p, err := newPlanner(cmd, f, &opts.resolveOptions, &install.State{})
-			if err != nil {
-				return err
-			}
-			plan, err := p.Plan(cmd.Context(), args)
+			p, plan, err := planFresh(cmd, f, &opts.resolveOptions, args)
 			if err != nil {
 				return err
 			}

@@ -88,15 +88,8 @@ func (v *CosignKeyVerifier) VerifySignature(ctx context.Context, c *Client, loc 
 			problems = append(problems, "signature does not verify with the key")
 			continue
 		}
-		var ss struct {
-			Critical struct {
-				Image struct {
-					Digest string `json:"docker-manifest-digest"`
-				} `json:"image"`
-			} `json:"critical"`
-		}
-		if err := json.Unmarshal(payload, &ss); err != nil || ss.Critical.Image.Digest != desc.Digest.String() {
-			problems = append(problems, fmt.Sprintf("signed payload names %q, not this artifact", ss.Critical.Image.Digest))
+		if named := simpleSigningDigest(payload); named != desc.Digest.String() {
+			problems = append(problems, fmt.Sprintf("signed payload names %q, not this artifact", named))
 			continue
 		}
 		ck.OK, ck.Detail = true, "cosign signature verifies with the key (transparency log not checked)"
