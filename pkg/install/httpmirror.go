@@ -416,7 +416,7 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 		pw.CloseWithError(err)
 		done <- downloaded{d, err}
 	}()
-	_, uerr := Unpack(ctx, pr, st.Dir(), limits)
+	_, uerr := Unpack(ctx, j.reader(pr), st.Dir(), limits)
 	if uerr == nil || errors.Is(uerr, ErrCorruptArchive) {
 		// Read to the end: the digest says whether the bytes were damaged.
 		_, _ = io.Copy(io.Discard, pr)
@@ -434,6 +434,7 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 		_ = st.Discard()
 		return nil, "", res.err
 	}
+	r.Bytes = res.d.Size
 	return &httpStaging{Staging: st, unverified: want == ""}, "sha256:" + res.d.SHA256, nil
 }
 
