@@ -395,3 +395,19 @@ func TestHTTPMirrorOnlySigned(t *testing.T) {
 		t.Errorf("stdout: %s\nstderr: %s", r.Stdout, r.Stderr)
 	}
 }
+
+// A version no channel has: the primary is down and the HTTP mirror
+// answers 404 for its file: not found, exit 3.
+func TestHTTPMirrorOnlyMissingVersion(t *testing.T) {
+	srv := httptest.NewServer(http.FileServer(http.Dir(t.TempDir())))
+	t.Cleanup(srv.Close)
+	e := newEnv(t)
+	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
+  type: rulesfile
+  registry: %s
+  repository: acme/rules/my-rules
+  mirrors:
+    - url: %s/my-rules-{version}.{ext}
+`, downRegistry(t), srv.URL))
+	oneLine(t, e.ferry("artifact", "install", "rules:9.9.9"), 3, "my-rules-9.9.9.tar.gz")
+}

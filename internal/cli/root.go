@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/driver"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
@@ -54,7 +55,7 @@ func classifier() *cmdutil.Classifier {
 	c := &cmdutil.Classifier{}
 	c.Add(cmdutil.ExitUsage, index.ErrInvalidReference, index.ErrInvalidConstraint, index.ErrAmbiguous)
 	c.Add(cmdutil.ExitNotFound, index.ErrNotFound, index.ErrNoMatch, oci.ErrNotFound, oci.ErrPlatformNotFound, install.ErrDependencyConflict, install.ErrNotLocked)
-	c.Add(cmdutil.ExitNotFound, driver.ErrNotFound, driver.ErrUnsupported)
+	c.Add(cmdutil.ExitNotFound, driver.ErrNotFound, driver.ErrUnsupported, ferryhttp.ErrNotFound)
 	c.Add(cmdutil.ExitAuth, oci.ErrUnauthorized)
 	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, oci.ErrVerification, install.ErrUnsafeArchive, install.ErrRequirement, install.ErrUnverified)
 	c.Add(cmdutil.ExitVerify, driver.ErrDigestMismatch)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"path"
 	"regexp"
@@ -398,6 +399,11 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 		}
 	}
 	if want == "" && !in.AllowUnverified {
+		// Say "not found" rather than "unverifiable" for a file that is not
+		// there (one HEAD, only on this refusal path).
+		if err := headFile(ctx, in.HTTP, f.url); errors.Is(err, ferryhttp.ErrNotFound) {
+			return nil, "", fmt.Errorf("%s %s: %w", r.Name, r.Version, err)
+		}
 		return nil, "", fmt.Errorf("%s %s from %s: %w: neither the lock file, the index, %s nor %s.sha256 has one", r.Name, r.Version, f.url, ErrUnverified, SumsFile, f.url)
 	}
 	st, err := Stage(r.Dir)
@@ -491,4 +497,22 @@ func lockHTTP(it PlanItem, platform string) (Locked, error) {
 		}
 	}
 	return Locked{}, fmt.Errorf("locking %s %s: only HTTP mirrors answered: %w (a lock needs it)", it.Name, it.Version, ErrUnverified)
+}
+
+// headFile asks whether url exists; a 404 or 410 matches
+// ferryhttp.ErrNotFound.
+func headFile(ctx context.Context, hc *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return &ferryhttp.StatusError{URL: url, Code: resp.StatusCode}
+	}
+	return nil
 }
