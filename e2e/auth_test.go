@@ -95,7 +95,7 @@ func TestPerHostConfigAndHTTPIndex(t *testing.T) {
 	if data, err := os.ReadFile(cfg); err != nil || !strings.Contains(string(data), "plainHTTP: true") || !strings.Contains(string(data), "remote") {
 		t.Errorf("config after index add: %s %v", data, err)
 	}
-	oneLine(t, e.ferry("index", "add", "missing", srv.URL+"/nope.yaml"), 1, "404")
+	oneLine(t, e.ferry("index", "add", "missing", srv.URL+"/nope.yaml"), 3, "404")
 }
 
 func withoutVar(vars []string, name string) []string {

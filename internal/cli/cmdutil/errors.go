@@ -28,7 +28,7 @@ const ExitCodesHelp = `Exit codes:
   0    success
   1    error
   2    usage: bad flags, or a reference or constraint that does not parse
-  3    not found: unknown artifact, no version matches, missing tag or platform
+  3    not found: unknown artifact, no version matches, missing tag, platform or file
   4    authentication or authorization failed
   5    verification failed: digest, signature, requirement, unsafe archive
   130  interrupted`
