@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
@@ -25,9 +26,8 @@ type signatureOptions struct {
 	Key         string
 	TrustedRoot string
 
-	mu       sync.Mutex
-	rootDone bool
-	root     trustedRoot
+	mu   sync.Mutex
+	root trustedRoot
 }
 
 func (o *signatureOptions) AddFlags(cmd *cobra.Command) {
@@ -80,34 +80,44 @@ func keyless(c *index.Cosign) bool {
 	return c.CertificateIdentity != "" || c.CertificateIdentityRegexp != "" || c.CertificateOIDCIssuer != "" || c.CertificateOIDCIssuerRegexp != ""
 }
 
-// loadTrustedRoot returns the trusted root keyless signatures chain to,
-// once: the --trusted-root file (a file that does not parse is a usage
-// error), else Sigstore's public-good root fetched over TUF. A failed fetch
-// is not returned as an error: it becomes the reason the signature check
-// fails.
+// loadTrustedRoot returns the trusted root keyless signatures chain to:
+// the --trusted-root file, read once (a file that does not parse is a
+// usage error), else Sigstore's public-good root fetched over TUF. A failed
+// fetch is not returned as an error: it becomes the reason the signature
+// check fails. A fetched root is kept for a day and a failure for a
+// minute, so that a long-running follow picks up key rotations and gets
+// over a network blip.
 func (o *signatureOptions) loadTrustedRoot(ctx context.Context, f *cmdutil.Factory) (trustedRoot, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.rootDone {
+	if o.root.at.IsZero() || (o.TrustedRoot == "" && time.Since(o.root.at) > o.root.ttl()) {
 		if o.TrustedRoot != "" {
 			tr, err := oci.LoadTrustedRoot(o.TrustedRoot)
 			if err != nil {
 				return trustedRoot{}, cmdutil.Usage(err)
 			}
-			o.root = trustedRoot{root: tr}
+			o.root = trustedRoot{root: tr, at: time.Now()}
 		} else {
 			tr, err := fetchTrustedRoot(ctx, f)
-			o.root = trustedRoot{root: tr, err: err}
+			o.root = trustedRoot{root: tr, err: err, at: time.Now()}
 		}
-		o.rootDone = true
 	}
 	return o.root, nil
 }
 
-// trustedRoot is a trusted root, or why there is none.
+// trustedRoot is a trusted root, or why there is none, and when that was
+// found out.
 type trustedRoot struct {
 	root *root.TrustedRoot
 	err  error
+	at   time.Time
+}
+
+func (t trustedRoot) ttl() time.Duration {
+	if t.err != nil {
+		return time.Minute
+	}
+	return 24 * time.Hour
 }
 
 // fetchTrustedRoot fetches Sigstore's public-good trusted root over TUF,
