@@ -129,7 +129,14 @@ func TestSignedBundleAirGapped(t *testing.T) {
 			t.Errorf("%s from its bundle: %q", v, got)
 		}
 	}
-	r := air.ferry("artifact", "install", "--from", bundles["1.2.0"], "rules:1.2.0", "--trusted-root", rootFile)
+	// verify --from checks a bundle before it is used: every blob and the
+	// signature, with no network.
+	r := air.ok("artifact", "verify", "--from", bundles["1.0.0"], "rules:1.0.0", "--trusted-root", rootFile)
+	if !strings.Contains(r.Stdout, "ok  signature") || !strings.Contains(r.Stdout, "ok  blob") {
+		t.Errorf("verify --from:\n%s", r.Stdout)
+	}
+	oneLine(t, air.ferry("artifact", "verify", "--from", bundles["1.2.0"], "rules:1.2.0", "--trusted-root", rootFile), 5, "signature")
+	r = air.ferry("artifact", "install", "--from", bundles["1.2.0"], "rules:1.2.0", "--trusted-root", rootFile)
 	oneLine(t, r, 5, "refusing to install rules 1.2.0")
 	if got := air.read("falco", "my_rules.yaml"); !strings.Contains(got, "version 1.1.0") {
 		t.Errorf("a refused install changed the file: %q", got)

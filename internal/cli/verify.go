@@ -161,6 +161,7 @@ func shortDigest(s string) string {
 
 func newCmdArtifactVerify(f *cmdutil.Factory) *cobra.Command {
 	opts := &verifyOptions{}
+	var from string
 	cmd := &cobra.Command{
 		Use:   "verify REF",
 		Short: "Check that a reference exists, is the expected digest, is complete and intact, and is signed",
@@ -181,13 +182,20 @@ any check fails.`,
 		Example: `  ferry artifact verify falco-rules:3
   ferry artifact verify ghcr.io/falcosecurity/rules/falco-rules:3.0.1 --digest sha256:0123...
   ferry artifact verify rules:1.x --lock-file ferry.lock -o json
-  ferry artifact verify falco-rules:3 --trusted-root trusted_root.json`,
+  ferry artifact verify falco-rules:3 --trusted-root trusted_root.json
+  ferry artifact verify --from falco-bundle.tar falco-rules:3 --trusted-root trusted_root.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Validate(); err != nil {
 				return err
 			}
-			resolver, err := newResolver(f, cmd, "")
+			var resolver *install.Resolver
+			var err error
+			if from != "" {
+				resolver, err = bundleResolver(cmd, from, "")
+			} else {
+				resolver, err = newResolver(f, cmd, "")
+			}
 			if err != nil {
 				return err
 			}
@@ -207,5 +215,6 @@ any check fails.`,
 		},
 	}
 	opts.AddFlags(cmd)
+	cmd.Flags().StringVar(&from, "from", "", "verify REF inside this bundle (written by ferry artifact bundle) instead of the registry: no network")
 	return cmd
 }

@@ -186,7 +186,7 @@ func (c *Client) Verify(ctx context.Context, loc Location, req VerifyRequest) (*
 	}
 	rep.add(Check{Name: CheckManifest, Subject: root.Descriptor.Digest.String(), OK: true, Detail: fmt.Sprintf("%s, %d bytes, matches its digest", root.Descriptor.MediaType, len(root.raw))})
 
-	repo, err := c.Repository(loc)
+	manifestStore, err := c.manifestFetcher(ctx, loc)
 	if err != nil {
 		return rep, err
 	}
@@ -213,7 +213,7 @@ func (c *Client) Verify(ctx context.Context, loc Location, req VerifyRequest) (*
 			if d.Platform != nil {
 				rep.Platforms = append(rep.Platforms, d.Platform.OS+"/"+d.Platform.Architecture)
 			}
-			raw, err := fetchAll(ctx, repo.Manifests(), d, maxManifestBytes)
+			raw, err := fetchAll(ctx, manifestStore, d, maxManifestBytes)
 			if err != nil {
 				rep.add(blobFailure(CheckManifest, d, classify(loc.Registry, err)))
 				continue
@@ -299,19 +299,9 @@ func blobFailure(name string, d ocispec.Descriptor, err error) Check {
 // hashBlob fetches a blob in full, checking its size and digest. It returns
 // the content itself when the blob is small (configs), else nil.
 func (c *Client) hashBlob(ctx context.Context, loc Location, d ocispec.Descriptor) (int64, []byte, error) {
-	var blobs content.Fetcher
-	l, _, err := c.layoutFor(ctx, loc)
+	blobs, err := c.fetcher(ctx, loc, false)
 	if err != nil {
 		return 0, nil, err
-	}
-	if l != nil {
-		blobs = l
-	} else {
-		repo, err := c.Repository(loc)
-		if err != nil {
-			return 0, nil, err
-		}
-		blobs = repo.Blobs()
 	}
 	rc, err := blobs.Fetch(ctx, d)
 	if err != nil {
@@ -397,4 +387,29 @@ func checkMediaTypes(root *Root, manifests []ocispec.Manifest, types []string, w
 	ck.OK = true
 	ck.Detail = fmt.Sprintf("%s: config %s, layer %s", typ, ConfigMediaType(typ), LayerMediaType(typ))
 	return ck
+}
+
+// manifestFetcher fetches loc's manifests: from its registry, or from the
+// OCI image layout (a bundle, an oci-layout: reference) the client reads.
+func (c *Client) manifestFetcher(ctx context.Context, loc Location) (content.Fetcher, error) {
+	return c.fetcher(ctx, loc, true)
+}
+
+// fetcher fetches loc's manifests or blobs, from a layout or the registry.
+func (c *Client) fetcher(ctx context.Context, loc Location, manifests bool) (content.Fetcher, error) {
+	l, _, err := c.layoutFor(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	if l != nil {
+		return l, nil
+	}
+	repo, err := c.Repository(loc)
+	if err != nil {
+		return nil, err
+	}
+	if manifests {
+		return repo.Manifests(), nil
+	}
+	return repo.Blobs(), nil
 }
