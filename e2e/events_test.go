@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferryhq/ferry/internal/testutil"
+
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 )
 
@@ -139,5 +141,20 @@ func TestEvents(t *testing.T) {
 	}
 	if list := e.ok("events", "list", "-o", "json"); strings.Contains(list.Stdout, addr) {
 		t.Errorf("spool not emptied: %s", list.Stdout)
+	}
+}
+
+// A bundle pulls artifacts from the registry: one artifact.downloaded each.
+func TestBundleEmitsDownloaded(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	rc := newReceiver(t)
+	e := newEnv(t)
+	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")
+	addIndex(t, e, "acme", rulesIndex(reg.Host))
+	e.vars = append(e.vars, "FERRY_EVENTS_SINK="+rc.srv.URL)
+	e.ok("artifact", "bundle", "rules:1.x", "-O", e.path("b.tar"))
+	evs := rc.got()
+	if len(evs) != 1 || evs[0].Type() != "dev.cdevents.artifact.downloaded.0.2.0" || !strings.HasPrefix(evs[0].Subject(), "pkg:oci/my-rules@sha256:") {
+		t.Fatalf("events after a bundle: %v", evs)
 	}
 }

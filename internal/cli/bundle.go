@@ -3,16 +3,20 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/pkg/events"
 	"github.com/ferryhq/ferry/pkg/install"
 )
 
 type bundleOptions struct {
 	resolveOptions
-	Output string
+	eventsOptions
+	Output   string
+	StateDir string
 }
 
 func newCmdArtifactBundle(f *cmdutil.Factory) *cobra.Command {
@@ -36,22 +40,43 @@ index naming them. On a host with no network:
 			if err != nil {
 				return err
 			}
+			em, err := opts.eventsOptions.Build(f, opts.StateDir)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
 			items, err := p.Bundle(cmd.Context(), plan, opts.Output)
 			if err != nil {
 				return err
 			}
+			// Every artifact pulled into the bundle is a download.
+			var errs []error
+			for _, it := range items {
+				if !em.Enabled() {
+					break
+				}
+				w, err := em.Downloaded(cmd.Context(), events.Artifact{
+					Name: it.Name, Version: it.Version, Registry: it.Registry, Repository: it.Repository, Tag: it.Version,
+					Digest: it.Digest, ServedBy: it.Registry, Path: opts.Output, Duration: time.Since(start),
+					User: registryUser(cmd.Context(), f, em, it.Registry),
+				})
+				printEventWarnings(f, w)
+				errs = append(errs, err)
+			}
 			if f.Global.JSON() {
-				return f.PrintJSON(map[string]any{"file": opts.Output, "artifacts": items})
+				return errors.Join(append(errs, f.PrintJSON(map[string]any{"file": opts.Output, "artifacts": items}))...)
 			}
 			for _, it := range items {
 				fmt.Fprintf(f.IO.Out, "Bundled %s %s (%s/%s@%s)\n", it.Name, it.Version, it.Registry, it.Repository, it.Digest)
 			}
 			fmt.Fprintf(f.IO.Out, "Wrote %s\n", opts.Output)
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	opts.resolveOptions.AddFlags(cmd)
+	opts.eventsOptions.AddFlags(cmd)
 	cmd.Flags().StringVarP(&opts.Output, "output-file", "O", "", "the bundle file to write")
+	cmd.Flags().StringVar(&opts.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's state (the events spool)")
 	return cmd
 }
 
