@@ -494,3 +494,25 @@ func TestDriverBadInput(t *testing.T) {
 		t.Errorf("requests %v", repo.requests())
 	}
 }
+
+// A driver download emits artifact.downloaded, its subject a generic
+// package URL; a cache hit downloads nothing and emits nothing.
+func TestDriverInstallEmitsDownloaded(t *testing.T) {
+	e := newEnv(t)
+	host := debianHost(t, e)
+	repo := newDriverRepo(t, false)
+	ko := []byte("\x7fELF prebuilt module")
+	repo.put(debianKo, ko)
+	rc := newReceiver(t)
+	e.vars = append(e.vars, "FERRY_EVENTS_SINK="+rc.srv.URL)
+	e.ok(driverCmd("install", driverArgs(host, "kmod", repo)...)...)
+	evs := rc.got()
+	if len(evs) != 1 || evs[0].Type() != "dev.cdevents.artifact.downloaded.0.2.0" ||
+		!strings.HasPrefix(evs[0].Subject(), "pkg:generic/falco@8.0.0%2Bdriver?checksum=sha256:"+sha256Hex(ko)+"&download_url=") {
+		t.Fatalf("events after a driver install: %v", evs)
+	}
+	e.ok(driverCmd("install", driverArgs(host, "kmod", repo)...)...)
+	if n := len(rc.got()); n != 1 {
+		t.Errorf("a cache hit emitted %d events", n-1)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -15,6 +16,7 @@ import (
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/driver"
+	"github.com/ferryhq/ferry/pkg/events"
 )
 
 const driverNotFoundHint = "no prebuilt driver exists for this kernel in these repositories: " +
@@ -241,6 +243,7 @@ func shellQuote(s string) string {
 
 type driverInstallOptions struct {
 	*driverOptions
+	eventsOptions
 	CacheDir string
 	StateDir string
 	SHA256   string
@@ -284,6 +287,7 @@ loaded one, then insmod (needs root). modern_ebpf needs no download.`,
 	fl.BoolVar(&opts.Load, "load", false, "load the kernel module once installed (rmmod, insmod; needs root)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the URLs, paths and commands without downloading, writing or running anything")
 	fl.Int64Var(&opts.MaxSize, "max-size", driver.DefaultMaxBytes, "refuse driver files larger than this many bytes")
+	opts.eventsOptions.AddFlags(cmd)
 	return cmd
 }
 
@@ -348,11 +352,30 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 			log.Info(e.Step, "url", e.URL, "path", e.Path)
 		}
 	}}
+	em, err := opts.eventsOptions.Build(f, opts.StateDir)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
 	res, err := in.Install(cmd.Context(), driver.Request{
 		Name: opts.Name, Version: version, Type: typ, Target: t, Repos: opts.Repos, SHA256: opts.SHA256,
 		CacheDir: cacheDir, InstallDir: opts.falcoDir(), StateDir: opts.StateDir,
 		Load: opts.Load, DryRun: opts.DryRun, MaxBytes: opts.MaxSize,
 	})
+	// A file fetched from a repository is a download, even when loading it
+	// failed afterwards.
+	if res != nil && em.Enabled() && !res.Cached && res.URL != "" && res.SHA256 != "" && !opts.DryRun {
+		a := events.Artifact{Name: opts.Name, Version: version, Digest: "sha256:" + res.SHA256, URL: res.URL, ServedBy: res.URL,
+			Path: res.Path, Duration: time.Since(start)}
+		if fi, serr := os.Stat(res.CachePath); serr == nil {
+			a.Bytes = fi.Size()
+		}
+		w, eerr := em.Downloaded(cmd.Context(), a)
+		printEventWarnings(f, w)
+		if err == nil {
+			err = eerr
+		}
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, driver.ErrNotFound), errors.Is(err, driver.ErrUnsupported):

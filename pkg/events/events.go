@@ -95,6 +95,9 @@ type Artifact struct {
 	Duration time.Duration
 	// User is the registry account used; empty for anonymous access.
 	User string
+	// URL is set, with no Registry, for a file downloaded over plain HTTP
+	// (a kernel driver): the subject is then a generic package URL.
+	URL string
 }
 
 // Emitter builds and delivers events. It is safe for concurrent use; a nil

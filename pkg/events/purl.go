@@ -25,50 +25,70 @@ import (
 // digits, "-._~" and ":" is percent-encoded, so the digest's colon stays
 // and a "/" in a qualifier value becomes %2F. The result is parsed back with
 // packageurl-go and checked field by field.
+//
+// A file downloaded over plain HTTP (a.URL set, no registry: a kernel
+// driver) is named by a generic package URL instead:
+//
+//	pkg:generic/falco@8.0.0%2Bdriver?checksum=sha256:<64 hex>&download_url=https:%2F%2F...
 func PURL(a Artifact) (string, error) {
-	name, quals, err := purlParts(a)
+	typ, name, version, quals, err := purlParts(a)
 	if err != nil {
 		return "", err
 	}
-	s := formatPURL(name, a.Digest, quals)
-	if err := checkPURL(s, name, a.Digest, quals); err != nil {
+	s := formatPURL(typ, name, version, quals)
+	if err := checkPURL(s, typ, name, version, quals); err != nil {
 		return "", fmt.Errorf("package url %s: %w", s, err)
 	}
 	return s, nil
 }
 
-func purlParts(a Artifact) (string, map[string]string, error) {
+func purlParts(a Artifact) (typ, name, version string, quals map[string]string, err error) {
+	if a.Registry == "" && a.URL != "" {
+		return genericParts(a)
+	}
 	if a.Registry == "" || a.Repository == "" {
-		return "", nil, fmt.Errorf("%w: registry and repository are required", ErrInvalidArtifact)
+		return "", "", "", nil, fmt.Errorf("%w: registry and repository are required", ErrInvalidArtifact)
 	}
 	if a.Digest == "" {
-		return "", nil, fmt.Errorf("%w: %s/%s has no digest", ErrInvalidArtifact, a.Registry, a.Repository)
+		return "", "", "", nil, fmt.Errorf("%w: %s/%s has no digest", ErrInvalidArtifact, a.Registry, a.Repository)
 	}
 	if err := digest.Digest(a.Digest).Validate(); err != nil {
-		return "", nil, fmt.Errorf("%w: digest %q: %w", ErrInvalidArtifact, a.Digest, err)
+		return "", "", "", nil, fmt.Errorf("%w: digest %q: %w", ErrInvalidArtifact, a.Digest, err)
 	}
 	repo := strings.Trim(a.Repository, "/")
-	name := strings.ToLower(repo[strings.LastIndex(repo, "/")+1:])
+	name = strings.ToLower(repo[strings.LastIndex(repo, "/")+1:])
 	if name == "" {
-		return "", nil, fmt.Errorf("%w: repository %q has no name", ErrInvalidArtifact, a.Repository)
+		return "", "", "", nil, fmt.Errorf("%w: repository %q has no name", ErrInvalidArtifact, a.Repository)
 	}
-	quals := map[string]string{"repository_url": strings.ToLower(a.Registry) + "/" + repo}
+	quals = map[string]string{"repository_url": strings.ToLower(a.Registry) + "/" + repo}
 	if a.Tag != "" {
 		quals["tag"] = a.Tag
 	}
 	if a.Platform != "" {
 		_, arch, ok := strings.Cut(a.Platform, "/")
 		if !ok || arch == "" {
-			return "", nil, fmt.Errorf("%w: platform %q is not OS/ARCH", ErrInvalidArtifact, a.Platform)
+			return "", "", "", nil, fmt.Errorf("%w: platform %q is not OS/ARCH", ErrInvalidArtifact, a.Platform)
 		}
 		quals["arch"] = arch
 	}
-	return name, quals, nil
+	return packageurl.TypeOCI, name, a.Digest, quals, nil
 }
 
-func formatPURL(name, version string, quals map[string]string) string {
+// genericParts names a file downloaded over HTTP: its name and version,
+// its checksum and where it came from.
+func genericParts(a Artifact) (typ, name, version string, quals map[string]string, err error) {
+	if a.Name == "" {
+		return "", "", "", nil, fmt.Errorf("%w: %s: a name is required", ErrInvalidArtifact, a.URL)
+	}
+	if err := digest.Digest(a.Digest).Validate(); err != nil {
+		return "", "", "", nil, fmt.Errorf("%w: %s: digest %q: %w", ErrInvalidArtifact, a.URL, a.Digest, err)
+	}
+	return packageurl.TypeGeneric, strings.ToLower(a.Name), a.Version, map[string]string{"checksum": a.Digest, "download_url": a.URL}, nil
+}
+
+func formatPURL(typ, name, version string, quals map[string]string) string {
 	var b strings.Builder
-	b.WriteString("pkg:oci/")
+	b.WriteString("pkg:" + typ + "/")
 	b.WriteString(purlEscape(name))
 	if version != "" {
 		b.WriteByte('@')
@@ -111,7 +131,7 @@ func purlEscape(s string) string {
 
 // checkPURL parses s with packageurl-go and compares every component with
 // what it was built from, then checks that s is in canonical form.
-func checkPURL(s, name, version string, quals map[string]string) error {
+func checkPURL(s, typ, name, version string, quals map[string]string) error {
 	p, err := packageurl.FromString(s)
 	if err != nil {
 		return err
@@ -121,8 +141,8 @@ func checkPURL(s, name, version string, quals map[string]string) error {
 	}
 	got := p.Qualifiers.Map()
 	switch {
-	case p.Type != packageurl.TypeOCI:
-		return fmt.Errorf("type %q, want oci", p.Type)
+	case p.Type != typ:
+		return fmt.Errorf("type %q, want %s", p.Type, typ)
 	case p.Namespace != "":
 		return fmt.Errorf("unexpected namespace %q", p.Namespace)
 	case p.Name != name:
@@ -134,7 +154,7 @@ func checkPURL(s, name, version string, quals map[string]string) error {
 	case !maps.Equal(got, quals):
 		return fmt.Errorf("qualifiers %v, want %v", got, quals)
 	}
-	if c := formatPURL(p.Name, p.Version, got); c != s {
+	if c := formatPURL(p.Type, p.Name, p.Version, got); c != s {
 		return fmt.Errorf("not canonical: %s", c)
 	}
 	return nil

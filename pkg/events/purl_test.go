@@ -134,3 +134,31 @@ func TestUnescapeHTML(t *testing.T) {
 		}
 	}
 }
+
+// A kernel driver is a file downloaded over HTTP: a generic package URL
+// with its checksum and where it came from.
+func TestPURLGeneric(t *testing.T) {
+	a := Artifact{Name: "falco", Version: "8.0.0+driver", Digest: "sha256:" + hex64,
+		URL: "https://download.falco.org/driver/8.0.0%2Bdriver/x86_64/falco_debian_6.1.38-2-cloud-amd64_1.ko"}
+	got, err := PURL(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "pkg:generic/falco@8.0.0%2Bdriver?checksum=sha256:" + hex64 +
+		"&download_url=https:%2F%2Fdownload.falco.org%2Fdriver%2F8.0.0%252Bdriver%2Fx86_64%2Ffalco_debian_6.1.38-2-cloud-amd64_1.ko"
+	if got != want {
+		t.Errorf("PURL:\n got %s\nwant %s", got, want)
+	}
+	p, err := packageurl.FromString(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Type != "generic" || p.Version != a.Version || p.Qualifiers.Map()["download_url"] != a.URL || p.Qualifiers.Map()["checksum"] != a.Digest {
+		t.Errorf("packageurl-go reads %+v", p)
+	}
+	for _, bad := range []Artifact{{URL: a.URL, Digest: a.Digest}, {Name: "falco", URL: a.URL}} {
+		if _, err := PURL(bad); !errors.Is(err, ErrInvalidArtifact) {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}
