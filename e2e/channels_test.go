@@ -284,6 +284,13 @@ func TestOCILayoutReference(t *testing.T) {
 	if !strings.Contains(air.read("from-tar", "my_rules.yaml"), "version 1.0.0") {
 		t.Errorf("install by digest from the layout tar")
 	}
+	// verify reads a layout too: every blob hashed, no network.
+	r = air.ok("artifact", "verify", "oci-layout:"+tarball+":2.0.0")
+	if !strings.Contains(r.Stdout, "ok  blob") {
+		t.Errorf("verify of a layout reference:\n%s", r.Stdout)
+	}
+	wrong := first[:len(first)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(first, "0")]
+	oneLine(t, air.ferry("artifact", "verify", "oci-layout:"+dir+":1.0.0", "--digest", wrong), 5, "expected")
 	if n := len(reg.Requests()); n != 0 {
 		t.Errorf("installs from a layout made %d registry requests", n)
 	}

@@ -23,14 +23,9 @@ func (p *Planner) wantLayout(ctx context.Context, raw string, ref index.Referenc
 	}
 	n := &node{ref: raw, loc: oci.LayoutLocation(abs), tagOf: map[string]string{}}
 	n.channels = []Channel{{Location: n.loc}}
-	reference := ref.Digest
-	if reference == "" {
-		reference = ref.Tag
-	}
-	if reference == "" {
-		if reference, err = p.layoutDefault(ctx, n.loc); err != nil {
-			return Want{}, fmt.Errorf("resolving %q: %w", raw, err)
-		}
+	reference, err := p.Resolver.layoutReference(ctx, n.loc, ref)
+	if err != nil {
+		return Want{}, fmt.Errorf("resolving %q: %w", raw, err)
 	}
 	root, err := p.Resolver.Client.FetchRoot(ctx, n.loc, reference)
 	if err != nil {
@@ -70,10 +65,17 @@ func (p *Planner) wantLayout(ctx context.Context, raw string, ref index.Referenc
 	return Want{Name: n.name, Why: raw, Match: func(x *semver.Version) bool { return x.Equal(v) && x.Metadata() == v.Metadata() }}, nil
 }
 
-// layoutDefault picks the tag a layout reference without one means: the
-// highest stable version, else the only tag.
-func (p *Planner) layoutDefault(ctx context.Context, loc oci.Location) (string, error) {
-	tags, err := p.Resolver.Client.Tags(ctx, loc)
+// layoutReference is the tag or digest a layout reference means: its
+// digest, its tag, else the layout's highest stable version tag, else its
+// only tag.
+func (r *Resolver) layoutReference(ctx context.Context, loc oci.Location, ref index.Reference) (string, error) {
+	if ref.Digest != "" {
+		return ref.Digest, nil
+	}
+	if ref.Tag != "" {
+		return ref.Tag, nil
+	}
+	tags, err := r.Client.Tags(ctx, loc)
 	if err != nil {
 		return "", err
 	}

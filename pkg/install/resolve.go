@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -48,7 +50,26 @@ func (r *Resolver) Resolve(ctx context.Context, raw string) (*Resolution, error)
 	}
 	res := &Resolution{Ref: ref}
 	if ref.IsLayout() {
-		return nil, fmt.Errorf("%q: oci-layout references are not supported yet", raw)
+		abs, err := filepath.Abs(ref.LayoutPath)
+		if err != nil {
+			return nil, err
+		}
+		res.Location = oci.LayoutLocation(abs)
+		res.Name = strings.TrimSuffix(filepath.Base(abs), ".tar")
+		reference, err := r.layoutReference(ctx, res.Location, ref)
+		if err == nil {
+			if !isDigest(reference) {
+				res.Tag = reference
+				if v, perr := semver.NewVersion(reference); perr == nil {
+					res.Version = v.String()
+				}
+			}
+			res.Root, err = r.Client.FetchRoot(ctx, res.Location, reference)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resolving %q: %w", raw, err)
+		}
+		return res, nil
 	}
 	if ref.IsOCI() {
 		res.Location = oci.Location{Registry: ref.Registry, Repository: ref.Repository}
