@@ -171,13 +171,7 @@ func TestHTTPMirrorOnly(t *testing.T) {
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	t.Cleanup(srv.Close)
 	e := newEnv(t)
-	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
-  type: rulesfile
-  registry: %s
-  repository: acme/rules/my-rules
-  mirrors:
-    - url: %s/my-rules-{version}.{ext}
-`, downRegistry(t), srv.URL))
+	addIndex(t, e, "acme", httpMirrorIndex(t, srv.URL, ""))
 
 	for _, v := range []string{"1.0.0", "1.1.0", "2.0.0"} {
 		publish(v)
@@ -382,17 +376,11 @@ func TestHTTPMirrorOnlySigned(t *testing.T) {
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	t.Cleanup(srv.Close)
 	e := newEnv(t)
-	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
-  type: rulesfile
-  registry: %s
-  repository: acme/rules/my-rules
-  signature:
+	addIndex(t, e, "acme", httpMirrorIndex(t, srv.URL, `  signature:
     cosign:
       certificate-identity: release@acme.example
       certificate-oidc-issuer: https://token.actions.example
-  mirrors:
-    - url: %s/my-rules-{version}.{ext}
-`, downRegistry(t), srv.URL))
+`))
 	oneLine(t, e.ferry("artifact", "install", "rules:1.x"), 5, "refusing to install rules 1.0.0: only HTTP mirrors serve it", "hint: ", "--no-verify")
 	if _, err := os.Stat(e.path("falco", "my_rules.yaml")); err == nil {
 		t.Error("a refused install wrote the file")
@@ -409,12 +397,19 @@ func TestHTTPMirrorOnlyMissingVersion(t *testing.T) {
 	srv := httptest.NewServer(http.FileServer(http.Dir(t.TempDir())))
 	t.Cleanup(srv.Close)
 	e := newEnv(t)
-	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
+	addIndex(t, e, "acme", httpMirrorIndex(t, srv.URL, ""))
+	oneLine(t, e.ferry("artifact", "install", "rules:9.9.9"), 3, "my-rules-9.9.9.tar.gz")
+}
+
+// httpMirrorIndex is an index whose rules live in a registry that is down
+// and on the HTTP mirror at base (files my-rules-VERSION.tar.gz); extra
+// adds lines to the entry.
+func httpMirrorIndex(t *testing.T, base, extra string) string {
+	return fmt.Sprintf(`- name: rules
   type: rulesfile
   registry: %s
   repository: acme/rules/my-rules
-  mirrors:
+%s  mirrors:
     - url: %s/my-rules-{version}.{ext}
-`, downRegistry(t), srv.URL))
-	oneLine(t, e.ferry("artifact", "install", "rules:9.9.9"), 3, "my-rules-9.9.9.tar.gz")
+`, downRegistry(t), extra, base)
 }

@@ -35,17 +35,33 @@ func signedIndex(host string) string {
 `, host, signer, issuer, host)
 }
 
-func TestKeylessSignatures(t *testing.T) {
+// signedRulesRepo is where signedIndex's rules live.
+const signedRulesRepo = "acme/rules/my-rules"
+
+// publishSigned publishes rules 1.0.0, 1.1.0 and 1.2.0 under signedIndex in
+// a fresh registry and returns it with a test Sigstore to sign them.
+func publishSigned(t *testing.T, e *env) (*testutil.Registry, *testutil.Sigstore) {
+	t.Helper()
 	reg := testutil.NewRegistry(t)
-	e := newEnv(t)
-	repo := "acme/rules/my-rules"
-	publishRules(t, e, reg.Host+"/"+repo, "1.0.0", "1.1.0", "1.2.0")
+	publishRules(t, e, reg.Host+"/"+signedRulesRepo, "1.0.0", "1.1.0", "1.2.0")
 	addIndex(t, e, "acme", signedIndex(reg.Host))
-	ss := testutil.NewSigstore(t)
+	return reg, testutil.NewSigstore(t)
+}
+
+// attachSigned signs rules VERSION as who and attaches the Sigstore bundle
+// as a referrer.
+func attachSigned(t *testing.T, e *env, reg *testutil.Registry, ss *testutil.Sigstore, version, who string) {
+	t.Helper()
+	testutil.AttachBundle(t, reg.Host, signedRulesRepo, version, ss.Bundle(digest.Digest(digestOf(t, e, "rules:"+version)), who, issuer))
+}
+
+func TestKeylessSignatures(t *testing.T) {
+	e := newEnv(t)
+	reg, ss := publishSigned(t, e)
 	rootFile := ss.WriteTrustedRoot(e.path("trusted_root.json"))
-	testutil.AttachBundle(t, reg.Host, repo, "1.0.0", ss.Bundle(digest.Digest(digestOf(t, e, "rules:1.0.0")), signer, issuer))
+	attachSigned(t, e, reg, ss, "1.0.0", signer)
 	// 1.1.0 is signed by someone else; 1.2.0 is not signed.
-	testutil.AttachBundle(t, reg.Host, repo, "1.1.0", ss.Bundle(digest.Digest(digestOf(t, e, "rules:1.1.0")), "mallory@acme.example", issuer))
+	attachSigned(t, e, reg, ss, "1.1.0", "mallory@acme.example")
 
 	// Keyless with no trusted root: ferry fetches Sigstore's over TUF; here
 	// the proxy refuses it (as a closed network would): exit 5, and a hint.
@@ -100,16 +116,12 @@ func TestKeylessSignatures(t *testing.T) {
 // A bundle carries the signatures of what it holds: an air-gapped install
 // from it verifies them with no registry, and refuses an unsigned one.
 func TestSignedBundleAirGapped(t *testing.T) {
-	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
-	repo := "acme/rules/my-rules"
-	publishRules(t, e, reg.Host+"/"+repo, "1.0.0", "1.1.0", "1.2.0")
-	addIndex(t, e, "acme", signedIndex(reg.Host))
-	ss := testutil.NewSigstore(t)
+	reg, ss := publishSigned(t, e)
 	// 1.0.0: a Sigstore bundle referrer; 1.1.0: cosign's legacy .sig tag;
 	// 1.2.0: not signed.
-	testutil.AttachBundle(t, reg.Host, repo, "1.0.0", ss.Bundle(digest.Digest(digestOf(t, e, "rules:1.0.0")), signer, issuer))
-	ss.SignLegacy(reg.Host, repo, "1.1.0", signer, issuer)
+	attachSigned(t, e, reg, ss, "1.0.0", signer)
+	ss.SignLegacy(reg.Host, signedRulesRepo, "1.1.0", signer, issuer)
 	bundles := map[string]string{}
 	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
 		bundles[v] = e.path("rules-" + v + ".tar")
