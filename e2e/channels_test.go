@@ -278,6 +278,9 @@ func TestOCILayoutReference(t *testing.T) {
 	if !strings.Contains(air.read("from-tar", "my_rules.yaml"), "version 1.0.0") {
 		t.Errorf("install by digest from the layout tar")
 	}
+	if r = air.ok("artifact", "info", "oci-layout:"+dir); !strings.Contains(r.Stdout, "2.0.0") {
+		t.Errorf("info of a layout reference:\n%s", r.Stdout)
+	}
 	// verify reads a layout too: every blob hashed, no network.
 	r = air.ok("artifact", "verify", "oci-layout:"+tarball+":2.0.0")
 	if !strings.Contains(r.Stdout, "ok  blob") {
