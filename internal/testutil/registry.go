@@ -123,19 +123,37 @@ func (r *Registry) CorruptBlobs() {
 		if req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/blobs/") {
 			return false
 		}
-		rec := httptest.NewRecorder()
-		r.Serve(rec, req)
-		body := rec.Body.Bytes()
-		if len(body) > 0 {
-			body[len(body)/2] ^= 0xff
+		a := r.Answer(req)
+		if len(a.Body) > 0 {
+			a.Body[len(a.Body)/2] ^= 0xff
 		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body)
+		a.WriteHeader(w)
+		_, _ = w.Write(a.Body)
 		return true
 	})
+}
+
+// Answer is the real registry's answer to a request, recorded, for a
+// fault that sends its body mangled, cut short or slowly.
+type Answer struct {
+	Code   int
+	Header http.Header
+	Body   []byte
+}
+
+// Answer runs req through the real registry and records its answer.
+func (r *Registry) Answer(req *http.Request) *Answer {
+	rec := httptest.NewRecorder()
+	r.Serve(rec, req)
+	return &Answer{Code: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// WriteHeader sends the answer's headers and status to w.
+func (a *Answer) WriteHeader(w http.ResponseWriter) {
+	for k, v := range a.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(a.Code)
 }
 
 // Requests returns the requests answered so far.

@@ -114,15 +114,10 @@ func (cf *channelFixture) corruptLayer(reg *testutil.Registry) {
 		if !strings.HasSuffix(r.URL.Path, "/blobs/"+cf.digest) {
 			return false
 		}
-		rec := httptest.NewRecorder()
-		reg.Serve(rec, r)
-		body := rec.Body.Bytes()
-		body[len(body)/2] ^= 0xff
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body)
+		a := reg.Answer(r)
+		a.Body[len(a.Body)/2] ^= 0xff
+		a.WriteHeader(w)
+		_, _ = w.Write(a.Body)
 		return true
 	})
 }
@@ -230,13 +225,9 @@ func TestChannelsDroppedConnection(t *testing.T) {
 		if !strings.HasSuffix(r.URL.Path, "/blobs/"+cf.digest) {
 			return false
 		}
-		rec := httptest.NewRecorder()
-		cf.reg.Serve(rec, r)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
+		a := cf.reg.Answer(r)
+		a.WriteHeader(w)
+		_, _ = w.Write(a.Body[:len(a.Body)/2])
 		panic(http.ErrAbortHandler)
 	})
 	results, err := cf.install(t)
