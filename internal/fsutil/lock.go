@@ -27,7 +27,7 @@ func Lock(ctx context.Context, path string, perm fs.FileMode) (unlock func() err
 	for delay := lockPollMin; ; delay = min(2*delay, lockPollMax) {
 		ok, err := TryLock(f)
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
 		if ok {
@@ -37,7 +37,7 @@ func Lock(ctx context.Context, path string, perm fs.FileMode) (unlock func() err
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("waiting for the lock %s: %w", path, context.Cause(ctx))
 		case <-t.C:
 		}

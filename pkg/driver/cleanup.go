@@ -46,7 +46,7 @@ func (in *Installer) Cleanup(ctx context.Context, req CleanupRequest) (*CleanupR
 		if err != nil {
 			return nil, err
 		}
-		defer unlock()
+		defer func() { _ = unlock() }() // closing the lock file releases the lock
 	}
 	st, err := ReadState(req.StateDir)
 	if err != nil {

@@ -10,15 +10,15 @@ import (
 )
 
 var (
-	// ErrNotFound: no repository has a prebuilt driver for the target.
+	// ErrNotFound means no repository has a prebuilt driver for the target.
 	ErrNotFound = errors.New("no prebuilt driver found")
-	// ErrDigestMismatch: a downloaded or cached driver does not have the
+	// ErrDigestMismatch means a downloaded or cached driver does not have the
 	// expected digest.
 	ErrDigestMismatch = ferryhttp.ErrDigestMismatch
-	// ErrUnsupported: the host's distribution could not be determined, or no
+	// ErrUnsupported means the host's distribution could not be determined, or no
 	// requested driver type works on its kernel.
 	ErrUnsupported = errors.New("unsupported target")
-	// ErrLoad: the kernel module could not be loaded or unloaded.
+	// ErrLoad means the kernel module could not be loaded or unloaded.
 	ErrLoad = errors.New("loading the kernel module failed")
 )
 

@@ -80,7 +80,7 @@ func updateState(ctx context.Context, dir string, fn func(*State)) error {
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer func() { _ = unlock() }() // closing the lock file releases the lock
 	st, err := ReadState(dir)
 	if err != nil {
 		return err

@@ -228,7 +228,8 @@ func (e *Emitter) send(ctx context.Context, s *sink, ev *cloudevents.Event, head
 }
 
 func statusCode(res error) int {
-	if rr, ok := res.(*cehttp.RetriesResult); ok {
+	var rr *cehttp.RetriesResult
+	if errors.As(res, &rr) {
 		res = rr.Result
 	}
 	var hr *cehttp.Result

@@ -128,7 +128,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer func() { _ = unlock() }() // closing the lock file releases the lock
 	var dirs []string
 	for _, d := range in.Dirs {
 		dirs = append(dirs, d)

@@ -44,15 +44,12 @@ func (p *Planner) wantLayout(ctx context.Context, raw string, ref index.Referenc
 		n.name = strings.TrimSuffix(filepath.Base(abs), ".tar")
 	}
 	n.pinnedRoot = root
-	switch v, verr := semver.NewVersion(cfg.Version); {
-	case verr == nil:
+	if v, verr := semver.NewVersion(cfg.Version); verr == nil {
 		n.pinned = v
-	default:
-		if v, verr := semver.NewVersion(reference); verr == nil && !isDigest(reference) {
-			n.pinned = v
-		} else {
-			n.pinned = semver.MustParse("0.0.0+" + root.Descriptor.Digest.Encoded()[:12])
-		}
+	} else if v, verr := semver.NewVersion(reference); verr == nil && !isDigest(reference) {
+		n.pinned = v
+	} else {
+		n.pinned = semver.MustParse("0.0.0+" + root.Descriptor.Digest.Encoded()[:12])
 	}
 	if !isDigest(reference) {
 		n.tagOf[n.pinned.String()] = reference

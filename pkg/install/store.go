@@ -71,7 +71,7 @@ func (s *Store) Install(ctx context.Context, rec Record, layer io.Reader, verify
 			// digest says so, that is the better diagnosis.
 			_, _ = io.Copy(io.Discard, io.LimitReader(layer, lim.MaxBytes))
 			if verr := verify(); verr != nil {
-				return Record{}, fmt.Errorf("verifying %s: %w (unpacking: %v)", rec.Key, verr, err)
+				return Record{}, fmt.Errorf("verifying %s: %w (unpacking: %w)", rec.Key, verr, err)
 			}
 		}
 		return Record{}, fmt.Errorf("unpacking %s: %w", rec.Key, err)

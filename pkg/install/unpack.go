@@ -177,7 +177,7 @@ func (u *unpacker) run() error {
 			return err
 		}
 		hdr, err := u.tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
@@ -279,7 +279,7 @@ func (u *unpacker) file(hdr *tar.Header) error {
 	if err := u.count(hdr.Name); err != nil {
 		return err
 	}
-	mode := fs.FileMode(hdr.Mode)&fileModeMask | fileModeMin
+	mode := fs.FileMode(hdr.Mode&fileModeMask) | fileModeMin
 	f, err := u.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return fmt.Errorf("creating %q: %w", name, err)

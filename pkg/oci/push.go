@@ -188,7 +188,7 @@ func pushIndex(ctx context.Context, repo *remote.Repository, tag string, manifes
 	}
 	if old, rc, err := repo.FetchReference(ctx, tag); err == nil {
 		raw, rerr := readManifest(rc, old)
-		rc.Close()
+		_ = rc.Close()
 		var prev ocispec.Index
 		if rerr == nil && old.MediaType == ocispec.MediaTypeImageIndex && json.Unmarshal(raw, &prev) == nil {
 			for _, m := range prev.Manifests {
@@ -267,7 +267,7 @@ func packLayer(path, tmpDir string) (packedLayer, func(), error) {
 	if err != nil {
 		return packedLayer{}, noop, err
 	}
-	cleanup := func() { out.Close(); os.Remove(out.Name()) }
+	cleanup := func() { _ = out.Close(); _ = os.Remove(out.Name()) }
 	h := sha256.New()
 	counter := &countWriter{}
 	bw := bufio.NewWriterSize(io.MultiWriter(out, h, counter), 1<<20)

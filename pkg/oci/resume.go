@@ -74,7 +74,7 @@ func (c *Client) rangeGet(ctx context.Context, loc Location, desc ocispec.Descri
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
 		if !strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", off)) {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return nil, fmt.Errorf("registry answered the range %q for bytes %d-", resp.Header.Get("Content-Range"), off)
 		}
 		return resp.Body, nil

@@ -349,8 +349,11 @@ func legacyEntity(ann map[string]string, payload []byte) (*legacySignature, erro
 		return nil, errors.New("no certificate annotation (a key-based signature?)")
 	}
 	certs, err := cryptoutils.UnmarshalCertificatesFromPEM([]byte(certPEM))
-	if err != nil || len(certs) == 0 {
-		return nil, fmt.Errorf("the certificate annotation does not parse: %v", err)
+	if err != nil {
+		return nil, fmt.Errorf("the certificate annotation does not parse: %w", err)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("the certificate annotation holds no certificate")
 	}
 	sig, err := base64.StdEncoding.DecodeString(ann[AnnotationCosignSignature])
 	if err != nil || len(sig) == 0 {

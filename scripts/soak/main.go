@@ -109,7 +109,9 @@ func setup(o options) (*soak, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Sscan(string(pid), &s.regPID)
+	if _, err := fmt.Sscan(string(pid), &s.regPID); err != nil {
+		return nil, fmt.Errorf("registry pid %q: %w", pid, err)
+	}
 	s.env = append(os.Environ(), "FERRY_CONFIG="+filepath.Join(work, "config.yaml"), "XDG_CACHE_HOME="+filepath.Join(work, "cache"),
 		"DOCKER_CONFIG="+filepath.Join(work, "docker"), "FERRY_PLAIN_HTTP=true")
 	if err := s.push(); err != nil {

@@ -33,7 +33,7 @@ const ExitCodesHelp = `Exit codes:
   5    verification failed: digest, signature, requirement, unsafe archive
   130  interrupted`
 
-// ExitError carries an explicit exit code and an optional hint.
+// CodedError carries an explicit exit code and an optional hint.
 type CodedError struct {
 	Code int
 	Err  error
