@@ -19,6 +19,7 @@ func newCmdRegistry(f *cmdutil.Factory) *cobra.Command {
 		Short: "Log in to and out of registries",
 	}
 	cmd.AddCommand(newCmdLogin(f), newCmdLogout(f))
+	cmd.AddCommand(newCmdRegistryAuth(f), newCmdRegistryPush(f), newCmdRegistryPull(f))
 	return cmd
 }
 
