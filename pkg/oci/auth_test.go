@@ -136,7 +136,9 @@ func TestChainCredentials(t *testing.T) {
 			t.Errorf("%s: %+v %v", host, got, err)
 		}
 	}
-	failing := oci.ChainCredentials(func(context.Context, string) (auth.Credential, error) { return auth.EmptyCredential, errors.New("boom") })
+	failing := oci.ChainCredentials(func(context.Context, string) (auth.Credential, error) {
+		return auth.EmptyCredential, errors.New("boom")
+	})
 	if _, err := failing(ctx, "a"); err == nil {
 		t.Errorf("an error was swallowed")
 	}
