@@ -32,6 +32,7 @@ func newCmdArtifact(f *cmdutil.Factory) *cobra.Command {
 		newCmdArtifactVerify(f),
 		newCmdArtifactPromote(f),
 		newCmdArtifactFollow(f),
+		newCmdArtifactConfig(f), newCmdArtifactManifest(f),
 	)
 	return cmd
 }

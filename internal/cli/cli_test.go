@@ -58,7 +58,7 @@ func TestPrecedence(t *testing.T) {
 			}
 		})
 	}
-	r := ferry(t, map[string]string{"FERRY_OUTPUT": "yaml", "XDG_CONFIG_HOME": dir}, "version")
+	r := ferry(t, map[string]string{"FERRY_OUTPUT": "xml", "XDG_CONFIG_HOME": dir}, "version")
 	if r.code != 2 || !strings.Contains(r.err, "--output") {
 		t.Errorf("bad env value: exit %d: %s", r.code, r.err)
 	}

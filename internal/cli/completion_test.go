@@ -187,7 +187,8 @@ func TestFlagCompletion(t *testing.T) {
 		{[]string{"artifact", "list", "--type", ""}, []string{"rulesfile", "plugin", "asset"}},
 		{[]string{"artifact", "push", "--type", ""}, []string{"rulesfile", "plugin", "asset"}},
 		{[]string{"driver", "install", "--type", ""}, []string{"kmod", "ebpf", "modern_ebpf", "auto"}},
-		{[]string{"version", "-o", ""}, []string{"text", "json"}},
+		{[]string{"index", "list", "-o", ""}, []string{"text", "json"}},
+		{[]string{"version", "-o", ""}, []string{"text", "json", "yaml"}},
 		{[]string{"artifact", "list", "--index", ""}, []string{"default"}},
 	} {
 		got, _ := complete(t, env, c.args...)

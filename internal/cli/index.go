@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/index"
 )
 
@@ -34,15 +36,22 @@ type indexView struct {
 
 func newCmdIndexAdd(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "add NAME URL",
+		Use:   "add NAME URL [BACKEND]",
 		Short: "Add an index (https://, http://, file:// or a path); it is fetched now and cached",
+		Long: `Add an index (https://, http://, file:// or a path); it is fetched now and cached.
+BACKEND is falcoctl's optional backend name: http, https or file (it must fit
+the URL); gcs and s3 are not supported.`,
 		Example: `  ferry index add falcosecurity https://falcosecurity.github.io/falcoctl/index.yaml
-  ferry index add local ./index.yaml`,
-		Args: usageArgs(cobra.ExactArgs(2)),
+  ferry index add local ./index.yaml
+  ferry index add local file:///srv/index.yaml file`,
+		Args: usageArgs(cobra.RangeArgs(2, 3)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, url := args[0], args[1]
 			if !index.ValidName(name) {
 				return cmdutil.Usage(fmt.Errorf("invalid index name %q: use lowercase letters, digits, - and _", name))
+			}
+			if err := ferryhttp.CheckIndexBackend(url, strings.Join(args[2:], "")); err != nil {
+				return cmdutil.Usage(err)
 			}
 			cfg, err := f.Config()
 			if err != nil {

@@ -28,6 +28,12 @@ type pushOptions struct {
 	Requires     []string
 	SourceRepo   string
 	StateDir     string
+	// ExtraTags and Latest are registry push's falcoctl tags.
+	ExtraTags []string
+	Latest    bool
+	// annotationOnly writes SourceRepo without checking the repository is
+	// namespaced by it (falcoctl's --annotation-source).
+	annotationOnly bool
 	eventsOptions
 }
 
@@ -121,6 +127,7 @@ func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) (err err
 	start := time.Now()
 	res, err := client.Push(cmd.Context(), loc, oci.PushRequest{
 		Type: opts.Type, Config: cfg, Files: files, SourceRepo: opts.SourceRepo, FloatingTags: opts.FloatingTags,
+		Tags: opts.ExtraTags, Latest: opts.Latest,
 	})
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", loc, err)
@@ -165,7 +172,7 @@ func (o *pushOptions) build(loc oci.Location) (oci.Config, []oci.LayerFile, erro
 	if _, err := semver.StrictNewVersion(o.Version); err != nil {
 		return cfg, nil, fmt.Errorf("--version %q is not strict semver X.Y.Z[-PRE][+BUILD]", o.Version)
 	}
-	if o.SourceRepo != "" {
+	if o.SourceRepo != "" && !o.annotationOnly {
 		if err := index.CheckNamespace(o.SourceRepo, loc.Repository); err != nil {
 			return cfg, nil, err
 		}

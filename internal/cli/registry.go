@@ -16,9 +16,10 @@ import (
 func newCmdRegistry(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "registry",
-		Short: "Log in to and out of registries",
+		Short: "Log in to registries, set up their authentication, push and pull artifacts",
 	}
 	cmd.AddCommand(newCmdLogin(f), newCmdLogout(f))
+	cmd.AddCommand(newCmdRegistryAuth(f), newCmdRegistryPush(f), newCmdRegistryPull(f))
 	return cmd
 }
 

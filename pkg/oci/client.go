@@ -42,6 +42,9 @@ type ClientOptions struct {
 	HTTP *http.Client
 	// Credentials looks up registry credentials; nil means anonymous.
 	Credentials credentials.Store
+	// Credential, when set, is asked for the hosts Credentials has nothing
+	// for (OAuthCredentials, GCPCredentials).
+	Credential auth.CredentialFunc
 	// PlainHTTP reports whether a host is reached over plain HTTP.
 	PlainHTTP func(host string) bool
 	// UserAgent is sent with every request.
@@ -58,8 +61,15 @@ func NewClient(opts ClientOptions) *Client {
 		hc = http.DefaultClient
 	}
 	ac := &auth.Client{Client: hc, Cache: auth.NewCache()}
+	var store auth.CredentialFunc
 	if opts.Credentials != nil {
-		ac.Credential = credentials.Credential(opts.Credentials)
+		store = credentials.Credential(opts.Credentials)
+	}
+	switch {
+	case opts.Credential != nil:
+		ac.Credential = ChainCredentials(store, opts.Credential)
+	case store != nil:
+		ac.Credential = store
 	}
 	if opts.UserAgent != "" {
 		ac.SetUserAgent(opts.UserAgent)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,6 +49,12 @@ type PushRequest struct {
 	// FloatingTags also points X.Y and X at the version, unless a higher
 	// version already holds them.
 	FloatingTags bool
+	// Tags are more tags to point at the artifact, as given (falcoctl's
+	// registry push REF:TAG and --tag).
+	Tags []string
+	// Latest also tags "latest", unless a higher stable version exists
+	// (falcoctl's default tag for a REF without one).
+	Latest bool
 	// Created stamps org.opencontainers.image.created (default: now).
 	Created time.Time
 	// TempDir holds packed layers while they upload (default os.TempDir).
@@ -124,12 +131,22 @@ func (c *Client) Push(ctx context.Context, loc Location, req PushRequest) (*Push
 		}
 	}
 	tags := []string{tag}
-	if req.FloatingTags {
+	if req.FloatingTags || req.Latest {
 		existing, err := c.Tags(ctx, loc)
 		if err != nil && !IsNotFound(err) {
 			return nil, err
 		}
-		tags = append(tags, floatingTags(version, existing)...)
+		if req.FloatingTags {
+			tags = append(tags, floatingTags(version, existing)...)
+		}
+		if req.Latest && version.Prerelease() == "" && !higherStable(version, existing) {
+			tags = append(tags, "latest")
+		}
+	}
+	for _, t := range req.Tags {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
 	}
 	for _, t := range tags {
 		if err := repo.Tag(ctx, root, t); err != nil {
@@ -314,6 +331,16 @@ func hashFile(f *os.File) (digest.Digest, int64, error) {
 type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// higherStable reports whether a stable version higher than v is among tags.
+func higherStable(v *semver.Version, tags []string) bool {
+	for _, t := range tags {
+		if o, err := semver.StrictNewVersion(t); err == nil && o.Prerelease() == "" && o.GreaterThan(v) {
+			return true
+		}
+	}
+	return false
+}
 
 // floatingTags returns the floating tags (X.Y and X) that v may take: those
 // no higher stable version among existing already holds. Pre-releases take

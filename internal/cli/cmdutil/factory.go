@@ -197,6 +197,7 @@ func (f *Factory) OCIClient() (*oci.Client, error) {
 	return oci.NewClient(oci.ClientOptions{
 		HTTP:        hc,
 		Credentials: creds,
+		Credential:  f.RegistryCredential(),
 		UserAgent:   "ferry/" + f.Version,
 		PlainHTTP: func(host string) bool {
 			if r, ok := cfg.Registry(host); ok && r.PlainHTTP != nil {
