@@ -85,7 +85,7 @@ func WriteClientCredentials(path, host string, cc ClientCredentials) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("reading client credentials: %w", err)
 	}
-	entry, err := json.Marshal(cc)
+	entry, err := json.Marshal(cc) //nolint:gosec // G117: this is falcoctl's credentials file, written 0600, and the secret is its content
 	if err != nil {
 		return err
 	}
