@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/ferryhq/ferry/internal/cli.Version=$(VERSION)
 BIN      := bin/ferry
 
-.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench soak demo clean shellcheck image-check docs docs-check
+.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench soak demo clean shellcheck image-check image docs docs-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ferry
@@ -74,6 +74,14 @@ shellcheck:
 # stripped binary, and a Dockerfile whose COPY sources exist.
 image-check: build
 	$(GO) run ./scripts/imagecheck -binary $(BIN) -dockerfile Dockerfile -context .
+
+# The image built offline with podman (scripts/image): the layout the
+# Dockerfile describes, from this machine's files, tagged $(IMAGE):$(TAG) and
+# $(IMAGE):$(TAG)-falcoctl (entrypoint falcoctl, for Falco's chart).
+IMAGE ?= localhost/ferry
+TAG   ?= $(VERSION)
+image: build
+	BIN=$(BIN) IMAGE=$(IMAGE) TAG=$(TAG) GO=$(GO) ./scripts/image
 
 clean:
 	rm -rf bin .demo .bench .soak
