@@ -82,6 +82,31 @@ func (p *podman) ok(args ...string) result {
 	return r
 }
 
+// follow starts a container that runs until it is stopped, named name:
+// args are podman run's, the first of them "run". SIGTERM to podman reaches
+// the container's process (podman run proxies signals).
+func (p *podman) follow(name string, args ...string) *follower {
+	p.t.Helper()
+	if len(args) == 0 || args[0] != "run" {
+		p.t.Fatalf("follow wants podman run arguments, not %q", args)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	cmd := p.command(ctx, append([]string{"run", "--name", name}, args[1:]...)...)
+	fw := &follower{t: p.t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = fw.stdout, fw.stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		p.t.Fatal(err)
+	}
+	fw.proc = cmd.Process
+	go func() { fw.done <- cmd.Wait() }()
+	p.t.Cleanup(func() {
+		_ = p.command(context.Background(), "rm", "--force", "--time", "0", name).Run()
+		cancel()
+	})
+	return fw
+}
+
 // buildImage builds a static stripped ferry reporting version and, with
 // scripts/image (what make image runs), the image from it; it returns the
 // image's name (the falcoctl variant is NAME-falcoctl).
@@ -218,22 +243,8 @@ indexes:
 	}
 
 	// Follow picks up a newer version, and stops on SIGTERM.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	args = append(append(append([]string(nil), unprivileged...), "--name", "ferry-e2e-follow"), mounts...)
-	follow := p.command(ctx, append(args, image, "artifact", "follow", "rules:1.x", "--every", "300ms", "--jitter", "0", "-o", "json")...)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	follow.Stdout, follow.Stderr = stdout, stderr
-	if err := follow.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- follow.Wait() }()
-	t.Cleanup(func() {
-		_ = p.command(context.Background(), "rm", "--force", "--time", "0", "ferry-e2e-follow").Run()
-		cancel()
-	})
-	fw := &follower{t: t, stdout: stdout, stderr: stderr, done: done, proc: follow.Process}
+	args = append(append(append([]string(nil), unprivileged...), mounts...), image, "artifact", "follow", "rules:1.x", "--every", "300ms", "--jitter", "0", "-o", "json")
+	fw := p.follow("ferry-e2e-follow", args...)
 	fw.waitFor("a first check", func() bool { return len(fw.lines()) >= 1 })
 	publishRules(t, e, rulesRepo, "1.1.0")
 	fw.waitFor("1.1.0 installed by the container", func() bool {
@@ -248,7 +259,7 @@ indexes:
 		}
 	}
 	if !updated {
-		t.Errorf("follow did not report the update to 1.1.0:\n%s", stdout)
+		t.Errorf("follow did not report the update to 1.1.0:\n%s", fw.stdout)
 	}
 
 	// The driver loader facade runs as root with the host mounted.
