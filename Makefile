@@ -71,7 +71,8 @@ shellcheck:
 	shellcheck $(SHELL_SCRIPTS)
 
 # What can be checked of the image without a container engine: a static,
-# stripped binary, and a Dockerfile whose COPY sources exist.
+# stripped binary, a Dockerfile whose COPY sources exist, and whose layout
+# is the offline build's (make image).
 image-check: build
 	$(GO) run ./scripts/imagecheck -binary $(BIN) -dockerfile Dockerfile -context .
 

@@ -54,6 +54,11 @@ func run(w io.Writer, dockerfile, context string, host hostFiles, rootfs string)
 		errs = append(errs, err)
 	} else {
 		fmt.Fprintf(w, "%s: the layout of stages %s modelled (%d entries)\n", dockerfile, strings.Join(variants, ", "), len(stages["ferry"].files))
+		if err := compareWithDockerfile(stages, offlineLayouts(host)); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(w, "%s: the offline build (make image) has the same layout\n", dockerfile)
+		}
 	}
 	if len(errs) == 0 && rootfs != "" {
 		errs = append(errs, buildOffline(w, host, stages, rootfs))
