@@ -200,6 +200,22 @@ func TestImage(t *testing.T) {
 		}
 	}
 
+	// The file system as imported: Falco's directories and ferry's state
+	// owned by the image's user, the binaries root's.
+	r := p.ok("run", "--rm", "--read-only", "--entrypoint", "/bin/busybox", image, "stat", "-c", "%n %A %u:%g",
+		"/etc/falco/assets", "/usr/share/falco/plugins", "/var/lib/ferry", "/home/ferry", "/tmp",
+		"/usr/bin/ferry", "/usr/bin/falco-driver-loader", "/usr/bin/falcoctl", "/etc/ssl/certs/ca-certificates.crt")
+	for _, want := range []string{
+		"/etc/falco/assets drwxr-xr-x 65532:65532", "/usr/share/falco/plugins drwxr-xr-x 65532:65532",
+		"/var/lib/ferry drwxr-xr-x 65532:65532", "/home/ferry drwxr-xr-x 65532:65532", "/tmp drwxrwxrwt 0:0",
+		"/usr/bin/ferry -rwxr-xr-x 0:0", "/usr/bin/falco-driver-loader -rwxr-xr-x 0:0", "/usr/bin/falcoctl lrwxrwxrwx 0:0",
+		"/etc/ssl/certs/ca-certificates.crt -rw-r--r-- 0:0",
+	} {
+		if !strings.Contains(r.Stdout, want+"\n") {
+			t.Errorf("the image's file system lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+
 	rulesRepo := reg.Host + "/acme/rules/my-rules"
 	publishRules(t, e, rulesRepo, "1.0.0")
 	publishPlugin(t, e, reg.Host+"/acme/plugins/plugin/plug", "1.0.0")
@@ -224,7 +240,7 @@ indexes:
 	// never need one.
 	noShell := []string{"-v", "/dev/null:/bin/busybox:ro"}
 	args := append(append(append(append([]string(nil), unprivileged...), mounts...), noShell...), image, "artifact", "install", "rules:1.x", "plug:1.0.0")
-	r := p.ok(args...)
+	r = p.ok(args...)
 	mustContain(t, "install stdout", r.Stdout, "Installed acme/rules 1.0.0 (rulesfile)", "Installed acme/plug 1.0.0 (plugin)", "/rulesfiles/my_rules.yaml")
 	if got := e.read("mnt", "rulesfiles", "my_rules.yaml"); !strings.Contains(got, "version 1.0.0") {
 		t.Errorf("installed rules file holds %q", got)
