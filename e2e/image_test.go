@@ -200,9 +200,10 @@ func TestImage(t *testing.T) {
 		}
 	}
 
-	// The file system as imported: Falco's directories and ferry's state
-	// owned by the image's user, the binaries root's.
-	r := p.ok("run", "--rm", "--read-only", "--entrypoint", "/bin/busybox", image, "stat", "-c", "%n %A %u:%g",
+	// The file system as imported (not --read-only, which mounts a tmpfs on
+	// /tmp): Falco's directories and ferry's state owned by the image's
+	// user, the binaries root's.
+	r := p.ok("run", "--rm", "--entrypoint", "/bin/busybox", image, "stat", "-c", "%n %A %u:%g",
 		"/etc/falco/assets", "/usr/share/falco/plugins", "/var/lib/ferry", "/home/ferry", "/tmp",
 		"/usr/bin/ferry", "/usr/bin/falco-driver-loader", "/usr/bin/falcoctl", "/etc/ssl/certs/ca-certificates.crt")
 	for _, want := range []string{
