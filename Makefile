@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/ferryhq/ferry/internal/cli.Version=$(VERSION)
 BIN      := bin/ferry
 
-.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench soak demo clean shellcheck image-check image docs docs-check
+.PHONY: build test test-short lint fmt-check tidy-check vet fuzz bench soak demo clean shellcheck image-check docs docs-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ferry
@@ -81,6 +81,7 @@ image-check: build
 # $(IMAGE):$(TAG)-falcoctl (entrypoint falcoctl, for Falco's chart).
 IMAGE ?= localhost/ferry
 TAG   ?= $(VERSION)
+.PHONY: image
 image: build
 	BIN=$(BIN) IMAGE=$(IMAGE) TAG=$(TAG) GO=$(GO) ./scripts/image
 

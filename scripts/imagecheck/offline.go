@@ -206,12 +206,12 @@ func buildOffline(w io.Writer, h hostFiles, docker map[string]*layout, dir strin
 		{h.Busybox, "apt-get install busybox-static"},
 	} {
 		if _, err := checkBinary(bin.path); err != nil {
-			return fmt.Errorf("%v (%s)", err, bin.fix)
+			return fmt.Errorf("%w (%s)", err, bin.fix)
 		}
 	}
 	for _, f := range []string{h.Loader, h.CACerts} {
 		if _, err := os.Stat(f); err != nil {
-			return fmt.Errorf("%v (the CA bundle comes from apt-get install ca-certificates)", err)
+			return fmt.Errorf("%w (the CA bundle comes from apt-get install ca-certificates)", err)
 		}
 	}
 	offline := offlineLayouts(h)
