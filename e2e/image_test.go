@@ -175,8 +175,10 @@ func publishPlugin(t *testing.T, e *env, repo, version string) {
 
 // unprivileged are the podman run options every artifact run uses: the
 // host's network (the registry listens on its loopback), a read-only root
-// file system and the image's unprivileged user.
-var unprivileged = []string{"run", "--rm", "--network", "host", "--read-only", "--user", "65532"}
+// file system with no tmpfs on /tmp, /run and /var/tmp either (as
+// Kubernetes' readOnlyRootFilesystem has it), and the image's unprivileged
+// user.
+var unprivileged = []string{"run", "--rm", "--network", "host", "--read-only", "--read-only-tmpfs=false", "--user", "65532"}
 
 // TestImage builds ferry's image offline and runs it: installing a rules
 // file and a plugin into mounted directories, following a newer version,
