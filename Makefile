@@ -77,9 +77,19 @@ shellcheck:
 	shellcheck $(SHELL_SCRIPTS)
 
 # What can be checked of the image without a container engine: a static,
-# stripped binary, and a Dockerfile whose COPY sources exist.
+# stripped binary, a Dockerfile whose COPY sources exist, and whose layout
+# is the offline build's (make image).
 image-check: build
 	$(GO) run ./scripts/imagecheck -binary $(BIN) -dockerfile Dockerfile -context .
+
+# The image built offline with podman (scripts/image): the layout the
+# Dockerfile describes, from this machine's files, tagged $(IMAGE):$(TAG) and
+# $(IMAGE):$(TAG)-falcoctl (entrypoint falcoctl, for Falco's chart).
+IMAGE ?= localhost/ferry
+TAG   ?= $(VERSION)
+.PHONY: image
+image: build
+	BIN=$(BIN) IMAGE=$(IMAGE) TAG=$(TAG) GO=$(GO) ./scripts/image
 
 clean:
 	rm -rf bin .demo .bench .soak

@@ -401,6 +401,11 @@ func cleanStaging(dir, rel string) error {
 		return err
 	}
 	defer root.Close()
+	// Nothing staged: nothing to remove. (RemoveAll of a missing path fails
+	// on a read-only file system, a container's root where no install goes.)
+	if _, err := root.Lstat(stagingDirName); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err := root.RemoveAll(filepath.FromSlash(rel)); err != nil {
 		return fmt.Errorf("removing staging directory: %w", err)
 	}

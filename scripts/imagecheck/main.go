@@ -17,16 +17,21 @@ func main() {
 	binary := flag.String("binary", "bin/ferry", "the binary the image ships")
 	dockerfile := flag.String("dockerfile", "Dockerfile", "the Dockerfile")
 	context := flag.String("context", ".", "the build context")
+	rootfs := flag.String("rootfs", "", "also build the image offline: write `DIR`/rootfs.tar and DIR/{ferry,falcoctl}.changes")
+	busybox := flag.String("busybox", "/bin/busybox", "the static busybox that is the offline image's /bin/sh")
+	caCerts := flag.String("ca-certs", "/etc/ssl/certs/ca-certificates.crt", "the CA bundle of the offline image")
 	flag.Parse()
-	if err := run(os.Stdout, *binary, *dockerfile, *context); err != nil {
+	host := hostFiles{Binary: *binary, Loader: filepath.Join(*context, "scripts", "falco-driver-loader"), Busybox: *busybox, CACerts: *caCerts}
+	if err := run(os.Stdout, *dockerfile, *context, host, *rootfs); err != nil {
 		fmt.Fprintln(os.Stderr, "image-check:", err)
 		os.Exit(1)
 	}
 	fmt.Println("image-check: ok")
 }
 
-func run(w io.Writer, binary, dockerfile, context string) error {
+func run(w io.Writer, dockerfile, context string, host hostFiles, rootfs string) error {
 	var errs []error
+	binary := host.Binary
 	info, err := checkBinary(binary)
 	if err != nil {
 		errs = append(errs, err)
@@ -44,7 +49,49 @@ func run(w io.Writer, binary, dockerfile, context string) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	stages, err := dockerfileStages(dockerfile, context)
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		fmt.Fprintf(w, "%s: the layout of stages %s modelled (%d entries)\n", dockerfile, strings.Join(variants, ", "), len(stages["ferry"].files))
+		if err := compareWithDockerfile(stages, offlineLayouts(host)); err != nil {
+			errs = append(errs, err)
+		} else {
+			fmt.Fprintf(w, "%s: the offline build (make image) has the same layout\n", dockerfile)
+		}
+	}
+	if len(errs) == 0 && rootfs != "" {
+		errs = append(errs, buildOffline(w, host, stages, rootfs))
+	}
 	return errors.Join(errs...)
+}
+
+// dockerfileStages is the layout of the Dockerfile's image stages, each of
+// whose entrypoint must be an executable in it.
+func dockerfileStages(path, context string) (map[string]*layout, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ins, err := parseDockerfile(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	stages, err := dockerfileLayouts(ins, context)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, v := range variants {
+		l, ok := stages[v]
+		if !ok {
+			return nil, fmt.Errorf("%s: no stage %s", path, v)
+		}
+		if err := l.executable(l.config.Entrypoint); err != nil {
+			return nil, fmt.Errorf("%s: stage %s: %w", path, v, err)
+		}
+	}
+	return stages, nil
 }
 
 type binaryInfo struct {
@@ -172,6 +219,8 @@ func checkDockerfile(path, context string) ([]string, error) {
 		user    string
 		entry   []string
 		copied  = map[string]string{} // destination → source, in the final stage
+		cur     string
+		done    = map[string]stageState{}
 	)
 	fail := func(in instruction, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s:%d: %s %s", path, in.line, in.cmd, fmt.Sprintf(format, a...)))
@@ -179,6 +228,9 @@ func checkDockerfile(path, context string) ([]string, error) {
 	for _, in := range ins {
 		switch in.cmd {
 		case "FROM":
+			if cur != "" {
+				done[cur] = stageState{base, user, entry, copied}
+			}
 			words := strings.Fields(in.args)
 			image := ""
 			for _, w := range words {
@@ -191,15 +243,24 @@ func checkDockerfile(path, context string) ([]string, error) {
 			if i := strings.LastIndex(image, "/"); i >= 0 {
 				name = image[i+1:]
 			}
-			if !strings.Contains(image, "@sha256:") && (!strings.Contains(name, ":") || strings.HasSuffix(name, ":latest")) && !contains(stages, image) {
+			if _, isStage := done[image]; !isStage && !strings.Contains(image, "@sha256:") && (!strings.Contains(name, ":") || strings.HasSuffix(name, ":latest")) {
 				fail(in, "%s is not pinned by tag or digest", image)
 			}
+			cur = "(unnamed)"
 			if len(words) >= 3 && strings.EqualFold(words[len(words)-2], "AS") {
-				stages = append(stages, words[len(words)-1])
-			} else {
-				stages = append(stages, "")
+				cur = words[len(words)-1]
 			}
-			base, user, entry, copied = image, "", nil, map[string]string{}
+			stages = append(stages, cur)
+			if parent, ok := done[image]; ok {
+				// A stage built on an earlier one starts with what it had.
+				base, user, entry = parent.base+" (via "+image+")", parent.user, append([]string(nil), parent.entry...)
+				copied = map[string]string{}
+				for k, v := range parent.copied {
+					copied[k] = v
+				}
+			} else {
+				base, user, entry, copied = image, "", nil, map[string]string{}
+			}
 		case "COPY", "ADD":
 			flags, srcs, dst, err := copyArgs(in.args)
 			if err != nil {
@@ -226,6 +287,7 @@ func checkDockerfile(path, context string) ([]string, error) {
 		case "USER":
 			user = in.args
 		case "ENTRYPOINT":
+			entry = nil
 			if err := json.Unmarshal([]byte(in.args), &entry); err != nil {
 				entry = strings.Fields(in.args)
 			}
@@ -247,6 +309,13 @@ func checkDockerfile(path, context string) ([]string, error) {
 		report = append(report, fmt.Sprintf("%s: final stage %s runs as user %s; entrypoint %s comes from %s", path, base, user, entry[0], src))
 	}
 	return report, errors.Join(errs...)
+}
+
+// stageState is what a stage ends with, for the stages built on it.
+type stageState struct {
+	base, user string
+	entry      []string
+	copied     map[string]string
 }
 
 // copyDest is where COPY puts src given dst.
@@ -298,13 +367,4 @@ func readDockerignore(path string) ([]string, error) {
 		out = append(out, filepath.Clean(strings.TrimPrefix(line, "/")))
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s && s != "" {
-			return true
-		}
-	}
-	return false
 }

@@ -41,8 +41,10 @@ func (f *Factory) FetchIndex(ctx context.Context, name, url string) (*index.Inde
 		return nil, fmt.Errorf("reading %s: %w", url, err)
 	}
 	idx.URL = url
+	// The cache spares the next run a fetch; where it cannot be written (a
+	// read-only root file system in a container) the index is still used.
 	if err := fsutil.WriteFile(f.IndexCachePath(name), data, 0o644); err != nil {
-		return nil, fmt.Errorf("caching index %q: %w", name, err)
+		fmt.Fprintf(f.IO.ErrOut, "warning: index %q is used but not cached: %v\n", name, err)
 	}
 	return idx, nil
 }
