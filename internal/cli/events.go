@@ -61,11 +61,11 @@ func (o *eventsOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&o.Sinks, "events-sink", nil, "send CDEvents to this CloudEvents HTTP receiver (repeatable)")
 	fl.StringVar(&o.File, "events-file", "", "append every event to this file as one JSON line")
-	fl.StringVar(&o.Spec, "events-spec", "", `CDEvents spec version, 0.5 or 0.4 (default "0.5")`)
+	fl.StringVar(&o.Spec, "events-spec", events.Spec05, "CDEvents spec version, 0.5 or 0.4")
 	fl.BoolVar(&o.Binary, "events-binary", false, "send events in the CloudEvents binary content mode (default structured)")
 	fl.StringVar(&o.Source, "events-source", "", "the events' source (default /ferry/<hostname>)")
 	fl.StringVar(&o.User, "events-user", "", "the user events name for anonymous pulls (default: the local user)")
-	fl.DurationVar(&o.Timeout, "events-timeout", 0, "time to deliver one event to one sink, retries included (default 3s)")
+	fl.DurationVar(&o.Timeout, "events-timeout", events.DefaultTimeout, "time to deliver one event to one sink, retries included")
 }
 
 // eventsSpoolDir is where undelivered events wait.
@@ -278,7 +278,7 @@ acknowledge them, oldest first: one line per event and sink.`,
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", "/var/lib/ferry", "directory for ferry's install state")
+	cmdutil.Declare(cmd.Flags(), "state-dir", &stateDir)
 	return cmd
 }
 
@@ -351,7 +351,7 @@ Exits 1 when events remain because a sink failed or rejected them.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", "/var/lib/ferry", "directory for ferry's install state")
+	cmdutil.Declare(cmd.Flags(), "state-dir", &stateDir)
 	opts.AddFlags(cmd)
 	for _, name := range []string{"events-file", "events-spec", "events-source", "events-user"} {
 		_ = cmd.Flags().MarkHidden(name)

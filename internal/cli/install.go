@@ -28,10 +28,10 @@ type dirOptions struct {
 
 func (d *dirOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&d.RulesfilesDir, "rulesfiles-dir", "/etc/falco", "directory for rules files")
-	fl.StringVar(&d.PluginsDir, "plugins-dir", "/usr/share/falco/plugins", "directory for plugins")
-	fl.StringVar(&d.AssetsDir, "assets-dir", "/etc/falco/assets", "directory for assets")
-	fl.StringVar(&d.StateDir, "state-dir", "/var/lib/ferry", "directory for ferry's install state")
+	cmdutil.Declare(fl, "rulesfiles-dir", &d.RulesfilesDir)
+	cmdutil.Declare(fl, "plugins-dir", &d.PluginsDir)
+	cmdutil.Declare(fl, "assets-dir", &d.AssetsDir)
+	cmdutil.Declare(fl, "state-dir", &d.StateDir)
 }
 
 func (d *dirOptions) Validate() error {
@@ -59,9 +59,9 @@ type resolveOptions struct {
 func (o *resolveOptions) AddFlags(cmd *cobra.Command) {
 	o.platformOptions.AddFlags(cmd)
 	fl := cmd.Flags()
-	fl.BoolVar(&o.ResolveDeps, "resolve-deps", true, "also install the artifacts these depend on")
+	cmdutil.Declare(fl, "resolve-deps", &o.ResolveDeps)
 	fl.StringArrayVar(&o.EngineVersions, "engine-version", nil, "a version the engine supports, NAME=VER (e.g. engine_version_semver=0.41.0, plugin_api_version=3.7.0; repeatable)")
-	fl.StringVar(&o.EngineVersionsURL, "engine-versions-url", "", "read the engine's versions from this URL (Falco's /versions endpoint)")
+	cmdutil.Declare(fl, "engine-versions-url", &o.EngineVersionsURL)
 }
 
 // Engine returns the engine versions declared by flags, the URL or the
@@ -125,7 +125,7 @@ type fetchOptions struct {
 
 func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringSliceVar(&o.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
+	cmdutil.Declare(fl, "allowed-types", &o.AllowedTypes)
 	fl.IntVar(&o.Concurrency, "concurrency", 4, "artifacts of 1 MiB or more downloaded at once (smaller ones: up to 32)")
 	fl.Int64Var(&o.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
 	fl.BoolVar(&o.AllowUnverified, "allow-unverified", false, "install an HTTP mirror file that no digest (lock file, index, SHA256SUMS, .sha256) covers, with a warning")
@@ -507,7 +507,7 @@ func newCmdArtifactLock(f *cmdutil.Factory) *cobra.Command {
 		},
 	}
 	opts.resolveOptions.AddFlags(cmd)
-	cmd.Flags().StringVar(&opts.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's install state (installed versions count as constraints)")
+	cmdutil.Declare(cmd.Flags(), "state-dir", &opts.StateDir)
 	cmd.Flags().StringVar(&opts.LockFile, "lock-file", "", "lock file to write (default <state-dir>/ferry.lock)")
 	return cmd
 }

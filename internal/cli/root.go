@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -27,11 +29,28 @@ func Main(args []string) int {
 	defer stop()
 	defer startProfiling()()
 	f := cmdutil.NewFactory(Version)
+	f.Falcoctl = IsFalcoctl(os.Args[0])
 	return Run(ctx, f, args)
+}
+
+// IsFalcoctl reports whether the program name (argv[0]) selects falcoctl
+// mode: ferry installed, copied or linked as "falcoctl".
+func IsFalcoctl(argv0 string) bool {
+	return strings.TrimSuffix(filepath.Base(argv0), ".exe") == "falcoctl"
 }
 
 // Run executes the command line against a Factory (tests inject streams).
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	// Everything on stderr goes through one writer, which turns each line
+	// into a JSON object with --log-format=json. The flag is looked for
+	// before parsing, so that a bad flag's error is JSON too.
+	lw := cmdutil.NewLogWriter(f.IO.ErrOut)
+	lw.SetJSON(logFormatJSON(args, f.Getenv))
+	f.IO.ErrOut = lw
+	defer lw.Flush()
+	if lw.JSON() {
+		f.IO.ErrTerminal = false
+	}
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	root.SetIn(f.IO.In)
@@ -80,8 +99,15 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		SilenceErrors: true,
 		Version:       Version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			f.ConfigMayBeMissing = writesConfig[cmdutil.CommandPath(cmd)]
 			if err := f.ApplyPrecedence(cmd); err != nil {
 				return err
+			}
+			if lw, ok := f.IO.ErrOut.(*cmdutil.LogWriter); ok {
+				lw.SetJSON(f.Global.LogFormat == "json")
+				if lw.JSON() {
+					f.IO.ErrTerminal = false
+				}
 			}
 			return f.Global.Validate()
 		},
@@ -99,7 +125,28 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 	)
 	addCompletions(root, f)
 	rejectUnknownCommands(root)
+	if f.Falcoctl {
+		falcoctlMode(root)
+	}
 	return root
+}
+
+// writesConfig are the commands that create the config file named with
+// --config when it does not exist.
+var writesConfig = map[string]bool{"config set": true, "config unset": true, "index add": true, "index remove": true}
+
+// logFormatJSON finds --log-format=json on the command line (or
+// FERRY_LOG_FORMAT=json) before the flags are parsed.
+func logFormatJSON(args []string, getenv func(string) string) bool {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--log-format=json" || (a == "--log-format" && i+1 < len(args) && args[i+1] == "json") {
+			return true
+		}
+	}
+	return getenv("FERRY_LOG_FORMAT") == "json"
 }
 
 // usageArgs wraps a cobra positional-args check as a usage error.

@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+)
+
+// falcoctlMode turns the command tree into falcoctl's: its program name and
+// the defaults falcoctl has where they differ from ferry's (the state
+// directory, the log level, follow's start-up), as the key table gives
+// them. The config file (/etc/falcoctl/falcoctl.yaml) and FALCOCTL_*
+// variables are the Factory's.
+func falcoctlMode(root *cobra.Command) {
+	root.Use = "falcoctl"
+	walk(root, func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalNonPersistentFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(fl *pflag.Flag) {
+				k := cmdutil.FlagKey(fl.Name)
+				if cmdutil.IsAlias(fl) {
+					k = cmdutil.FlagKey(fl.Annotations["ferry-alias-of"][0])
+				}
+				if k == nil || k.FalcoctlDefault == "" || fl.Changed {
+					return
+				}
+				if fl.Value.Set(k.FalcoctlDefault) == nil {
+					fl.DefValue = k.FalcoctlDefault
+				}
+			})
+		}
+	})
+}
