@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"slices"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -22,6 +24,9 @@ func falcoctlMode(root *cobra.Command) {
 					k = cmdutil.FlagKey(fl.Annotations["ferry-alias-of"][0])
 				}
 				if k == nil || k.FalcoctlDefault == "" || fl.Changed {
+					return
+				}
+				if len(k.FalcoctlDefaultOn) > 0 && !slices.Contains(k.FalcoctlDefaultOn, cmdutil.CommandPath(c)) {
 					return
 				}
 				if fl.Value.Set(k.FalcoctlDefault) == nil {

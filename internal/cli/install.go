@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/events"
@@ -195,14 +197,15 @@ skips this, with a warning per artifact.`,
   ferry artifact install rules:1.x --rulesfiles-dir ./rules --state-dir ./state
   ferry artifact install --locked                      # everything in the lock file
   ferry artifact install k8saudit:0.x --platform linux/arm64 -o json`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && !opts.Locked {
-				return cmdutil.Usage(errors.New("give at least one REF (or --locked to install the lock file)"))
-			}
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Refs = args
+			refs, err := refsOrConfig(f, args, "artifact.install.refs")
+			if err != nil {
+				return err
+			}
+			if len(refs) == 0 && !opts.Locked {
+				return cmdutil.Usage(errors.New("give at least one REF (or --locked to install the lock file, or artifact.install.refs in the config)"))
+			}
+			opts.Refs = refs
 			return installRun(cmd, f, opts)
 		},
 	}
@@ -215,7 +218,92 @@ skips this, with a warning per artifact.`,
 	fl.BoolVar(&opts.Locked, "locked", false, "install exactly the digests in the lock file, resolving no tag")
 	fl.StringVar(&opts.LockFile, "lock-file", "", "lock file (default <state-dir>/ferry.lock)")
 	fl.StringVar(&opts.From, "from", "", "install from a bundle written by ferry artifact bundle, with no network")
+	cmdutil.DeclareAliases(fl)
 	return cmd
+}
+
+// refsOrConfig returns args, or when there are none the references the
+// config lists under key (falcoctl's artifact.install.refs or
+// artifact.follow.refs; FALCOCTL_ARTIFACT_..._REFS in falcoctl mode,
+// separated by semicolons).
+func refsOrConfig(f *cmdutil.Factory, args []string, key string) ([]string, error) {
+	if len(args) > 0 {
+		return args, nil
+	}
+	if f.Falcoctl {
+		if v := f.Getenv(cmdutil.FalcoctlEnvName(key)); v != "" {
+			return cmdutil.SplitList(v, false), nil
+		}
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Refs(key), nil
+}
+
+// keepHighest drops, of several references to the same artifact, all but
+// the one that resolves to the highest version, as falcoctl does, with a
+// note on stderr. References to different artifacts cost nothing: only the
+// duplicated ones are resolved.
+func keepHighest(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, refs []string) ([]string, error) {
+	type group struct{ refs []string }
+	groups := map[string]*group{}
+	var order []string
+	for _, raw := range refs {
+		key := raw
+		if ref, err := index.ParseReference(raw); err == nil && !ref.IsLayout() && ref.Digest == "" {
+			switch {
+			case ref.IsOCI():
+				key = ref.Registry + "/" + ref.Repository
+			default:
+				if e, _, err := r.Indexes.Lookup(ref.Index, ref.Name); err == nil {
+					key = e.Registry + "/" + e.Repository
+				}
+			}
+		}
+		g, ok := groups[key]
+		if !ok {
+			g = &group{}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.refs = append(g.refs, raw)
+	}
+	if len(order) == len(refs) {
+		return refs, nil
+	}
+	out := make([]string, 0, len(order))
+	for _, key := range order {
+		g := groups[key]
+		if len(g.refs) == 1 {
+			out = append(out, g.refs[0])
+			continue
+		}
+		best, bestVer := "", (*semver.Version)(nil)
+		var discarded []string
+		for _, raw := range g.refs {
+			res, err := r.Resolve(cmd.Context(), raw)
+			if err != nil {
+				return nil, err
+			}
+			v, err := semver.NewVersion(res.Version)
+			if err != nil {
+				return nil, fmt.Errorf("%s and %s name the same artifact, and %s resolves to no version to compare", g.refs[0], g.refs[1], raw)
+			}
+			if bestVer == nil || v.GreaterThan(bestVer) {
+				if bestVer != nil {
+					discarded = append(discarded, bestVer.String())
+				}
+				best, bestVer = raw, v
+			} else {
+				discarded = append(discarded, v.String())
+			}
+		}
+		fmt.Fprintf(f.IO.ErrOut, "note: multiple versions of the same artifact: keeping %s (%s), discarding %s\n", best, bestVer, strings.Join(discarded, ", "))
+		out = append(out, best)
+	}
+	return out, nil
 }
 
 func (o *installOptions) lockPath() string {
@@ -258,6 +346,8 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
 			return err
 		}
+	} else if opts.Refs, err = keepHighest(cmd, f, in.Resolver, opts.Refs); err != nil {
+		return err
 	}
 	prog := newProgress(cmd.Context(), f)
 	if prog != nil {

@@ -47,7 +47,9 @@ type Key struct {
 	// mode, when it differs.
 	Default         string
 	FalcoctlDefault string
-	Help            string
+	// FalcoctlDefaultOn limits FalcoctlDefault to these commands.
+	FalcoctlDefaultOn []string
+	Help              string
 	// Env is the environment variable read in ferry mode (FERRY_...);
 	// falcoctl's keys are read from FALCOCTL_<KEY> in falcoctl mode.
 	Env string
@@ -136,15 +138,15 @@ var Keys = []Key{
 	{Name: "defaults.no-verify", Flag: "no-verify", Kind: KindBool, Falcoctl: []Alias{{"artifact.noVerify", artifacts}}},
 	{Name: "defaults.every", Flag: "every", Kind: KindDuration, Falcoctl: []Alias{{"artifact.follow.every", followCmd}}},
 	{Name: "defaults.cron", Flag: "cron", Kind: KindString, Falcoctl: []Alias{{"artifact.follow.cron", followCmd}}},
-	{Name: "defaults.startup-behavior", Flag: "startup-behavior", Kind: KindString, FalcoctlDefault: "jitter",
+	{Name: "defaults.startup-behavior", Flag: "startup-behavior", Kind: KindString, FalcoctlDefault: "jitter", FalcoctlDefaultOn: followCmd,
 		Help:     "the first check: immediate, jitter (after a random delay of up to --every) or skip (at the first scheduled time); default: after --jitter",
 		Falcoctl: []Alias{{"artifact.follow.startupBehavior", followCmd}}},
 	{Name: "defaults.tmp-dir", Flag: "tmp-dir", Kind: KindString, Help: "falcoctl's directory for temporary files: must exist if given (ferry stages each file beside its destination, for an atomic swap)",
 		Falcoctl: []Alias{{"artifact.follow.tmpDir", followCmd}}},
-	{Name: "defaults.engine-versions-url", Flag: "engine-versions-url", Kind: KindString, FalcoctlDefault: "http://localhost:8765/versions",
+	{Name: "defaults.engine-versions-url", Flag: "engine-versions-url", Kind: KindString, FalcoctlDefault: "http://localhost:8765/versions", FalcoctlDefaultOn: followCmd,
 		Help:     "read the engine's versions from this URL (Falco's /versions endpoint)",
 		Falcoctl: []Alias{{"artifact.follow.falcoversions", followCmd}}, FlagAliases: []string{"falco-versions"}},
-	{Name: "defaults.timeout", Flag: "timeout", Kind: KindDuration, Default: "0s", FalcoctlDefault: "2m0s",
+	{Name: "defaults.timeout", Flag: "timeout", Kind: KindDuration, Default: "0s", FalcoctlDefault: "2m0s", FalcoctlDefaultOn: followCmd,
 		Help: "wait up to this long for the engine's versions endpoint at start-up, retrying (0: do not wait; a failed read fails that check)"},
 	{Name: "defaults.jitter", Flag: "jitter", Kind: KindDuration, Default: "1m0s"},
 	{Name: "defaults.type", Flag: "type", Kind: KindList, Falcoctl: []Alias{{"driver.type", drivers}}},
