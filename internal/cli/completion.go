@@ -64,7 +64,8 @@ func addCompletions(root *cobra.Command, f *cmdutil.Factory) {
 		}
 	}
 	_ = root.RegisterFlagCompletionFunc("output", fixedCompletions("text", "json"))
-	_ = root.RegisterFlagCompletionFunc("log-level", fixedCompletions("error", "warn", "info", "debug"))
+	_ = root.RegisterFlagCompletionFunc("log-level", fixedCompletions("error", "warn", "info", "debug", "trace"))
+	_ = root.RegisterFlagCompletionFunc("log-format", fixedCompletions("text", "color", "json"))
 	walk(root, func(c *cobra.Command) {
 		path := strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
 		if n, ok := refCompletions[path]; ok && c.ValidArgsFunction == nil {
@@ -86,6 +87,7 @@ func addCompletions(root *cobra.Command, f *cmdutil.Factory) {
 			flagCompletion("type", fixedCompletions(oci.TypeRulesfile, oci.TypePlugin, oci.TypeAsset))
 		}
 		flagCompletion("platform", fixedCompletions(platforms()...))
+		flagCompletion("startup-behavior", fixedCompletions("immediate", "jitter", "skip"))
 		flagCompletion("index", completeIndexNames(f))
 	})
 }

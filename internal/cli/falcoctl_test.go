@@ -1,0 +1,172 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferryhq/ferry/internal/cli"
+	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/internal/testutil"
+)
+
+// falcoctl runs the CLI in falcoctl mode, as the program name falcoctl
+// selects it.
+func falcoctl(t *testing.T, env map[string]string, args ...string) run {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	f := cmdutil.NewFactory("test")
+	f.IO = cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	f.Getenv = func(k string) string { return env[k] }
+	f.Falcoctl = true
+	code := cli.Run(context.Background(), f, args)
+	return run{out.String(), errOut.String(), code}
+}
+
+func TestFalcoctlModeIsTheProgramName(t *testing.T) {
+	for name, want := range map[string]bool{"/usr/bin/falcoctl": true, "falcoctl": true, "./bin/falcoctl.exe": true, "/usr/bin/ferry": false, "falcoctl-old": false} {
+		if got := cli.IsFalcoctl(name); got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestFalcoctlDefaults(t *testing.T) {
+	env, _ := userEnv(t)
+	delete(env, "FERRY_STATE_DIR")
+	r := falcoctl(t, env, "config", "view", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	for _, want := range []string{`"file": "/etc/falcoctl/falcoctl.yaml"`, `"value": "/var/lib/falcoctl"`, `"key": "defaults.log-level",` + "\n" + `      "value": "info"`} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("falcoctl config view lacks %s:\n%s", want, r.out)
+		}
+	}
+	// ferry's own mode is unchanged.
+	if r := mustFerry(t, env, "config", "view", "-o", "json"); strings.Contains(r.out, "falcoctl") {
+		t.Errorf("ferry mode shows falcoctl's defaults:\n%s", r.out)
+	}
+}
+
+// falcoctlFixture publishes rules 1.0.0, 1.1.0 and 2.0.0 and writes a
+// falcoctl config naming the index, with the environment pointing at it.
+func falcoctlFixture(t *testing.T) (map[string]string, string, *testutil.Registry) {
+	t.Helper()
+	reg := testutil.NewRegistry(t)
+	env, dir := userEnv(t)
+	delete(env, "FERRY_STATE_DIR")
+	src := writeFile(t, filepath.Join(dir, "src", "my_rules.yaml"), "- rule: r\n")
+	for _, v := range []string{"1.0.0", "1.1.0", "2.0.0"} {
+		writeFile(t, src, "- rule: r\n  desc: "+v+"\n")
+		mustFerry(t, env, "artifact", "push", reg.Host+"/acme/rules/my-rules", src, "--type", "rulesfile", "--version", v, "--add-floating-tags")
+	}
+	idx := writeFile(t, filepath.Join(dir, "index.yaml"), fmt.Sprintf("- name: falco-rules\n  type: rulesfile\n  registry: %s\n  repository: acme/rules/my-rules\n  description: d\n", reg.Host))
+	cfg := writeFile(t, filepath.Join(dir, "etc", "falcoctl.yaml"), fmt.Sprintf(`indexes:
+- name: falcosecurity
+  url: %s
+  backend: file
+artifact:
+  allowedTypes: [rulesfile]
+  install:
+    refs: [falco-rules:1]
+    rulesfilesDir: %s
+    stateDir: %s
+`, idx, filepath.Join(dir, "rules"), filepath.Join(dir, "state")))
+	env["FERRY_CONFIG"] = cfg
+	return env, dir, reg
+}
+
+func TestFalcoctlInstallFromConfig(t *testing.T) {
+	env, dir, _ := falcoctlFixture(t)
+	// No REF: the config's refs, into the config's directories; a bare name
+	// is the configured index's (it replaces the embedded one).
+	r := falcoctl(t, env, "artifact", "install")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s%s", r.code, r.out, r.err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "rules", "my_rules.yaml")); !strings.Contains(string(data), "1.1.0") {
+		t.Errorf("installed %q: %s", data, r.out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state")); err != nil {
+		t.Errorf("state dir from artifact.install.stateDir: %v", err)
+	}
+	// FALCOCTL_<KEY> wins over the file; a flag over both.
+	env["FALCOCTL_ARTIFACT_INSTALL_RULESFILESDIR"] = filepath.Join(dir, "env-rules")
+	env["FALCOCTL_ARTIFACT_INSTALL_REFS"] = "falco-rules:2"
+	if r := falcoctl(t, env, "artifact", "install"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "env-rules", "my_rules.yaml")); !strings.Contains(string(data), "2.0.0") {
+		t.Errorf("env: installed %q", data)
+	}
+	if r := falcoctl(t, env, "artifact", "install", "--rulesfiles-dir", filepath.Join(dir, "flag-rules")); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "flag-rules", "my_rules.yaml")); err != nil {
+		t.Errorf("flag: %v", err)
+	}
+	// artifact.allowedTypes applies.
+	delete(env, "FALCOCTL_ARTIFACT_INSTALL_REFS")
+	env["FALCOCTL_ARTIFACT_ALLOWEDTYPES"] = "plugin"
+	if r := falcoctl(t, env, "artifact", "install"); r.code == 0 {
+		t.Errorf("a rulesfile installed with allowed types plugin: %s", r.out)
+	}
+}
+
+func TestInstallSameArtifactTwiceKeepsTheHighest(t *testing.T) {
+	env, dir, _ := falcoctlFixture(t)
+	for _, runner := range []func(*testing.T, map[string]string, ...string) run{ferry, falcoctl} {
+		r := runner(t, env, "artifact", "install", "falcosecurity/falco-rules:2.0.0", "falcosecurity/falco-rules:1.0.0", "--rulesfiles-dir", filepath.Join(dir, "twice"))
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s%s", r.code, r.out, r.err)
+		}
+		if !strings.Contains(r.err, "note: multiple versions of the same artifact: keeping falcosecurity/falco-rules:2.0.0 (2.0.0), discarding 1.0.0") {
+			t.Errorf("no note: %s", r.err)
+		}
+		if data, _ := os.ReadFile(filepath.Join(dir, "twice", "my_rules.yaml")); !strings.Contains(string(data), "2.0.0") {
+			t.Errorf("installed %q", data)
+		}
+	}
+}
+
+func TestFalcoctlListColumns(t *testing.T) {
+	env, _, reg := falcoctlFixture(t)
+	r := falcoctl(t, env, "artifact", "list")
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if r.code != 0 || len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "INDEX ARTIFACT TYPE REGISTRY REPOSITORY" ||
+		strings.Join(strings.Fields(lines[1]), " ") != "falcosecurity falco-rules rulesfile "+reg.Host+" acme/rules/my-rules" {
+		t.Errorf("exit %d:\n%s%s", r.code, r.out, r.err)
+	}
+	if r := mustFerry(t, env, "artifact", "list"); !strings.HasPrefix(r.out, "INDEX  ") || !strings.Contains(r.out, "DESCRIPTION") {
+		t.Errorf("ferry's columns changed:\n%s", r.out)
+	}
+}
+
+func TestLogFormatJSON(t *testing.T) {
+	env, _ := userEnv(t)
+	for _, args := range [][]string{
+		{"artifact", "install", "nosuch", "--log-format=json"},
+		{"--log-format", "json", "artifact", "install", "--no-such-flag"},
+		{"artifact", "install", "--log-format=json", "--log-level", "loud"},
+	} {
+		r := falcoctl(t, env, args...)
+		if r.code == 0 || r.err == "" {
+			t.Fatalf("%v: exit %d", args, r.code)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(r.err), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil || m["level"] == nil || m["msg"] == nil || m["timestamp"] == nil {
+				t.Errorf("%v: not a JSON log line: %q", args, l)
+			}
+		}
+		if !strings.Contains(r.err, `"level":"ERROR"`) {
+			t.Errorf("%v: no ERROR line: %s", args, r.err)
+		}
+	}
+}
