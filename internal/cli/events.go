@@ -73,9 +73,8 @@ func eventsSpoolDir(stateDir string) string {
 	return filepath.Join(stateDir, "events", "spool")
 }
 
-// Config merges the flags (which ApplyPrecedence already filled from
-// FERRY_EVENTS_* and the config's defaults) over the config file's events
-// section.
+// Config is the flags (which ApplyPrecedence filled from FERRY_EVENTS_*,
+// the config's defaults and its events section) and the config's sinks.
 func (o *eventsOptions) Config(f *cmdutil.Factory, stateDir string) (events.Config, error) {
 	fc, err := f.Config()
 	if err != nil {
@@ -83,18 +82,13 @@ func (o *eventsOptions) Config(f *cmdutil.Factory, stateDir string) (events.Conf
 	}
 	ec := fc.Events
 	cfg := events.Config{
-		Source:   firstSet(o.Source, ec.Source),
-		User:     firstSet(o.User, ec.User),
-		File:     firstSet(o.File, ec.File),
-		Spec:     firstSet(o.Spec, ec.Spec),
+		Source:   o.Source,
+		User:     o.User,
+		File:     o.File,
+		Spec:     o.Spec,
 		Timeout:  o.Timeout,
 		SpoolDir: eventsSpoolDir(stateDir),
 		Getenv:   f.Getenv,
-	}
-	if cfg.Timeout == 0 && ec.Timeout != "" {
-		if cfg.Timeout, err = time.ParseDuration(ec.Timeout); err != nil || cfg.Timeout <= 0 {
-			return events.Config{}, cmdutil.Usage(fmt.Errorf("config events.timeout %q: want a duration such as 3s", ec.Timeout))
-		}
 	}
 	if cfg.Timeout < 0 {
 		return events.Config{}, cmdutil.Usage(fmt.Errorf("--events-timeout must be positive, not %s", cfg.Timeout))
@@ -200,15 +194,6 @@ func printEventWarnings(f *cmdutil.Factory, warnings []string) {
 	for _, w := range warnings {
 		fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", w)
 	}
-}
-
-func firstSet(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func newCmdEvents(f *cmdutil.Factory) *cobra.Command {

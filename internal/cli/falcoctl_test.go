@@ -170,3 +170,37 @@ func TestLogFormatJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestFalcoctlDriverEnvironment(t *testing.T) {
+	env, dir := userEnv(t)
+	writeFile(t, filepath.Join(dir, "host", "etc", "os-release"), "ID=debian\nVERSION_ID=\"12\"\n")
+	env["FALCOCTL_DRIVER_REPOS"] = "http://a.example/driver,http://b.example/driver"
+	env["FALCOCTL_DRIVER_NAME"] = "myfalco"
+	env["FALCOCTL_DRIVER_TYPE"] = "kmod"
+	env["FALCOCTL_DRIVER_VERSION"] = "8.0.0+driver"
+	env["HOST_ROOT"] = filepath.Join(dir, "host")
+	args := []string{"driver", "install", "--dry-run", "--kernelrelease", "6.1.0-10-amd64", "--kernelversion", "#1 SMP Debian 6.1.38-2"}
+	r := falcoctl(t, env, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s%s", r.code, r.out, r.err)
+	}
+	for _, want := range []string{"myfalco kmod driver 8.0.0+driver", "http://a.example/driver/", "http://b.example/driver/", filepath.Join(dir, "host")} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, r.out)
+		}
+	}
+	// The same from the config file's driver section.
+	cfg := writeFile(t, filepath.Join(dir, "falcoctl.yaml"), "driver:\n  type: [kmod]\n  name: fromfile\n  repos:\n  - http://c.example/driver\n  version: 8.0.0+driver\n  hostroot: "+filepath.Join(dir, "host")+"\n")
+	for _, k := range []string{"FALCOCTL_DRIVER_REPOS", "FALCOCTL_DRIVER_NAME", "FALCOCTL_DRIVER_TYPE", "FALCOCTL_DRIVER_VERSION", "HOST_ROOT"} {
+		delete(env, k)
+	}
+	r = falcoctl(t, env, append(args, "--config", cfg)...)
+	if r.code != 0 || !strings.Contains(r.out, "fromfile kmod driver") || !strings.Contains(r.out, "http://c.example/driver/") || r.err != "" {
+		t.Errorf("from the config: exit %d:\n%s%s", r.code, r.out, r.err)
+	}
+	// ferry's own mode does not read FALCOCTL_*.
+	env["FALCOCTL_DRIVER_NAME"] = "ignored"
+	if r := ferry(t, env, append(args, "--config", cfg)...); strings.Contains(r.out, "ignored") {
+		t.Errorf("ferry mode read FALCOCTL_DRIVER_NAME:\n%s", r.out)
+	}
+}

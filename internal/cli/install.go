@@ -66,8 +66,9 @@ func (o *resolveOptions) AddFlags(cmd *cobra.Command) {
 	cmdutil.Declare(fl, "engine-versions-url", &o.EngineVersionsURL)
 }
 
-// Engine returns the engine versions declared by flags, the URL or the
-// config, in that order of precedence; nil when none are declared.
+// Engine returns the engine versions declared by flags, the URL (the
+// flag, filled from the config's engine.versionsURL by precedence) or the
+// config, in that order; nil when none are declared.
 func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install.Engine, error) {
 	cfg, err := f.Config()
 	if err != nil {
@@ -77,11 +78,7 @@ func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install
 	for k, v := range cfg.Engine.Versions {
 		engine[k] = v
 	}
-	url := o.EngineVersionsURL
-	if url == "" {
-		url = cfg.Engine.VersionsURL
-	}
-	if url != "" {
+	if url := o.EngineVersionsURL; url != "" {
 		hc, err := f.HTTPClient()
 		if err != nil {
 			return nil, err

@@ -170,7 +170,7 @@ var Keys = []Key{
 	{Name: "registries.*.mirrors", Kind: KindList, Settable: true, Help: "comma-separated hosts tried before HOST"},
 	{Name: "registries.*.fallbackOnly", Kind: KindBool, Settable: true, Check: checkBool, Help: "try the mirrors only after HOST failed"},
 	{Name: "engine.versions.*", Kind: KindString, Settable: true, Help: "an engine version, e.g. engine.versions.engine_version_semver"},
-	{Name: "engine.versionsURL", Kind: KindString, Settable: true, Help: "Falco's /versions endpoint"},
+	{Name: "engine.versionsURL", Kind: KindString, Flag: "engine-versions-url", Settable: true, Help: "Falco's /versions endpoint"},
 	{Name: "events.sinks", Kind: KindSection, Help: "event sinks (with their headers) are set in the file itself"},
 	{Name: "events.sinks[].url", Kind: KindString},
 	{Name: "events.sinks[].headers.*", Kind: KindString, Secret: true},
