@@ -19,6 +19,10 @@ func TestConfigUnknownKeysWarn(t *testing.T) {
 	if !strings.Contains(r.err, "warning: config "+cfg+": unknown keys ignored: registires, events.tiemout") {
 		t.Errorf("no warning naming the unknown keys: %q", r.err)
 	}
+	cfg = writeFile(t, filepath.Join(dir, "e.yaml"), "defaults:\n  output: json\n  rulesfile-dir: /x\n")
+	if r := ferry(t, env, "--config", cfg, "version"); !strings.Contains(r.err, "warning: config "+cfg+": no flag for defaults.rulesfile-dir (ignored)") {
+		t.Errorf("no warning for a default of no flag: %q", r.err)
+	}
 	// Keys are matched case-insensitively, as falcoctl's viper does.
 	cfg = writeFile(t, filepath.Join(dir, "d.yaml"), "Defaults:\n  output: json\nartifact:\n  follow:\n    falcoVersions: http://x\n  install:\n    RulesFilesDir: /r\n")
 	r = ferry(t, env, "--config", cfg, "version")
@@ -81,4 +85,20 @@ func TestPlainHTTPFlagOverridesHost(t *testing.T) {
 	expectError(t, ferry(t, env, "--config", cfg, "artifact", "info", ref), 3)
 	// --plain-http=false on the command line wins: HTTPS to a plain registry.
 	expectError(t, ferry(t, env, "--config", cfg, "artifact", "info", ref, "--plain-http=false"), 1, "hint: the registry speaks plain HTTP")
+}
+
+func TestCredentialsFileFromConfig(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	env, dir := userEnv(t)
+	env["DOCKER_CONFIG"] = filepath.Join(dir, "docker")
+	creds := filepath.Join(dir, "falcoctl", "config.json")
+	cfg := writeFile(t, filepath.Join(dir, "falcoctl.yaml"), "registry:\n  creds:\n    config: "+creds+"\n")
+	mustFerry(t, env, "--config", cfg, "registry", "login", reg.Host, "-u", "alice", "-p", "pw")
+	data, err := os.ReadFile(creds)
+	if err != nil || !strings.Contains(string(data), reg.Host) {
+		t.Errorf("registry.creds.config not used: %s %v", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "docker", "config.json")); !os.IsNotExist(err) {
+		t.Errorf("the docker config was written too: %v", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
@@ -103,6 +104,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 			if err := f.ApplyPrecedence(cmd); err != nil {
 				return err
 			}
+			warnUnknownDefaults(cmd.Root(), f)
 			if lw, ok := f.IO.ErrOut.(*cmdutil.LogWriter); ok {
 				lw.SetJSON(f.Global.LogFormat == "json")
 				if lw.JSON() {
@@ -129,6 +131,28 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		falcoctlMode(root)
 	}
 	return root
+}
+
+// warnUnknownDefaults warns about the config's defaults.FLAG keys that
+// name no flag of any command.
+func warnUnknownDefaults(root *cobra.Command, f *cmdutil.Factory) {
+	cfg, err := f.Config()
+	if err != nil || len(cfg.Defaults) == 0 {
+		return
+	}
+	known := map[string]bool{}
+	walk(root, func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(fl *pflag.Flag) { known[fl.Name] = true })
+	})
+	var unknown []string
+	for _, name := range sortedKeys(cfg.Defaults) {
+		if !known[name] || name == "config" {
+			unknown = append(unknown, "defaults."+name)
+		}
+	}
+	if len(unknown) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "warning: config %s: no flag for %s (ignored)\n", f.ConfigPath(), strings.Join(unknown, ", "))
+	}
 }
 
 // writesConfig are the commands that create the config file named with
