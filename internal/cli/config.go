@@ -150,9 +150,14 @@ func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error
 	for _, name := range sortedKeys(cfg.Engine.Versions) {
 		add("engine.versions."+name, cfg.Engine.Versions[name], file)
 	}
-	if cfg.Engine.VersionsURL != "" {
-		add("engine.versionsURL", cfg.Engine.VersionsURL, file)
+	fields := func(prefix string) {
+		for _, k := range cmdutil.Keys {
+			if k.Field != nil && strings.HasPrefix(k.Name, prefix) && *k.Field(cfg) != "" {
+				add(k.Name, *k.Field(cfg), file)
+			}
+		}
 	}
+	fields("engine.")
 	for i, s := range cfg.Events.Sinks {
 		p := fmt.Sprintf("events.sinks[%d].", i)
 		add(p+"url", s.URL, file)
@@ -163,11 +168,7 @@ func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error
 			add(p+"binary", "true", file)
 		}
 	}
-	for _, kv := range [][2]string{{"source", cfg.Events.Source}, {"user", cfg.Events.User}, {"file", cfg.Events.File}, {"spec", cfg.Events.Spec}, {"timeout", cfg.Events.Timeout}} {
-		if kv[1] != "" {
-			add("events."+kv[0], kv[1], file)
-		}
-	}
+	fields("events.")
 
 	for _, k := range cmdutil.Keys {
 		if !k.FalcoctlKey || strings.HasPrefix(k.Name, "indexes") {
@@ -390,18 +391,8 @@ func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *strin
 			cfg.Engine.Versions = map[string]string{}
 		}
 		cfg.Engine.Versions[name] = *value
-	case key == "engine.versionsURL":
-		set(&cfg.Engine.VersionsURL)
-	case key == "events.source":
-		set(&cfg.Events.Source)
-	case key == "events.user":
-		set(&cfg.Events.User)
-	case key == "events.file":
-		set(&cfg.Events.File)
-	case key == "events.spec":
-		set(&cfg.Events.Spec)
-	case key == "events.timeout":
-		set(&cfg.Events.Timeout)
+	case k != nil && k.Field != nil:
+		set(k.Field(cfg))
 	case strings.HasPrefix(key, "registries."):
 		if err := setRegistryKey(cfg, key, value); err != nil {
 			return err

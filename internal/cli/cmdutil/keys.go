@@ -68,6 +68,9 @@ type Key struct {
 	// FlagAliases are falcoctl's names for Flag where they differ
 	// (DeclareAliases adds them).
 	FlagAliases []string
+	// Field is where a plain value of the file lives: config view shows
+	// it and config set|unset writes it.
+	Field func(*Config) *string
 }
 
 // FalcoctlEnvName is viper's variable for a falcoctl key: FALCOCTL_ and the
@@ -172,16 +175,16 @@ var Keys = []Key{
 	{Name: "registries.*.mirrors", Kind: KindList, Settable: true, Help: "comma-separated hosts tried before HOST"},
 	{Name: "registries.*.fallbackOnly", Kind: KindBool, Settable: true, Check: checkBool, Help: "try the mirrors only after HOST failed"},
 	{Name: "engine.versions.*", Kind: KindString, Settable: true, Help: "an engine version, e.g. engine.versions.engine_version_semver"},
-	{Name: "engine.versionsURL", Kind: KindString, Flag: "engine-versions-url", Settable: true, Help: "Falco's /versions endpoint"},
+	{Name: "engine.versionsURL", Field: func(c *Config) *string { return &c.Engine.VersionsURL }, Kind: KindString, Flag: "engine-versions-url", Settable: true, Help: "Falco's /versions endpoint"},
 	{Name: "events.sinks", Kind: KindSection, Help: "event sinks (with their headers) are set in the file itself"},
 	{Name: "events.sinks[].url", Kind: KindString},
 	{Name: "events.sinks[].headers.*", Kind: KindString, Secret: true},
 	{Name: "events.sinks[].binary", Kind: KindBool},
-	{Name: "events.source", Kind: KindString, Flag: "events-source", Settable: true},
-	{Name: "events.user", Kind: KindString, Flag: "events-user", Settable: true},
-	{Name: "events.file", Kind: KindString, Flag: "events-file", Settable: true},
-	{Name: "events.spec", Kind: KindString, Flag: "events-spec", Settable: true, Check: checkOneOf("0.5", "0.4")},
-	{Name: "events.timeout", Kind: KindDuration, Flag: "events-timeout", Settable: true, Check: checkDuration},
+	{Name: "events.source", Field: func(c *Config) *string { return &c.Events.Source }, Kind: KindString, Flag: "events-source", Settable: true},
+	{Name: "events.user", Field: func(c *Config) *string { return &c.Events.User }, Kind: KindString, Flag: "events-user", Settable: true},
+	{Name: "events.file", Field: func(c *Config) *string { return &c.Events.File }, Kind: KindString, Flag: "events-file", Settable: true},
+	{Name: "events.spec", Field: func(c *Config) *string { return &c.Events.Spec }, Kind: KindString, Flag: "events-spec", Settable: true, Check: checkOneOf("0.5", "0.4")},
+	{Name: "events.timeout", Field: func(c *Config) *string { return &c.Events.Timeout }, Kind: KindDuration, Flag: "events-timeout", Settable: true, Check: checkDuration},
 
 	// falcoctl's keys that are not a flag's.
 	{Name: "artifact.install.refs", Kind: KindList, FalcoctlKey: true, Help: "what artifact install installs when given no REF"},
@@ -355,11 +358,7 @@ func sectionKeysFor(flag string) []string {
 func KeysHelp() string {
 	var b strings.Builder
 	b.WriteString(`Keys "ferry config set" and "ferry config unset" take:` + "\n")
-	groups := [][2]string{
-		{"defaults.FLAG", "the default of any flag, e.g. defaults.state-dir"},
-		{"engine.versions.NAME", "an engine version, e.g. engine.versions.engine_version_semver"},
-		{"engine.versionsURL", "Falco's /versions endpoint"},
-	}
+	var groups [][2]string
 	var events []string
 	var regs []string
 	for _, k := range Keys {
@@ -367,6 +366,10 @@ func KeysHelp() string {
 			continue
 		}
 		switch {
+		case k.Name == "defaults.*":
+			groups = append(groups, [2]string{"defaults.FLAG", k.Help})
+		case strings.HasPrefix(k.Name, "engine."):
+			groups = append(groups, [2]string{strings.ReplaceAll(k.Name, "*", "NAME"), k.Help})
 		case strings.HasPrefix(k.Name, "events."):
 			events = append(events, strings.TrimPrefix(k.Name, "events."))
 		case strings.HasPrefix(k.Name, "registries.*."):
@@ -394,5 +397,19 @@ headers) and credentials in the file itself.`)
 
 // KeysHint is the one-line list of keys in an unknown-key error.
 func KeysHint() string {
-	return "keys: defaults.FLAG, engine.versions.NAME, engine.versionsURL, events.{source,user,file,spec,timeout}, registries.HOST.{plainHTTP,caFile,insecureSkipTLSVerify,fallbackOnly,mirrors} (see ferry config --help)"
+	keys := []string{"defaults.FLAG"}
+	var events, regs []string
+	for _, k := range Keys {
+		switch {
+		case !k.Settable || strings.HasPrefix(k.Name, "defaults."):
+		case strings.HasPrefix(k.Name, "events."):
+			events = append(events, strings.TrimPrefix(k.Name, "events."))
+		case strings.HasPrefix(k.Name, "registries.*."):
+			regs = append(regs, strings.TrimPrefix(k.Name, "registries.*."))
+		default:
+			keys = append(keys, strings.ReplaceAll(k.Name, "*", "NAME"))
+		}
+	}
+	keys = append(keys, "events.{"+strings.Join(events, ",")+"}", "registries.HOST.{"+strings.Join(regs, ",")+"}")
+	return "keys: " + strings.Join(keys, ", ") + " (see ferry config --help)"
 }
