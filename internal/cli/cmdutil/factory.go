@@ -68,7 +68,7 @@ func (g *GlobalOptions) Validate() error {
 	switch g.LogLevel {
 	case "error", "warn", "info", "debug", "trace":
 	default:
-		return Usage(fmt.Errorf("--log-level must be error, warn, info or debug, not %q", g.LogLevel))
+		return Usage(fmt.Errorf("--log-level must be error, warn, info, debug or trace, not %q", g.LogLevel))
 	}
 	switch g.LogFormat {
 	case "text", "color", "json":
