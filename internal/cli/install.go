@@ -227,16 +227,7 @@ func refsOrConfig(f *cmdutil.Factory, args []string, key string) ([]string, erro
 	if len(args) > 0 {
 		return args, nil
 	}
-	if f.Falcoctl {
-		if v := f.Getenv(cmdutil.FalcoctlEnvName(key)); v != "" {
-			return cmdutil.SplitList(v, false), nil
-		}
-	}
-	cfg, err := f.Config()
-	if err != nil {
-		return nil, err
-	}
-	return cfg.Refs(key), nil
+	return f.Refs(key)
 }
 
 // keepHighest drops, of several references to the same artifact, all but

@@ -354,6 +354,23 @@ func (f *Factory) Resolve(cfg *Config, path string, fl *pflag.Flag) (r Resolved,
 	return Resolved{}, false
 }
 
+// Refs resolves a key listing references that no flag has
+// (artifact.install.refs, artifact.follow.refs) as Resolve does a flag's:
+// FALCOCTL_<KEY> in falcoctl mode (separated by semicolons, as falcoctl
+// reads it), then the config file.
+func (f *Factory) Refs(key string) ([]string, error) {
+	if f.Falcoctl {
+		if v := f.Getenv(FalcoctlEnvName(key)); v != "" {
+			return SplitList(v, false), nil
+		}
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Refs(key), nil
+}
+
 // ApplyPrecedence fills every flag of cmd the user did not set from the
 // environment and then from the config file (see Resolve). It is the one
 // place where flag > environment > config file > default is applied.

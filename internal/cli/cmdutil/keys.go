@@ -68,6 +68,9 @@ type Key struct {
 	// FlagAliases are falcoctl's names for Flag where they differ
 	// (DeclareAliases adds them).
 	FlagAliases []string
+	// Values are the values the key takes, when they are few (completion
+	// offers them).
+	Values []string
 	// Field is where a plain value of the file lives: config view shows
 	// it and config set|unset writes it.
 	Field func(*Config) *string
@@ -117,9 +120,9 @@ func checkBool(v string) error {
 // Keys is the table of configuration keys.
 var Keys = []Key{
 	// Flags declared once for every command that has them.
-	{Name: "defaults.output", Flag: "output", Kind: KindString, Default: "text", Help: "output format: text or json"},
-	{Name: "defaults.log-level", Flag: "log-level", Kind: KindString, Default: "warn", FalcoctlDefault: "info", Help: "log level on stderr: error, warn, info, debug (trace: debug)"},
-	{Name: "defaults.log-format", Flag: "log-format", Kind: KindString, Default: "text", Help: "format of what is logged on stderr: text, color (text) or json (one JSON object per line)"},
+	{Name: "defaults.output", Flag: "output", Kind: KindString, Values: []string{"text", "json"}, Default: "text", Help: "output format: text or json"},
+	{Name: "defaults.log-level", Flag: "log-level", Kind: KindString, Values: []string{"error", "warn", "info", "debug", "trace"}, Default: "warn", FalcoctlDefault: "info", Help: "log level on stderr: error, warn, info, debug (trace: debug)"},
+	{Name: "defaults.log-format", Flag: "log-format", Kind: KindString, Values: []string{"text", "color", "json"}, Default: "text", Help: "format of what is logged on stderr: text, color (text) or json (one JSON object per line)"},
 	{Name: "defaults.quiet", Flag: "quiet", Kind: KindBool, Default: "false", Help: "no progress, only results and errors"},
 	{Name: "defaults.plain-http", Flag: "plain-http", Kind: KindBool, Default: "false", Help: "talk plain HTTP, not HTTPS, to registries (on the command line, it also overrides a host's plainHTTP in the config)"},
 	{Name: "defaults.ca-file", Flag: "ca-file", Kind: KindString, Help: "PEM file of CA certificates to trust for registries and mirrors"},
@@ -143,7 +146,7 @@ var Keys = []Key{
 		Falcoctl: []Alias{{"artifact.follow.every", followCmd}}},
 	{Name: "defaults.cron", Flag: "cron", Kind: KindString, Help: `check on this cron schedule instead ("MIN HOUR DOM MON DOW", local time)`,
 		Falcoctl: []Alias{{"artifact.follow.cron", followCmd}}},
-	{Name: "defaults.startup-behavior", Flag: "startup-behavior", Kind: KindString, FalcoctlDefault: "jitter", FalcoctlDefaultOn: followCmd,
+	{Name: "defaults.startup-behavior", Flag: "startup-behavior", Kind: KindString, Values: []string{"immediate", "jitter", "skip"}, FalcoctlDefault: "jitter", FalcoctlDefaultOn: followCmd,
 		Help:     "the first check: immediate, jitter (after a random delay of up to --every) or skip (at the first scheduled time); default: after --jitter",
 		Falcoctl: []Alias{{"artifact.follow.startupBehavior", followCmd}}},
 	{Name: "defaults.tmp-dir", Flag: "tmp-dir", Kind: KindString, Help: "falcoctl's directory for temporary files: must exist if given (ferry stages each file beside its destination, for an atomic swap)",
@@ -183,7 +186,7 @@ var Keys = []Key{
 	{Name: "events.source", Field: func(c *Config) *string { return &c.Events.Source }, Kind: KindString, Flag: "events-source", Settable: true},
 	{Name: "events.user", Field: func(c *Config) *string { return &c.Events.User }, Kind: KindString, Flag: "events-user", Settable: true},
 	{Name: "events.file", Field: func(c *Config) *string { return &c.Events.File }, Kind: KindString, Flag: "events-file", Settable: true},
-	{Name: "events.spec", Field: func(c *Config) *string { return &c.Events.Spec }, Kind: KindString, Flag: "events-spec", Settable: true, Check: checkOneOf("0.5", "0.4")},
+	{Name: "events.spec", Values: []string{"0.5", "0.4"}, Field: func(c *Config) *string { return &c.Events.Spec }, Kind: KindString, Flag: "events-spec", Settable: true, Check: checkOneOf("0.5", "0.4")},
 	{Name: "events.timeout", Field: func(c *Config) *string { return &c.Events.Timeout }, Kind: KindDuration, Flag: "events-timeout", Settable: true, Check: checkDuration},
 
 	// falcoctl's keys that are not a flag's.
