@@ -221,6 +221,16 @@ func TestFalcoctlChart(t *testing.T) {
 		t.Fatalf("init container: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 	}
 	jsonLines(t, r.Stderr)
+	// The pod's log is stdout and stderr together: every line parses.
+	installed := map[string]string{}
+	for _, l := range jsonLines(t, r.Stdout) {
+		if l["msg"] == "Artifact successfully installed" {
+			installed[l["name"].(string)] = l["version"].(string)
+		}
+	}
+	if installed["falcosecurity/falco-rules"] != "5.0.0" || installed["container"] != "0.7.1" {
+		t.Errorf("init container's results: %v\n%s", installed, r.Stdout)
+	}
 	if got := e.read("pod", "rulesfiles", "falco_rules.yaml"); !strings.Contains(got, "version 5.0.0") {
 		t.Errorf("falco_rules.yaml: %q", got)
 	}
@@ -250,7 +260,11 @@ func TestFalcoctlChart(t *testing.T) {
 		return strings.Contains(string(data), "version 5.0.1")
 	})
 	fw.stop()
-	if !strings.Contains(fw.stdout.String(), "falco-rules 5.0.0 → 5.0.1") {
+	updated := false
+	for _, l := range jsonLines(t, fw.stdout.String()) {
+		updated = updated || (l["version"] == "5.0.1" && l["previousVersion"] == "5.0.0")
+	}
+	if !updated {
 		t.Errorf("sidecar stdout: %s", fw.stdout)
 	}
 	lines := jsonLines(t, fw.stderr.String())

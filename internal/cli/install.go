@@ -452,6 +452,10 @@ func printUnchecked(f *cmdutil.Factory, results []install.Result) {
 }
 
 func printResult(f *cmdutil.Factory, r install.Result) {
+	if f.Global.LogFormat == "json" {
+		printResultLog(f, r)
+		return
+	}
 	out := f.IO.Out
 	name := r.Name
 	if r.Index != "" {

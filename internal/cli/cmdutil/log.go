@@ -108,6 +108,22 @@ func (l *LogWriter) writeLine(line string) error {
 	return err
 }
 
+// WriteLogLine writes one JSON log line as falcoctl's logger does: attrs,
+// level, timestamp and msg.
+func WriteLogLine(w io.Writer, level, msg string, attrs map[string]any) error {
+	rec := map[string]any{}
+	for k, v := range attrs {
+		rec[k] = v
+	}
+	rec["level"], rec["timestamp"], rec["msg"] = level, time.Now().Format(logTimeFormat), msg
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
+
 // jsonLogHandler is a slog handler writing falcoctl's JSON lines: level,
 // timestamp, msg and the attributes as keys.
 type jsonLogHandler struct {
