@@ -204,3 +204,25 @@ func TestFalcoctlDriverEnvironment(t *testing.T) {
 		t.Errorf("ferry mode read FALCOCTL_DRIVER_NAME:\n%s", r.out)
 	}
 }
+
+func TestLogFormatJSONResults(t *testing.T) {
+	env, dir, _ := falcoctlFixture(t)
+	r := falcoctl(t, env, "artifact", "install", "--log-format=json", "--rulesfiles-dir", filepath.Join(dir, "json"))
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s%s", r.code, r.out, r.err)
+	}
+	var found bool
+	for _, l := range strings.Split(strings.TrimSpace(r.out+r.err), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Errorf("not JSON: %q", l)
+			continue
+		}
+		if m["msg"] == "Artifact successfully installed" && m["name"] == "falcosecurity/falco-rules" && m["version"] == "1.1.0" && m["directory"] == filepath.Join(dir, "json") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no result line:\n%s", r.out)
+	}
+}
