@@ -14,8 +14,16 @@ import (
 // directory, the log level, follow's start-up), as the key table gives
 // them. The config file (/etc/falcoctl/falcoctl.yaml) and FALCOCTL_*
 // variables are the Factory's.
-func falcoctlMode(root *cobra.Command) {
+func falcoctlMode(root *cobra.Command, f *cmdutil.Factory) {
 	root.Use = "falcoctl"
+	// falcoctl's deprecated global flags: --verbose is --log-level debug,
+	// --disable-styling changes nothing (ferry draws progress only on a
+	// terminal, and --log-format json draws none).
+	pf := root.PersistentFlags()
+	pf.BoolVarP(&f.Global.Verbose, "verbose", "v", false, "same as --log-level debug")
+	pf.Bool("disable-styling", false, "no effect (styling is off when stderr is not a terminal)")
+	_ = pf.MarkDeprecated("verbose", "please use --log-level")
+	_ = pf.MarkDeprecated("disable-styling", "please use --log-format")
 	walk(root, func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.LocalNonPersistentFlags(), c.PersistentFlags()} {
 			fs.VisitAll(func(fl *pflag.Flag) {

@@ -48,6 +48,13 @@ func TestFalcoctlDefaults(t *testing.T) {
 			t.Errorf("falcoctl config view lacks %s:\n%s", want, r.out)
 		}
 	}
+	// falcoctl's deprecated global flags are accepted, with a warning.
+	if r := falcoctl(t, env, "--disable-styling", "--verbose", "version"); r.code != 0 || !strings.Contains(r.err, "deprecated") {
+		t.Errorf("deprecated flags: exit %d: %s", r.code, r.err)
+	}
+	if r := ferry(t, env, "--disable-styling", "version"); r.code != 2 {
+		t.Errorf("ferry mode took --disable-styling: exit %d", r.code)
+	}
 	// ferry's own mode is unchanged.
 	if r := mustFerry(t, env, "config", "view", "-o", "json"); strings.Contains(r.out, "falcoctl") {
 		t.Errorf("ferry mode shows falcoctl's defaults:\n%s", r.out)

@@ -105,6 +105,9 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 				return err
 			}
 			warnUnknownDefaults(cmd.Root(), f)
+			if f.Global.Verbose && !cmd.Flags().Changed("log-level") {
+				f.Global.LogLevel = "debug"
+			}
 			if lw, ok := f.IO.ErrOut.(*cmdutil.LogWriter); ok {
 				lw.SetJSON(f.Global.LogFormat == "json")
 				if lw.JSON() {
@@ -128,7 +131,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 	addCompletions(root, f)
 	rejectUnknownCommands(root)
 	if f.Falcoctl {
-		falcoctlMode(root)
+		falcoctlMode(root, f)
 	}
 	return root
 }

@@ -42,6 +42,8 @@ type GlobalOptions struct {
 	InsecureSkipVerify bool
 	IdleTimeout        time.Duration
 	LogFormat          string
+	// Verbose is falcoctl's deprecated --verbose (falcoctl mode).
+	Verbose bool
 	// PlainHTTPSet says --plain-http was given on the command line: it
 	// then wins over a host's plainHTTP in the config.
 	PlainHTTPSet bool
