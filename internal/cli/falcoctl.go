@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,18 @@ import (
 // directory, the log level, follow's start-up), as the key table gives
 // them. The config file (/etc/falcoctl/falcoctl.yaml) and FALCOCTL_*
 // variables are the Factory's.
+// warnDeprecated warns about falcoctl's deprecated flags on the command line.
+func warnDeprecated(cmd *cobra.Command, f *cmdutil.Factory) {
+	for name, use := range map[string]string{"verbose": "--log-level", "disable-styling": "--log-format"} {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
+			fmt.Fprintf(f.IO.ErrOut, "warning: --%s is deprecated, please use %s\n", name, use)
+		}
+	}
+	if f.Global.Verbose && !cmd.Flags().Changed("log-level") {
+		f.Global.LogLevel = "debug"
+	}
+}
+
 func falcoctlMode(root *cobra.Command, f *cmdutil.Factory) {
 	root.Use = "falcoctl"
 	// falcoctl's deprecated global flags: --verbose is --log-level debug,
@@ -22,8 +35,10 @@ func falcoctlMode(root *cobra.Command, f *cmdutil.Factory) {
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&f.Global.Verbose, "verbose", "v", false, "same as --log-level debug")
 	pf.Bool("disable-styling", false, "no effect (styling is off when stderr is not a terminal)")
-	_ = pf.MarkDeprecated("verbose", "please use --log-level")
-	_ = pf.MarkDeprecated("disable-styling", "please use --log-format")
+	// Deprecated as falcoctl has them, hidden from help; the warning is
+	// printed on stderr (cobra would print pflag's on stdout).
+	_ = pf.MarkHidden("verbose")
+	_ = pf.MarkHidden("disable-styling")
 	walk(root, func(c *cobra.Command) {
 		for _, fs := range []*pflag.FlagSet{c.LocalNonPersistentFlags(), c.PersistentFlags()} {
 			fs.VisitAll(func(fl *pflag.Flag) {

@@ -104,15 +104,15 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 			if err := f.ApplyPrecedence(cmd); err != nil {
 				return err
 			}
-			warnUnknownDefaults(cmd.Root(), f)
-			if f.Global.Verbose && !cmd.Flags().Changed("log-level") {
-				f.Global.LogLevel = "debug"
-			}
 			if lw, ok := f.IO.ErrOut.(*cmdutil.LogWriter); ok {
 				lw.SetJSON(f.Global.LogFormat == "json")
 				if lw.JSON() {
 					f.IO.ErrTerminal = false
 				}
+			}
+			warnUnknownDefaults(cmd.Root(), f)
+			if f.Falcoctl {
+				warnDeprecated(cmd, f)
 			}
 			return f.Global.Validate()
 		},
