@@ -233,3 +233,16 @@ func TestLogFormatJSONResults(t *testing.T) {
 		t.Errorf("no result line:\n%s", r.out)
 	}
 }
+
+func TestFalcoctlFollowWaitsForTheVersionsEndpoint(t *testing.T) {
+	env, _, _ := falcoctlFixture(t)
+	// falcoctl's default endpoint (localhost:8765) is replaced by a port
+	// nothing listens on; --timeout bounds the wait, then follow fails.
+	r := falcoctl(t, env, "artifact", "follow", "falco-rules:1", "--falco-versions", "http://127.0.0.1:1/versions", "--timeout", "1s", "--log-format=json")
+	if r.code != 1 || !strings.Contains(r.err, "unable to retrieve the engine's versions from http://127.0.0.1:1/versions within --timeout 1s") {
+		t.Errorf("exit %d: %s", r.code, r.err)
+	}
+	if r := falcoctl(t, env, "artifact", "follow", "falco-rules:1", "--startup-behavior", "later"); r.code != 2 || !strings.Contains(r.err, "skip, jitter or immediate") {
+		t.Errorf("bad --startup-behavior: exit %d: %s", r.code, r.err)
+	}
+}
