@@ -182,14 +182,27 @@ func TestChartRenderedConfig(t *testing.T) {
 		Falcoctl struct {
 			Config map[string]any `yaml:"config"`
 		} `yaml:"falcoctl"`
+		Driver struct {
+			Enabled bool `yaml:"enabled"`
+		} `yaml:"driver"`
 		Collectors struct {
+			Enabled         bool `yaml:"enabled"`
 			ContainerEngine struct {
+				Enabled   bool   `yaml:"enabled"`
 				PluginRef string `yaml:"pluginRef"`
 			} `yaml:"containerEngine"`
+			Kubernetes struct {
+				Enabled bool `yaml:"enabled"`
+			} `yaml:"kubernetes"`
 		} `yaml:"collectors"`
 	}
 	if err := yaml.Unmarshal([]byte(falcoTestdata(t, "charts/falco/values.yaml")), &values); err != nil {
 		t.Fatal(err)
+	}
+	// The helpers' conditions, with the default values: falco.containerPlugin
+	// appends its ref; k8smeta.configuration adds nothing.
+	if !values.Driver.Enabled || !values.Collectors.Enabled || !values.Collectors.ContainerEngine.Enabled || values.Collectors.Kubernetes.Enabled {
+		t.Fatalf("values.yaml's defaults changed: %+v %+v", values.Driver, values.Collectors)
 	}
 	want := values.Falcoctl.Config
 	install := want["artifact"].(map[string]any)["install"].(map[string]any)
