@@ -23,6 +23,11 @@ func TestConfigUnknownKeysWarn(t *testing.T) {
 	if r := ferry(t, env, "--config", cfg, "version"); !strings.Contains(r.err, "warning: config "+cfg+": no flag for defaults.rulesfile-dir (ignored)") {
 		t.Errorf("no warning for a default of no flag: %q", r.err)
 	}
+	// With the log format from the config, the warning is a JSON line too.
+	cfg = writeFile(t, filepath.Join(dir, "j.yaml"), "defaults:\n  log-format: json\nnope: 1\n")
+	if r := ferry(t, env, "--config", cfg, "version"); !strings.HasPrefix(r.err, `{`) || !strings.Contains(r.err, `"level":"WARN"`) || !strings.Contains(r.err, "unknown keys ignored: nope") {
+		t.Errorf("warning with log-format json from the config: %q", r.err)
+	}
 	// Keys are matched case-insensitively, as falcoctl's viper does.
 	cfg = writeFile(t, filepath.Join(dir, "d.yaml"), "Defaults:\n  output: json\nartifact:\n  follow:\n    falcoVersions: http://x\n  install:\n    RulesFilesDir: /r\n")
 	r = ferry(t, env, "--config", cfg, "version")

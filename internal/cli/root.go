@@ -110,6 +110,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 					f.IO.ErrTerminal = false
 				}
 			}
+			f.WarnUnknownKeys()
 			warnUnknownDefaults(cmd.Root(), f)
 			if f.Falcoctl {
 				warnDeprecated(cmd, f)

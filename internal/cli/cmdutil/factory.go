@@ -157,8 +157,7 @@ func (f *Factory) CacheDir() string {
 }
 
 // Config loads the config file once. A file named with --config must
-// exist (exit 2), unless the command creates it; a key no command reads
-// gets a warning naming it.
+// exist (exit 2), unless the command creates it.
 func (f *Factory) Config() (*Config, error) {
 	f.configOnce.Do(func() {
 		path := f.ConfigPath()
@@ -170,11 +169,16 @@ func (f *Factory) Config() (*Config, error) {
 			f.config, f.configErr = nil, &CodedError{Code: ExitUsage, Err: fmt.Errorf("--config %s: no such file", path)}
 			return
 		}
-		if len(f.config.Unknown) > 0 {
-			fmt.Fprintf(f.IO.ErrOut, "warning: config %s: unknown keys ignored: %s\n", path, strings.Join(f.config.Unknown, ", "))
-		}
 	})
 	return f.config, f.configErr
+}
+
+// WarnUnknownKeys prints, once the log format is known, the warning naming
+// the config file's keys no command reads.
+func (f *Factory) WarnUnknownKeys() {
+	if cfg, err := f.Config(); err == nil && len(cfg.Unknown) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "warning: config %s: unknown keys ignored: %s\n", f.ConfigPath(), strings.Join(cfg.Unknown, ", "))
+	}
 }
 
 // Logger logs to stderr at the chosen level, in the chosen format.
