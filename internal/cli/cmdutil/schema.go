@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -66,6 +67,9 @@ var (
 func fileSchema() *schemaNode {
 	schemaOnce.Do(func() {
 		schemaRoot = &schemaNode{}
+		// The fields of Config (a key added there is known at once), then
+		// the table, which adds falcoctl's sections.
+		addStruct(schemaRoot, reflect.TypeOf(Config{}))
 		for _, k := range Keys {
 			n := schemaRoot
 			for _, seg := range keySegments(k.Name) {
@@ -74,6 +78,36 @@ func fileSchema() *schemaNode {
 		}
 	})
 	return schemaRoot
+}
+
+var nodeType = reflect.TypeOf(yaml.Node{})
+
+// addStruct adds the yaml fields of struct type t under n.
+func addStruct(n *schemaNode, t reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || name == "" || !f.IsExported() || f.Type == nodeType {
+			continue
+		}
+		addType(n.child(name), f.Type)
+	}
+}
+
+func addType(n *schemaNode, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		addStruct(n, t)
+	case reflect.Slice:
+		if e := t.Elem(); e.Kind() == reflect.Struct || e.Kind() == reflect.Map {
+			addType(n.child("[]"), e)
+		}
+	case reflect.Map:
+		addType(n.child("*"), t.Elem())
+	}
 }
 
 // canonicalize rewrites the keys of a config document to the spelling of
