@@ -69,6 +69,14 @@ func printEntries(f *cmdutil.Factory, found []index.Found) error {
 		return f.PrintJSON(views)
 	}
 	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+	if f.Falcoctl {
+		// falcoctl's columns.
+		fmt.Fprintln(tw, "INDEX\tARTIFACT\tTYPE\tREGISTRY\tREPOSITORY")
+		for _, v := range views {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Index, v.Name, v.Type, v.Registry, v.Repository)
+		}
+		return tw.Flush()
+	}
 	fmt.Fprintln(tw, "INDEX\tNAME\tTYPE\tREPOSITORY\tDESCRIPTION")
 	for _, v := range views {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s\n", v.Index, v.Name, v.Type, v.Registry, v.Repository, oneLine(v.Description, 60))

@@ -76,7 +76,7 @@ index naming them. On a host with no network:
 	opts.resolveOptions.AddFlags(cmd)
 	opts.eventsOptions.AddFlags(cmd)
 	cmd.Flags().StringVarP(&opts.Output, "output-file", "O", "", "the bundle file to write")
-	cmd.Flags().StringVar(&opts.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's state (the events spool)")
+	cmdutil.Declare(cmd.Flags(), "state-dir", &opts.StateDir)
 	return cmd
 }
 

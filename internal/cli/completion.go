@@ -63,8 +63,6 @@ func addCompletions(root *cobra.Command, f *cmdutil.Factory) {
 			sh.Example = completionExamples[sh.Name()]
 		}
 	}
-	_ = root.RegisterFlagCompletionFunc("output", fixedCompletions("text", "json"))
-	_ = root.RegisterFlagCompletionFunc("log-level", fixedCompletions("error", "warn", "info", "debug"))
 	walk(root, func(c *cobra.Command) {
 		path := strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
 		if n, ok := refCompletions[path]; ok && c.ValidArgsFunction == nil {
@@ -86,6 +84,12 @@ func addCompletions(root *cobra.Command, f *cmdutil.Factory) {
 			flagCompletion("type", fixedCompletions(oci.TypeRulesfile, oci.TypePlugin, oci.TypeAsset))
 		}
 		flagCompletion("platform", fixedCompletions(platforms()...))
+		// The values the key table lists.
+		for _, k := range cmdutil.Keys {
+			if k.Flag != "" && len(k.Values) > 0 {
+				flagCompletion(k.Flag, fixedCompletions(k.Values...))
+			}
+		}
 		flagCompletion("index", completeIndexNames(f))
 	})
 }

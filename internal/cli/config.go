@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,15 +32,7 @@ $XDG_CONFIG_HOME/ferry/config.yaml), and built-in defaults.
 	return cmd
 }
 
-const configKeysHelp = `Keys "ferry config set" and "ferry config unset" take:
-  defaults.FLAG                  the default of any flag, e.g. defaults.state-dir
-  engine.versions.NAME           an engine version, e.g. engine.versions.engine_version_semver
-  engine.versionsURL             Falco's /versions endpoint
-  events.source|user|file|spec|timeout
-  registries.HOST.plainHTTP|caFile|insecureSkipTLSVerify|fallbackOnly
-  registries.HOST.mirrors        comma-separated hosts
-Indexes are managed with "ferry index add|remove"; event sinks (with their
-headers) in the file itself.`
+var configKeysHelp = cmdutil.KeysHelp()
 
 // configValue is one key of the effective configuration.
 type configValue struct {
@@ -159,9 +150,14 @@ func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error
 	for _, name := range sortedKeys(cfg.Engine.Versions) {
 		add("engine.versions."+name, cfg.Engine.Versions[name], file)
 	}
-	if cfg.Engine.VersionsURL != "" {
-		add("engine.versionsURL", cfg.Engine.VersionsURL, file)
+	fields := func(prefix string) {
+		for _, k := range cmdutil.Keys {
+			if k.Field != nil && strings.HasPrefix(k.Name, prefix) && *k.Field(cfg) != "" {
+				add(k.Name, *k.Field(cfg), file)
+			}
+		}
 	}
+	fields("engine.")
 	for i, s := range cfg.Events.Sinks {
 		p := fmt.Sprintf("events.sinks[%d].", i)
 		add(p+"url", s.URL, file)
@@ -172,26 +168,46 @@ func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error
 			add(p+"binary", "true", file)
 		}
 	}
-	for _, kv := range [][2]string{{"source", cfg.Events.Source}, {"user", cfg.Events.User}, {"file", cfg.Events.File}, {"spec", cfg.Events.Spec}, {"timeout", cfg.Events.Timeout}} {
-		if kv[1] != "" {
-			add("events."+kv[0], kv[1], file)
+	fields("events.")
+
+	for _, k := range cmdutil.Keys {
+		if !k.FalcoctlKey || strings.HasPrefix(k.Name, "indexes") {
+			continue
+		}
+		if k.Kind == cmdutil.KindSection {
+			if vals, _, ok := cfg.Value(k.Name); ok || hasSection(cfg, k.Name) {
+				add(k.Name, fmt.Sprintf("(%d entries, not shown)", max(len(vals), sectionLen(cfg, k.Name))), file)
+			}
+			continue
+		}
+		if strings.Contains(k.Name, "[]") {
+			continue
+		}
+		if vals, _, ok := cfg.Value(k.Name); ok {
+			add(k.Name, strings.Join(vals, ","), file)
 		}
 	}
 
+	path := cmdutil.CommandPath(cmd)
 	for _, fl := range flagsByName(cmd.Root()) {
 		if fl.Name == "config" {
 			continue
 		}
-		env := envName(fl.Name)
 		value, source := fl.DefValue, "default"
 		if mine := cmd.Flags().Lookup(fl.Name); mine != nil && mine.Changed && fl.Name != "output" {
 			value, source = mine.Value.String(), "flag --"+fl.Name
-		} else if ev := f.Getenv(env); ev != "" {
-			value, source = ev, "env "+env
-		} else if cv, ok := cfg.Defaults[fl.Name]; ok {
-			value, source = cv, file
+		} else if r, ok := f.Resolve(cfg, path, fl); ok {
+			value = strings.Join(r.Values, ",")
+			switch {
+			case r.Key == "":
+				source = "env " + r.From
+			case strings.HasPrefix(r.Key, "defaults."):
+				source = file
+			default:
+				source = file + " (" + r.Key + ")"
+			}
 		}
-		if strings.Contains(fl.Name, "password") && source != "default" {
+		if k := cmdutil.FlagKey(fl.Name); (strings.Contains(fl.Name, "password") || (k != nil && k.Secret)) && source != "default" {
 			value = "(not shown)"
 		}
 		if sv, ok := fl.Value.(pflag.SliceValue); ok && source == "default" {
@@ -208,7 +224,7 @@ func flagsByName(root *cobra.Command) []*pflag.Flag {
 	byName := map[string]*pflag.Flag{}
 	walk(root, func(c *cobra.Command) {
 		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
-			if fl.Hidden || fl.Name == "help" || fl.Name == "version" {
+			if fl.Hidden || fl.Name == "help" || fl.Name == "version" || cmdutil.IsAlias(fl) {
 				return
 			}
 			if prev, ok := byName[fl.Name]; ok {
@@ -239,8 +255,24 @@ func (perCommand) Set(string) error   { return nil }
 func (perCommand) Type() string       { return "string" }
 func (perCommand) GetSlice() []string { return []string{"(per command)"} }
 
-func envName(flag string) string {
-	return "FERRY_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+// hasSection and sectionLen tell whether a section of records (such as
+// registry.auth.basic) is in the file, and how many records it has.
+func hasSection(cfg *cmdutil.Config, key string) bool { return sectionLen(cfg, key) > 0 }
+
+func sectionLen(cfg *cmdutil.Config, key string) int {
+	auth, err := cfg.Auth()
+	if err != nil {
+		return 0
+	}
+	switch key {
+	case "registry.auth.basic":
+		return len(auth.Basic)
+	case "registry.auth.oauth":
+		return len(auth.OAuth)
+	case "registry.auth.gcp":
+		return len(auth.GCP)
+	}
+	return 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -299,7 +331,7 @@ func unknownKey(key, why string) error {
 	return &cmdutil.CodedError{
 		Code: cmdutil.ExitUsage,
 		Err:  fmt.Errorf("%s: %s", key, why),
-		Hint: "keys: defaults.FLAG, engine.versions.NAME, engine.versionsURL, events.{source,user,file,spec,timeout}, registries.HOST.{plainHTTP,caFile,insecureSkipTLSVerify,fallbackOnly,mirrors} (see ferry config --help)",
+		Hint: cmdutil.KeysHint(),
 	}
 }
 
@@ -316,11 +348,23 @@ func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *strin
 			*dst = *value
 		}
 	}
+	k := cmdutil.LookupKey(key)
+	switch {
+	case k != nil && k.Secret:
+		return &cmdutil.CodedError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s is a secret: config set does not write secrets into the config file", key),
+			Hint: "run: ferry registry login HOST (credentials go to the docker credential store)"}
+	case k != nil && !k.Settable && !strings.HasPrefix(key, "indexes"):
+		return unknownKey(key, "set in the config file itself, not with config set")
+	case k != nil && value != nil && k.Check != nil && !strings.HasPrefix(key, "registries."):
+		if err := k.Check(*value); err != nil {
+			return cmdutil.Usage(fmt.Errorf("%s %w", key, err))
+		}
+	}
 	switch {
 	case strings.HasPrefix(key, "defaults."):
 		name := strings.TrimPrefix(key, "defaults.")
 		fl := freshFlag(f, name)
-		if fl == nil || name == "config" {
+		if fl == nil || name == "config" || cmdutil.IsAlias(fl) {
 			return unknownKey(key, fmt.Sprintf("no flag named --%s", name))
 		}
 		if value == nil {
@@ -347,26 +391,8 @@ func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *strin
 			cfg.Engine.Versions = map[string]string{}
 		}
 		cfg.Engine.Versions[name] = *value
-	case key == "engine.versionsURL":
-		set(&cfg.Engine.VersionsURL)
-	case key == "events.source":
-		set(&cfg.Events.Source)
-	case key == "events.user":
-		set(&cfg.Events.User)
-	case key == "events.file":
-		set(&cfg.Events.File)
-	case key == "events.spec":
-		if value != nil && *value != "0.5" && *value != "0.4" {
-			return cmdutil.Usage(fmt.Errorf("%s must be 0.5 or 0.4, not %q", key, *value))
-		}
-		set(&cfg.Events.Spec)
-	case key == "events.timeout":
-		if value != nil {
-			if d, err := time.ParseDuration(*value); err != nil || d <= 0 {
-				return cmdutil.Usage(fmt.Errorf("%s must be a positive duration like 3s, not %q", key, *value))
-			}
-		}
-		set(&cfg.Events.Timeout)
+	case k != nil && k.Field != nil:
+		set(k.Field(cfg))
 	case strings.HasPrefix(key, "registries."):
 		if err := setRegistryKey(cfg, key, value); err != nil {
 			return err
@@ -439,6 +465,9 @@ func setRegistryKey(cfg *cmdutil.Config, key string, value *string) error {
 		*dst = b
 		return nil
 	}
+	if k := cmdutil.LookupKey("registries.*." + field); k == nil || !k.Settable || k.Name != "registries.*."+field {
+		return unknownKey(key, fmt.Sprintf("registries have no field %q", field))
+	}
 	var err error
 	switch field {
 	case "plainHTTP":
@@ -481,10 +510,14 @@ func completeConfigKeys(cmd *cobra.Command, args []string, toComplete string) ([
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	keys := []string{"engine.versions.engine_version_semver", "engine.versions.plugin_api_version", "engine.versionsURL",
-		"events.source", "events.user", "events.file", "events.spec", "events.timeout"}
+	keys := []string{"engine.versions.engine_version_semver", "engine.versions.plugin_api_version"}
+	for _, k := range cmdutil.Keys {
+		if k.Settable && !strings.Contains(k.Name, "*") && !strings.HasPrefix(k.Name, "defaults.") {
+			keys = append(keys, k.Name)
+		}
+	}
 	for _, fl := range flagsByName(cmd.Root()) {
-		if fl.Name != "config" {
+		if k := cmdutil.FlagKey(fl.Name); fl.Name != "config" && (k == nil || !k.Secret) {
 			keys = append(keys, "defaults."+fl.Name)
 		}
 	}

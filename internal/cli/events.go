@@ -61,11 +61,11 @@ func (o *eventsOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&o.Sinks, "events-sink", nil, "send CDEvents to this CloudEvents HTTP receiver (repeatable)")
 	fl.StringVar(&o.File, "events-file", "", "append every event to this file as one JSON line")
-	fl.StringVar(&o.Spec, "events-spec", "", `CDEvents spec version, 0.5 or 0.4 (default "0.5")`)
+	fl.StringVar(&o.Spec, "events-spec", events.Spec05, "CDEvents spec version, 0.5 or 0.4")
 	fl.BoolVar(&o.Binary, "events-binary", false, "send events in the CloudEvents binary content mode (default structured)")
 	fl.StringVar(&o.Source, "events-source", "", "the events' source (default /ferry/<hostname>)")
 	fl.StringVar(&o.User, "events-user", "", "the user events name for anonymous pulls (default: the local user)")
-	fl.DurationVar(&o.Timeout, "events-timeout", 0, "time to deliver one event to one sink, retries included (default 3s)")
+	fl.DurationVar(&o.Timeout, "events-timeout", events.DefaultTimeout, "time to deliver one event to one sink, retries included")
 }
 
 // eventsSpoolDir is where undelivered events wait.
@@ -73,9 +73,8 @@ func eventsSpoolDir(stateDir string) string {
 	return filepath.Join(stateDir, "events", "spool")
 }
 
-// Config merges the flags (which ApplyPrecedence already filled from
-// FERRY_EVENTS_* and the config's defaults) over the config file's events
-// section.
+// Config is the flags (which ApplyPrecedence filled from FERRY_EVENTS_*,
+// the config's defaults and its events section) and the config's sinks.
 func (o *eventsOptions) Config(f *cmdutil.Factory, stateDir string) (events.Config, error) {
 	fc, err := f.Config()
 	if err != nil {
@@ -83,18 +82,13 @@ func (o *eventsOptions) Config(f *cmdutil.Factory, stateDir string) (events.Conf
 	}
 	ec := fc.Events
 	cfg := events.Config{
-		Source:   firstSet(o.Source, ec.Source),
-		User:     firstSet(o.User, ec.User),
-		File:     firstSet(o.File, ec.File),
-		Spec:     firstSet(o.Spec, ec.Spec),
+		Source:   o.Source,
+		User:     o.User,
+		File:     o.File,
+		Spec:     o.Spec,
 		Timeout:  o.Timeout,
 		SpoolDir: eventsSpoolDir(stateDir),
 		Getenv:   f.Getenv,
-	}
-	if cfg.Timeout == 0 && ec.Timeout != "" {
-		if cfg.Timeout, err = time.ParseDuration(ec.Timeout); err != nil || cfg.Timeout <= 0 {
-			return events.Config{}, cmdutil.Usage(fmt.Errorf("config events.timeout %q: want a duration such as 3s", ec.Timeout))
-		}
 	}
 	if cfg.Timeout < 0 {
 		return events.Config{}, cmdutil.Usage(fmt.Errorf("--events-timeout must be positive, not %s", cfg.Timeout))
@@ -202,15 +196,6 @@ func printEventWarnings(f *cmdutil.Factory, warnings []string) {
 	}
 }
 
-func firstSet(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 func newCmdEvents(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events",
@@ -278,7 +263,7 @@ acknowledge them, oldest first: one line per event and sink.`,
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", "/var/lib/ferry", "directory for ferry's install state")
+	cmdutil.Declare(cmd.Flags(), "state-dir", &stateDir)
 	return cmd
 }
 
@@ -351,7 +336,7 @@ Exits 1 when events remain because a sink failed or rejected them.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&stateDir, "state-dir", "/var/lib/ferry", "directory for ferry's install state")
+	cmdutil.Declare(cmd.Flags(), "state-dir", &stateDir)
 	opts.AddFlags(cmd)
 	for _, name := range []string{"events-file", "events-spec", "events-source", "events-user"} {
 		_ = cmd.Flags().MarkHidden(name)

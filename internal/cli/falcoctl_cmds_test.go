@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,8 +22,9 @@ func asFalcoctl(t *testing.T, args ...string) (string, error) {
 	f := cmdutil.NewFactory("0.13.0")
 	f.IO = cmdutil.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
 	f.Getenv = func(k string) string { return map[string]string{"XDG_CONFIG_HOME": t.TempDir()}[k] }
+	f.Falcoctl = true
+	f.Global.ConfigPath = filepath.Join(t.TempDir(), "falcoctl.yaml")
 	root := cli.NewCmdRoot(f)
-	root.Use = "falcoctl"
 	root.SetArgs(args)
 	root.SetOut(&out)
 	root.SetErr(&errOut)

@@ -25,6 +25,11 @@ type followOptions struct {
 	Jitter   time.Duration
 	Grace    time.Duration
 	OnUpdate string
+	// falcoctl's start-up: StartupBehavior, Timeout (for the engine's
+	// versions endpoint), TmpDir.
+	StartupBehavior string
+	Timeout         time.Duration
+	TmpDir          string
 	fetchOptions
 }
 
@@ -60,22 +65,84 @@ container's main process. A check that fails (registry down) is logged and
 retried at the next tick.`,
 		Example: `  ferry artifact follow falco-rules:3 --every 6h --on-update 'kill -1 $(pidof falco)'
   ferry artifact follow k8saudit-rules:0.x --cron '0 */4 * * *' --engine-versions-url http://localhost:8765/versions`,
-		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return followRun(cmd, f, opts, args)
+			refs, err := refsOrConfig(f, args, "artifact.follow.refs")
+			if err != nil {
+				return err
+			}
+			if len(refs) == 0 {
+				return cmdutil.Usage(errors.New("requires at least 1 arg(s), only received 0 (or artifact.follow.refs in the config)"))
+			}
+			return followRun(cmd, f, opts, refs)
 		},
 	}
 	opts.dirOptions.AddFlags(cmd)
 	opts.resolveOptions.AddFlags(cmd)
 	opts.eventsOptions.AddFlags(cmd)
 	fl := cmd.Flags()
-	fl.DurationVar(&opts.Every, "every", 6*time.Hour, "time between checks")
-	fl.StringVar(&opts.Cron, "cron", "", `check on this cron schedule instead ("MIN HOUR DOM MON DOW", local time)`)
-	fl.DurationVar(&opts.Jitter, "jitter", time.Minute, "random delay of up to this before the first check (at most --every)")
+	cmdutil.DeclareP(fl, "every", "e", &opts.Every)
+	cmdutil.Declare(fl, "cron", &opts.Cron)
+	cmdutil.Declare(fl, "jitter", &opts.Jitter)
 	fl.DurationVar(&opts.Grace, "grace", 30*time.Second, "on SIGINT/SIGTERM, time a check in progress has to finish")
 	fl.StringVar(&opts.OnUpdate, "on-update", "", "command run with sh -c after a check installed something")
+	cmdutil.Declare(fl, "startup-behavior", &opts.StartupBehavior)
+	cmdutil.Declare(fl, "timeout", &opts.Timeout)
+	cmdutil.Declare(fl, "tmp-dir", &opts.TmpDir)
 	opts.fetchOptions.AddFlags(cmd)
+	cmdutil.DeclareAliases(fl)
 	return cmd
+}
+
+// firstCheck applies --startup-behavior: the delay before the first check,
+// or skip to wait for the first scheduled time. Without it, --jitter
+// applies as before.
+func (o *followOptions) firstCheck(schedule install.Schedule, jitter time.Duration) (time.Duration, bool, error) {
+	switch o.StartupBehavior {
+	case "":
+		return jitter, false, nil
+	case "immediate":
+		return 0, false, nil
+	case "jitter":
+		if o.Cron != "" {
+			now := time.Now()
+			return schedule.Next(now).Sub(now), false, nil
+		}
+		return o.Every, false, nil
+	case "skip":
+		return 0, true, nil
+	}
+	return 0, false, cmdutil.Usage(fmt.Errorf("--startup-behavior must be skip, jitter or immediate, not %q", o.StartupBehavior))
+}
+
+// waitForEngine reads the engine's versions at start-up, retrying with a
+// growing delay for up to --timeout, as falcoctl waits for Falco's
+// endpoint; a failure then stops follow.
+func (o *followOptions) waitForEngine(cmd *cobra.Command, f *cmdutil.Factory) error {
+	if o.Timeout <= 0 || o.EngineVersionsURL == "" {
+		return nil
+	}
+	parent := cmd.Context()
+	ctx, cancel := context.WithTimeout(parent, o.Timeout)
+	defer cancel()
+	cmd.SetContext(ctx)
+	defer cmd.SetContext(parent)
+	delay := time.Second
+	for {
+		_, err := o.Engine(cmd, f)
+		if err == nil {
+			return nil
+		}
+		if parent.Err() != nil {
+			return parent.Err()
+		}
+		f.Logger().Info("engine versions not available yet, retrying", "url", o.EngineVersionsURL, "in", delay, "error", err.Error())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("unable to retrieve the engine's versions from %s within --timeout %s (is Falco running with its webserver?): %w", o.EngineVersionsURL, o.Timeout, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 30*time.Second)
+	}
 }
 
 func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs []string) error {
@@ -104,6 +171,18 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	jitter := opts.Jitter
 	if opts.Cron == "" && jitter > opts.Every {
 		jitter = opts.Every
+	}
+	jitter, skipFirst, err := opts.firstCheck(schedule, jitter)
+	if err != nil {
+		return err
+	}
+	if opts.TmpDir != "" {
+		if st, err := os.Stat(opts.TmpDir); err != nil || !st.IsDir() {
+			return cmdutil.Usage(fmt.Errorf("--tmp-dir %s: not a directory", opts.TmpDir))
+		}
+	}
+	if err := opts.waitForEngine(cmd, f); err != nil {
+		return err
 	}
 	em, err := opts.eventsOptions.Build(f, opts.StateDir)
 	if err != nil {
@@ -161,11 +240,29 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 		},
 	}
 	log.Info("following", "refs", strings.Join(refs, " "), "schedule", scheduleString(opts), "jitter", jitter)
+	if skipFirst {
+		// --startup-behavior skip: the first check is the first scheduled one.
+		if !sleepCtx(cmd.Context(), time.Until(schedule.Next(time.Now()))) {
+			return nil
+		}
+	}
 	// Only the follower watches for a stop request: what it lets finish
 	// (events, the engine's versions) runs on a context that outlives it.
 	runCtx := cmd.Context()
 	cmd.SetContext(context.WithoutCancel(runCtx))
 	return fw.Run(runCtx)
+}
+
+// sleepCtx waits d or until ctx is done; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func scheduleString(o *followOptions) string {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/events"
@@ -28,10 +30,10 @@ type dirOptions struct {
 
 func (d *dirOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&d.RulesfilesDir, "rulesfiles-dir", "/etc/falco", "directory for rules files")
-	fl.StringVar(&d.PluginsDir, "plugins-dir", "/usr/share/falco/plugins", "directory for plugins")
-	fl.StringVar(&d.AssetsDir, "assets-dir", "/etc/falco/assets", "directory for assets")
-	fl.StringVar(&d.StateDir, "state-dir", "/var/lib/ferry", "directory for ferry's install state")
+	cmdutil.Declare(fl, "rulesfiles-dir", &d.RulesfilesDir)
+	cmdutil.Declare(fl, "plugins-dir", &d.PluginsDir)
+	cmdutil.Declare(fl, "assets-dir", &d.AssetsDir)
+	cmdutil.Declare(fl, "state-dir", &d.StateDir)
 }
 
 func (d *dirOptions) Validate() error {
@@ -59,13 +61,14 @@ type resolveOptions struct {
 func (o *resolveOptions) AddFlags(cmd *cobra.Command) {
 	o.platformOptions.AddFlags(cmd)
 	fl := cmd.Flags()
-	fl.BoolVar(&o.ResolveDeps, "resolve-deps", true, "also install the artifacts these depend on")
+	cmdutil.Declare(fl, "resolve-deps", &o.ResolveDeps)
 	fl.StringArrayVar(&o.EngineVersions, "engine-version", nil, "a version the engine supports, NAME=VER (e.g. engine_version_semver=0.41.0, plugin_api_version=3.7.0; repeatable)")
-	fl.StringVar(&o.EngineVersionsURL, "engine-versions-url", "", "read the engine's versions from this URL (Falco's /versions endpoint)")
+	cmdutil.Declare(fl, "engine-versions-url", &o.EngineVersionsURL)
 }
 
-// Engine returns the engine versions declared by flags, the URL or the
-// config, in that order of precedence; nil when none are declared.
+// Engine returns the engine versions declared by flags, the URL (the
+// flag, filled from the config's engine.versionsURL by precedence) or the
+// config, in that order; nil when none are declared.
 func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install.Engine, error) {
 	cfg, err := f.Config()
 	if err != nil {
@@ -75,11 +78,7 @@ func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install
 	for k, v := range cfg.Engine.Versions {
 		engine[k] = v
 	}
-	url := o.EngineVersionsURL
-	if url == "" {
-		url = cfg.Engine.VersionsURL
-	}
-	if url != "" {
+	if url := o.EngineVersionsURL; url != "" {
 		hc, err := f.HTTPClient()
 		if err != nil {
 			return nil, err
@@ -125,7 +124,7 @@ type fetchOptions struct {
 
 func (o *fetchOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringSliceVar(&o.AllowedTypes, "allowed-types", nil, "install only these types (comma-separated: rulesfile,plugin,asset)")
+	cmdutil.Declare(fl, "allowed-types", &o.AllowedTypes)
 	fl.IntVar(&o.Concurrency, "concurrency", 4, "artifacts of 1 MiB or more downloaded at once (smaller ones: up to 32)")
 	fl.Int64Var(&o.MaxSize, "max-size", install.DefaultLimits().MaxBytes, "refuse artifacts that unpack to more than this many bytes")
 	fl.BoolVar(&o.AllowUnverified, "allow-unverified", false, "install an HTTP mirror file that no digest (lock file, index, SHA256SUMS, .sha256) covers, with a warning")
@@ -195,14 +194,15 @@ skips this, with a warning per artifact.`,
   ferry artifact install rules:1.x --rulesfiles-dir ./rules --state-dir ./state
   ferry artifact install --locked                      # everything in the lock file
   ferry artifact install k8saudit:0.x --platform linux/arm64 -o json`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && !opts.Locked {
-				return cmdutil.Usage(errors.New("give at least one REF (or --locked to install the lock file)"))
-			}
-			return nil
-		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Refs = args
+			refs, err := refsOrConfig(f, args, "artifact.install.refs")
+			if err != nil {
+				return err
+			}
+			if len(refs) == 0 && !opts.Locked {
+				return cmdutil.Usage(errors.New("give at least one REF (or --locked to install the lock file, or artifact.install.refs in the config)"))
+			}
+			opts.Refs = refs
 			return installRun(cmd, f, opts)
 		},
 	}
@@ -215,7 +215,83 @@ skips this, with a warning per artifact.`,
 	fl.BoolVar(&opts.Locked, "locked", false, "install exactly the digests in the lock file, resolving no tag")
 	fl.StringVar(&opts.LockFile, "lock-file", "", "lock file (default <state-dir>/ferry.lock)")
 	fl.StringVar(&opts.From, "from", "", "install from a bundle written by ferry artifact bundle, with no network")
+	cmdutil.DeclareAliases(fl)
 	return cmd
+}
+
+// refsOrConfig returns args, or when there are none the references the
+// config lists under key (falcoctl's artifact.install.refs or
+// artifact.follow.refs; FALCOCTL_ARTIFACT_..._REFS in falcoctl mode,
+// separated by semicolons).
+func refsOrConfig(f *cmdutil.Factory, args []string, key string) ([]string, error) {
+	if len(args) > 0 {
+		return args, nil
+	}
+	return f.Refs(key)
+}
+
+// keepHighest drops, of several references to the same artifact, all but
+// the one that resolves to the highest version, as falcoctl does, with a
+// note on stderr. References to different artifacts cost nothing: only the
+// duplicated ones are resolved.
+func keepHighest(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, refs []string) ([]string, error) {
+	type group struct{ refs []string }
+	groups := map[string]*group{}
+	var order []string
+	for _, raw := range refs {
+		key := raw
+		if ref, err := index.ParseReference(raw); err == nil && !ref.IsLayout() && ref.Digest == "" {
+			switch {
+			case ref.IsOCI():
+				key = ref.Registry + "/" + ref.Repository
+			default:
+				if e, _, err := r.Indexes.Lookup(ref.Index, ref.Name); err == nil {
+					key = e.Registry + "/" + e.Repository
+				}
+			}
+		}
+		g, ok := groups[key]
+		if !ok {
+			g = &group{}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.refs = append(g.refs, raw)
+	}
+	if len(order) == len(refs) {
+		return refs, nil
+	}
+	out := make([]string, 0, len(order))
+	for _, key := range order {
+		g := groups[key]
+		if len(g.refs) == 1 {
+			out = append(out, g.refs[0])
+			continue
+		}
+		best, bestVer := "", (*semver.Version)(nil)
+		var discarded []string
+		for _, raw := range g.refs {
+			res, err := r.Resolve(cmd.Context(), raw)
+			if err != nil {
+				return nil, err
+			}
+			v, err := semver.NewVersion(res.Version)
+			if err != nil {
+				return nil, fmt.Errorf("%s and %s name the same artifact, and %s resolves to no version to compare", g.refs[0], g.refs[1], raw)
+			}
+			if bestVer == nil || v.GreaterThan(bestVer) {
+				if bestVer != nil {
+					discarded = append(discarded, bestVer.String())
+				}
+				best, bestVer = raw, v
+			} else {
+				discarded = append(discarded, v.String())
+			}
+		}
+		fmt.Fprintf(f.IO.ErrOut, "note: multiple versions of the same artifact: keeping %s (%s), discarding %s\n", best, bestVer, strings.Join(discarded, ", "))
+		out = append(out, best)
+	}
+	return out, nil
 }
 
 func (o *installOptions) lockPath() string {
@@ -258,6 +334,8 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
 			return err
 		}
+	} else if opts.Refs, err = keepHighest(cmd, f, in.Resolver, opts.Refs); err != nil {
+		return err
 	}
 	prog := newProgress(cmd.Context(), f)
 	if prog != nil {
@@ -374,6 +452,10 @@ func printUnchecked(f *cmdutil.Factory, results []install.Result) {
 }
 
 func printResult(f *cmdutil.Factory, r install.Result) {
+	if f.Global.LogFormat == "json" {
+		printResultLog(f, r)
+		return
+	}
 	out := f.IO.Out
 	name := r.Name
 	if r.Index != "" {
@@ -507,7 +589,7 @@ func newCmdArtifactLock(f *cmdutil.Factory) *cobra.Command {
 		},
 	}
 	opts.resolveOptions.AddFlags(cmd)
-	cmd.Flags().StringVar(&opts.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's install state (installed versions count as constraints)")
+	cmdutil.Declare(cmd.Flags(), "state-dir", &opts.StateDir)
 	cmd.Flags().StringVar(&opts.LockFile, "lock-file", "", "lock file to write (default <state-dir>/ferry.lock)")
 	return cmd
 }

@@ -67,7 +67,7 @@ index; platforms pushed earlier under the same version are kept.`,
 	fl.StringArrayVar(&opts.DependsOn, "depends-on", nil, "dependency NAME:VER[|ALT:VER...] (repeatable)")
 	fl.StringArrayVar(&opts.Requires, "requires", nil, "requirement NAME:VER, e.g. engine_version_semver:0.31.0 (repeatable)")
 	fl.StringVar(&opts.SourceRepo, "source-repo", "", "source repository URL; the repository path must be namespaced by it")
-	fl.StringVar(&opts.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's state (events that could not be delivered are spooled there)")
+	cmdutil.Declare(fl, "state-dir", &opts.StateDir)
 	opts.eventsOptions.AddFlags(cmd)
 	return cmd
 }

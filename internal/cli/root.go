@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
@@ -27,11 +30,28 @@ func Main(args []string) int {
 	defer stop()
 	defer startProfiling()()
 	f := cmdutil.NewFactory(Version)
+	f.Falcoctl = IsFalcoctl(os.Args[0])
 	return Run(ctx, f, args)
+}
+
+// IsFalcoctl reports whether the program name (argv[0]) selects falcoctl
+// mode: ferry installed, copied or linked as "falcoctl".
+func IsFalcoctl(argv0 string) bool {
+	return strings.TrimSuffix(filepath.Base(argv0), ".exe") == "falcoctl"
 }
 
 // Run executes the command line against a Factory (tests inject streams).
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	// Everything on stderr goes through one writer, which turns each line
+	// into a JSON object with --log-format=json. The flag is looked for
+	// before parsing, so that a bad flag's error is JSON too.
+	lw := cmdutil.NewLogWriter(f.IO.ErrOut)
+	lw.SetJSON(logFormatJSON(args, f.Getenv))
+	f.IO.ErrOut = lw
+	defer lw.Flush()
+	if lw.JSON() {
+		f.IO.ErrTerminal = false
+	}
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	root.SetIn(f.IO.In)
@@ -80,8 +100,20 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		SilenceErrors: true,
 		Version:       Version,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			f.ConfigMayBeMissing = writesConfig[cmdutil.CommandPath(cmd)]
 			if err := f.ApplyPrecedence(cmd); err != nil {
 				return err
+			}
+			if lw, ok := f.IO.ErrOut.(*cmdutil.LogWriter); ok {
+				lw.SetJSON(f.Global.LogFormat == "json")
+				if lw.JSON() {
+					f.IO.ErrTerminal = false
+				}
+			}
+			f.WarnUnknownKeys()
+			warnUnknownDefaults(cmd.Root(), f)
+			if f.Falcoctl {
+				warnDeprecated(cmd, f)
 			}
 			return f.Global.Validate()
 		},
@@ -99,7 +131,50 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 	)
 	addCompletions(root, f)
 	rejectUnknownCommands(root)
+	if f.Falcoctl {
+		falcoctlMode(root, f)
+	}
 	return root
+}
+
+// warnUnknownDefaults warns about the config's defaults.FLAG keys that
+// name no flag of any command.
+func warnUnknownDefaults(root *cobra.Command, f *cmdutil.Factory) {
+	cfg, err := f.Config()
+	if err != nil || len(cfg.Defaults) == 0 {
+		return
+	}
+	known := map[string]bool{}
+	walk(root, func(c *cobra.Command) {
+		c.LocalFlags().VisitAll(func(fl *pflag.Flag) { known[fl.Name] = true })
+	})
+	var unknown []string
+	for _, name := range sortedKeys(cfg.Defaults) {
+		if !known[name] || name == "config" {
+			unknown = append(unknown, "defaults."+name)
+		}
+	}
+	if len(unknown) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "warning: config %s: no flag for %s (ignored)\n", f.ConfigPath(), strings.Join(unknown, ", "))
+	}
+}
+
+// writesConfig are the commands that create the config file named with
+// --config when it does not exist.
+var writesConfig = map[string]bool{"config set": true, "config unset": true, "index add": true, "index remove": true}
+
+// logFormatJSON finds --log-format=json on the command line (or
+// FERRY_LOG_FORMAT=json) before the flags are parsed.
+func logFormatJSON(args []string, getenv func(string) string) bool {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--log-format=json" || (a == "--log-format" && i+1 < len(args) && args[i+1] == "json") {
+			return true
+		}
+	}
+	return getenv("FERRY_LOG_FORMAT") == "json"
 }
 
 // usageArgs wraps a cobra positional-args check as a usage error.

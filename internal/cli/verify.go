@@ -29,7 +29,7 @@ func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Digest, "digest", "", "the manifest digest the reference must resolve to (sha256:...)")
 	fl.StringVar(&o.LockFile, "lock-file", "", "expect the digest this lock file pins for the same version (default <state-dir>/ferry.lock, when it exists)")
-	fl.StringVar(&o.StateDir, "state-dir", "/var/lib/ferry", "directory of ferry's state (for the default lock file and the events spool)")
+	cmdutil.Declare(fl, "state-dir", &o.StateDir)
 	o.signatureOptions.AddFlags(cmd)
 }
 

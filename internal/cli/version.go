@@ -74,7 +74,7 @@ func newCmdVersion(f *cmdutil.Factory) *cobra.Command {
 					}
 				}
 			}
-			if falcoctlMode(cmd) {
+			if f.Falcoctl {
 				return printFalcoctlVersion(f, out.value, falcoctlVersion{
 					SemVersion: v.Version, GitCommit: v.Commit, BuildDate: buildDate,
 					GoVersion: v.GoVersion, Compiler: runtime.Compiler, Platform: v.Platform,
@@ -119,7 +119,3 @@ func printFalcoctlVersion(f *cmdutil.Factory, format string, v falcoctlVersion) 
 	}
 	return err
 }
-
-// falcoctlMode reports whether ferry runs as falcoctl (its root command is
-// then named falcoctl).
-func falcoctlMode(cmd *cobra.Command) bool { return cmd.Root().Name() == "falcoctl" }

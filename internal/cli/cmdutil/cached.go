@@ -14,6 +14,7 @@ func (f *Factory) CachedIndexes() *index.Set {
 	var list []*index.Index
 	shadowed := false
 	if cfg, err := f.Config(); err == nil {
+		shadowed = f.Falcoctl && len(cfg.Indexes) > 0
 		for _, ic := range cfg.Indexes {
 			shadowed = shadowed || ic.Name == DefaultIndexName
 			data, err := os.ReadFile(f.IndexCachePath(ic.Name))

@@ -23,6 +23,19 @@ type Config struct {
 	// Defaults gives values for flags by flag name (e.g. "state-dir"),
 	// below flags and FERRY_* environment variables.
 	Defaults map[string]string `yaml:"defaults,omitempty"`
+
+	// falcoctl's sections (artifact, driver, registry), kept as written;
+	// their keys feed flags through the key table (see Value).
+	Artifact         yaml.Node `yaml:"artifact,omitempty"`
+	Driver           yaml.Node `yaml:"driver,omitempty"`
+	FalcoctlRegistry yaml.Node `yaml:"registry,omitempty"`
+
+	// Unknown lists the keys of the file that no command reads.
+	Unknown []string `yaml:"-"`
+	// Exists says the file was there.
+	Exists bool `yaml:"-"`
+
+	root *yaml.Node
 }
 
 // EngineConfig declares engine versions, e.g.
@@ -62,6 +75,9 @@ type EventSinkConfig struct {
 type IndexConfig struct {
 	Name string `yaml:"name"`
 	URL  string `yaml:"url"`
+	// Backend is falcoctl's index backend (https, http, gcs, file); ferry
+	// reads the scheme of URL.
+	Backend string `yaml:"backend,omitempty"`
 }
 
 // RegistryConfig holds per-host registry settings.
@@ -74,7 +90,9 @@ type RegistryConfig struct {
 	FallbackOnly          bool     `yaml:"fallbackOnly,omitempty"`
 }
 
-// LoadConfig reads path; a missing file is an empty config.
+// LoadConfig reads path; a missing file is an empty config. Keys are
+// matched case-insensitively (as falcoctl's viper does), so ferry's and
+// falcoctl's files both load; keys no command reads are listed in Unknown.
 func LoadConfig(path string) (*Config, error) {
 	cfg := &Config{}
 	data, err := os.ReadFile(path)
@@ -84,19 +102,53 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	if err := yaml.Unmarshal(data, cfg); err != nil {
+	cfg.Exists = true
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if len(doc.Content) == 0 {
+		return cfg, nil
+	}
+	cfg.Unknown = canonicalize(doc.Content[0], fileSchema(), "")
+	if err := doc.Decode(cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.root = doc.Content[0]
 	return cfg, nil
 }
 
-// Save writes the config atomically, creating its directory.
+// Save writes the config atomically, creating its directory. A file that
+// holds a credential (a password, a client secret, sink headers) is
+// written 0600, as is one that already was.
 func (c *Config) Save(path string) error {
 	data, err := yaml.Marshal(c)
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFile(path, data, 0o644)
+	perm := fs.FileMode(0o644)
+	if c.HoldsCredentials() {
+		perm = 0o600
+	} else if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 == 0 {
+		perm = st.Mode().Perm()
+	}
+	return fsutil.WriteFile(path, data, perm)
+}
+
+// HoldsCredentials reports whether the config holds a secret.
+func (c *Config) HoldsCredentials() bool {
+	for name, v := range c.Defaults {
+		if k := FlagKey(name); v != "" && k != nil && k.Secret {
+			return true
+		}
+	}
+	for _, s := range c.Events.Sinks {
+		if len(s.Headers) > 0 {
+			return true
+		}
+	}
+	auth, _ := c.Auth()
+	return len(auth.Basic) > 0 || len(auth.OAuth) > 0
 }
 
 // Registry returns the settings for host, if any.

@@ -58,7 +58,9 @@ func (f *Factory) Indexes(ctx context.Context) (*index.Set, error) {
 		return nil, err
 	}
 	var list []*index.Index
-	shadowed := false
+	// As falcoctl, configured indexes replace the default one in falcoctl
+	// mode.
+	shadowed := f.Falcoctl && len(cfg.Indexes) > 0
 	for _, ic := range cfg.Indexes {
 		idx, err := f.loadCachedIndex(ctx, ic)
 		if err != nil {

@@ -55,6 +55,22 @@ func (f *Factory) RegistryCredential() auth.CredentialFunc {
 				srcErr = err
 				return
 			}
+			// The config file's registry.auth.oauth and .gcp count too,
+			// after what registry auth stored.
+			if cfg, err := f.Config(); err == nil {
+				if a, err := cfg.Auth(); err == nil {
+					for _, o := range a.OAuth {
+						if _, ok := creds[o.Registry]; !ok && o.Registry != "" {
+							creds[o.Registry] = oci.ClientCredentials{ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL}
+						}
+					}
+					for _, g := range a.GCP {
+						if g.Registry != "" && !slices.Contains(gcp, g.Registry) {
+							gcp = append(gcp, g.Registry)
+						}
+					}
+				}
+			}
 			src = oci.ChainCredentials(oci.OAuthCredentials(hc, creds), oci.GCPCredentials(hc, gcp))
 		})
 		if srcErr != nil {
