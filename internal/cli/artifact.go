@@ -211,23 +211,36 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			var views []infoView
+			// The facts found are printed even when a reference fails
+			// part way (a missing platform, a manifest that does not
+			// parse); the first such failure is then the command's error.
+			var first error
 			for _, raw := range args {
 				v, err := artifactInfo(cmd, f, resolver, raw)
-				if err != nil {
-					return err
-				}
-				if v.Error == "" {
-					plan, err := p.Plan(cmd.Context(), []string{raw})
-					if err != nil {
-						v.Error = err.Error()
+				if err == nil {
+					plan, perr := p.Plan(cmd.Context(), []string{raw})
+					if perr != nil {
+						err = perr
 					} else {
 						v.Plan = plan.Items
+					}
+				}
+				if err != nil {
+					if v.Digest == "" {
+						return err
+					}
+					v.Error = err.Error()
+					if first == nil {
+						first = err
 					}
 				}
 				views = append(views, v)
 			}
 			if f.Global.JSON() {
-				return f.PrintJSON(views)
+				if err := f.PrintJSON(views); err != nil {
+					return err
+				}
+				return first
 			}
 			for i, v := range views {
 				if i > 0 {
@@ -235,7 +248,7 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 				}
 				printInfo(f, v)
 			}
-			return nil
+			return first
 		},
 	}
 	opts.AddFlags(cmd)
@@ -254,6 +267,10 @@ func newResolver(f *cmdutil.Factory, cmd *cobra.Command, platform string) (*inst
 	return &install.Resolver{Indexes: set, Client: client, Platform: platform}, nil
 }
 
+// artifactInfo returns what is known of raw. When the reference resolves to a
+// digest but its artifact cannot be read (a missing platform, a manifest
+// that does not parse), the view holds the facts found so far along with
+// the error.
 func artifactInfo(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, raw string) (infoView, error) {
 	res, err := r.Resolve(cmd.Context(), raw)
 	if err != nil {
@@ -271,13 +288,12 @@ func artifactInfo(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, r
 	v.Platforms = platformsOf(art, err)
 	if err != nil {
 		// A missing platform still leaves useful facts to show.
-		v.Error = err.Error()
-		return v, nil
+		return v, err
 	}
 	v.Type, v.Platform = art.Type, art.Platform
 	cfg, err := r.Client.FetchConfig(cmd.Context(), res.Location, art.Config)
 	if err != nil {
-		return infoView{}, err
+		return v, err
 	}
 	v.Dependencies, v.Requirements = cfg.Dependencies, cfg.Requirements
 	if v.Version == "" {
@@ -333,7 +349,6 @@ func printInfo(f *cmdutil.Factory, v infoView) {
 	for _, r := range v.Requirements {
 		row("Requires", r.Name+" "+r.Version)
 	}
-	row("Error", v.Error)
 	_ = tw.Flush()
 	if len(v.Plan) > 1 {
 		fmt.Fprintln(f.IO.Out, "Installs (dependencies first):")

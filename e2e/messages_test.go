@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ferryhq/ferry/internal/testutil"
+)
+
+// TestInfoErrorsExit: info prints the facts it found, but a missing
+// platform exits 3 and a manifest that does not parse exits 1, each with
+// ferry's one error line on stderr and no "Error:" row in the result.
+func TestInfoErrorsExit(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	so := e.write("src/libplug.so", "ELF")
+	repo := reg.Host + "/acme/plugins/plugin/plug"
+	e.ok("artifact", "push", repo, so, "--type", "plugin", "--version", "1.0.0", "--platform", "linux/amd64")
+
+	r := e.ferry("artifact", "info", repo+":1.0.0", "--platform", "linux/s390x")
+	oneLine(t, r, 3, "linux/s390x", "linux/amd64")
+	if strings.Contains(r.Stdout, "Error") || !strings.Contains(r.Stdout, "linux/amd64") {
+		t.Errorf("stdout should hold the facts and no error row:\n%s", r.Stdout)
+	}
+	r = e.ferry("artifact", "info", repo+":1.0.0", "--platform", "linux/s390x", "-o", "json")
+	if r.Code != 3 || !strings.Contains(r.Stdout, `"error"`) {
+		t.Errorf("json: exit %d, stdout %s", r.Code, r.Stdout)
+	}
+
+	// A manifest whose digest is right but whose content is not JSON.
+	garbage := []byte("{this is not a manifest")
+	sum := sha256.Sum256(garbage)
+	dgst := "sha256:" + hex.EncodeToString(sum[:])
+	reg.SetFault(func(w http.ResponseWriter, req *http.Request) bool {
+		if !strings.Contains(req.URL.Path, "/manifests/") {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.Header().Set("Docker-Content-Digest", dgst)
+		w.Header().Set("Content-Length", "23")
+		w.WriteHeader(http.StatusOK)
+		if req.Method == http.MethodGet {
+			_, _ = w.Write(garbage)
+		}
+		return true
+	})
+	defer reg.SetFault(nil)
+	r = e.ferry("artifact", "info", repo+":1.0.0")
+	oneLine(t, r, 1, "manifest")
+	if strings.Contains(r.Stdout, "Error") {
+		t.Errorf("stdout holds an error row:\n%s", r.Stdout)
+	}
+}
