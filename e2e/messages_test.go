@@ -3,9 +3,13 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ferryhq/ferry/internal/testutil"
 )
@@ -52,5 +56,35 @@ func TestInfoErrorsExit(t *testing.T) {
 	oneLine(t, r, 1, "manifest")
 	if strings.Contains(r.Stdout, "Error") {
 		t.Errorf("stdout holds an error row:\n%s", r.Stdout)
+	}
+}
+
+// TestLoginWrongPasswordAndLogout: a refused login exits 4 with a hint and
+// stores nothing; logging out of a host never logged in says so and exits
+// 0, as docker does.
+func TestLoginWrongPasswordAndLogout(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	htpasswd := e.write("htpasswd", "alice:"+string(hash)+"\n")
+	reg := startRegistry(t, fmt.Sprintf("auth:\n  htpasswd:\n    realm: ferry-test\n    path: %s\n", htpasswd))
+
+	oneLine(t, e.ferry("registry", "login", reg.Host, "-u", "alice", "-p", "wrong"), 4, reg.Host, "401", "hint: ", "ferry registry login "+reg.Host)
+	if _, err := os.Stat(e.path("docker", "config.json")); err == nil && strings.Contains(e.read("docker", "config.json"), reg.Host) {
+		t.Errorf("a refused login stored credentials: %s", e.read("docker", "config.json"))
+	}
+
+	r := e.ok("registry", "logout", reg.Host)
+	if r.Stdout != "Not logged in to "+reg.Host+"\n" {
+		t.Errorf("logout of a host never logged in: %q", r.Stdout)
+	}
+	e.ok("registry", "login", reg.Host, "-u", "alice", "-p", "s3cret")
+	if r := e.ok("registry", "logout", reg.Host); r.Stdout != "Logged out of "+reg.Host+"\n" {
+		t.Errorf("logout: %q", r.Stdout)
+	}
+	if r := e.ok("registry", "logout", reg.Host); !strings.HasPrefix(r.Stdout, "Not logged in") {
+		t.Errorf("second logout: %q", r.Stdout)
 	}
 }
