@@ -88,3 +88,18 @@ func TestLoginWrongPasswordAndLogout(t *testing.T) {
 		t.Errorf("second logout: %q", r.Stdout)
 	}
 }
+
+// TestPushBuildMetadataRefused: OCI tags cannot hold "+", so a version with
+// build metadata is refused before any request reaches the registry.
+func TestPushBuildMetadataRefused(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	src := e.write("src/my_rules.yaml", "- rule: r\n")
+	reg.Reset()
+	oneLine(t, e.ferry("artifact", "push", reg.Host+"/acme/rules/my-rules", src, "--type", "rulesfile", "--version", "1.0.0+build.7"), 2, "1.0.0+build.7", "+")
+	if got := reg.Requests(); len(got) != 0 {
+		t.Errorf("the registry got %d requests before the refusal: %v", len(got), got)
+	}
+	// A pre-release is the place for what build metadata would carry.
+	e.ok("artifact", "push", reg.Host+"/acme/rules/my-rules", src, "--type", "rulesfile", "--version", "1.0.0-build.7")
+}

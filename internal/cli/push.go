@@ -54,7 +54,7 @@ index; platforms pushed earlier under the same version are kept.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Type, "type", "", "artifact type: rulesfile, plugin or asset (default: the index entry's)")
-	fl.StringVar(&opts.Version, "version", "", "version, strict semver X.Y.Z (default: the REF's tag)")
+	fl.StringVar(&opts.Version, "version", "", "version, strict semver X.Y.Z[-PRE], no +BUILD: OCI tags cannot hold + (default: the REF's tag)")
 	fl.StringVar(&opts.Name, "name", "", "name written in the config (default: the last element of the repository)")
 	fl.StringArrayVar(&opts.Platforms, "platform", nil, "OS/ARCH of each plugin FILE, in order (repeatable)")
 	fl.BoolVar(&opts.FloatingTags, "add-floating-tags", false, "also tag X.Y and X, unless a higher version holds them")
@@ -163,7 +163,10 @@ func (o *pushOptions) build(loc oci.Location) (oci.Config, []oci.LayerFile, erro
 		return cfg, nil, errors.New("--version is required")
 	}
 	if _, err := semver.StrictNewVersion(o.Version); err != nil {
-		return cfg, nil, fmt.Errorf("--version %q is not strict semver X.Y.Z[-PRE][+BUILD]", o.Version)
+		return cfg, nil, fmt.Errorf("--version %q is not strict semver X.Y.Z[-PRE]", o.Version)
+	}
+	if err := oci.ValidVersionTag(o.Version); err != nil {
+		return cfg, nil, err
 	}
 	if o.SourceRepo != "" {
 		if err := index.CheckNamespace(o.SourceRepo, loc.Repository); err != nil {

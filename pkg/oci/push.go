@@ -75,6 +75,9 @@ func (c *Client) Push(ctx context.Context, loc Location, req PushRequest) (*Push
 	if err != nil {
 		return nil, fmt.Errorf("version %q is not strict semver (X.Y.Z): %w", req.Config.Version, err)
 	}
+	if err := ValidVersionTag(req.Config.Version); err != nil {
+		return nil, err
+	}
 	if len(req.Files) == 0 {
 		return nil, errors.New("nothing to push: no file given")
 	}
@@ -309,6 +312,17 @@ func hashFile(f *os.File) (digest.Digest, int64, error) {
 		return "", 0, err
 	}
 	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))), n, nil
+}
+
+// ValidVersionTag refuses a version that cannot be its own tag: OCI tags
+// cannot hold the "+" of semver build metadata. ferry refuses it rather than
+// map "+" to "_" (as helm does), which other Falco tools would not read back;
+// a pre-release (1.0.0-build.7) carries the same information.
+func ValidVersionTag(version string) error {
+	if i := strings.IndexByte(version, '+'); i >= 0 {
+		return fmt.Errorf("version %q has build metadata (+%s), which an OCI tag cannot hold: drop it, or use a pre-release such as %s-%s", version, version[i+1:], version[:i], strings.ReplaceAll(version[i+1:], "+", "."))
+	}
+	return nil
 }
 
 type countWriter struct{ n int64 }
