@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -102,4 +103,37 @@ func TestPushBuildMetadataRefused(t *testing.T) {
 	}
 	// A pre-release is the place for what build metadata would carry.
 	e.ok("artifact", "push", reg.Host+"/acme/rules/my-rules", src, "--type", "rulesfile", "--version", "1.0.0-build.7")
+}
+
+// TestIndexAddRelativePath: a relative index path is stored absolute, so
+// that index update works from any directory; an empty URL is a usage error.
+func TestIndexAddRelativePath(t *testing.T) {
+	e := newEnv(t)
+	e.write("sub/idx.yaml", "- name: x\n  type: rulesfile\n  registry: r.io\n  repository: acme/rules/x\n")
+	run := func(dir string, args ...string) result {
+		t.Helper()
+		cmd := e.command(args...)
+		cmd.Dir = dir
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+	}
+	if r := run(e.path("sub"), "index", "add", "local", "./idx.yaml"); r.Code != 0 {
+		t.Fatalf("index add: exit %d: %s", r.Code, r.Stderr)
+	}
+	r := run("/", "index", "list", "-o", "json")
+	if !strings.Contains(r.Stdout, `"url": "`+e.path("sub", "idx.yaml")+`"`) {
+		t.Errorf("the stored URL is not the absolute path:\n%s", r.Stdout)
+	}
+	if r := run("/", "index", "update", "local"); r.Code != 0 {
+		t.Errorf("index update from another directory: exit %d: %s", r.Code, r.Stderr)
+	}
+	oneLine(t, e.ferry("index", "add", "x", ""), 2, "URL")
 }

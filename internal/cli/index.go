@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -41,6 +43,10 @@ func newCmdIndexAdd(f *cmdutil.Factory) *cobra.Command {
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, url := args[0], args[1]
+			url, err := indexLocation(url)
+			if err != nil {
+				return err
+			}
 			if !index.ValidName(name) {
 				return cmdutil.Usage(fmt.Errorf("invalid index name %q: use lowercase letters, digits, - and _", name))
 			}
@@ -184,4 +190,20 @@ func newCmdIndexUpdate(f *cmdutil.Factory) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// indexLocation checks the URL given to index add and makes a path
+// absolute, so that the index is found again from any directory.
+func indexLocation(url string) (string, error) {
+	if strings.TrimSpace(url) == "" {
+		return "", cmdutil.Usage(errors.New("the index URL is empty: give https://..., http://..., file://... or a path"))
+	}
+	if strings.Contains(url, "://") {
+		return url, nil
+	}
+	abs, err := filepath.Abs(url)
+	if err != nil {
+		return "", fmt.Errorf("index path %q: %w", url, err)
+	}
+	return abs, nil
 }
