@@ -186,8 +186,12 @@ type infoView struct {
 	Requirements []oci.Requirement `json:"requirements,omitempty"`
 	// Plan is what installing the reference would install, dependencies
 	// first.
-	Plan  []install.PlanItem `json:"plan,omitempty"`
-	Error string             `json:"error,omitempty"`
+	Plan []install.PlanItem `json:"plan,omitempty"`
+	// PlanError says why Plan is missing (e.g. a dependency not found).
+	PlanError string `json:"planError,omitempty"`
+	// Error says why the artifact could not be read in full (a missing
+	// platform, a manifest that does not parse); the command then fails.
+	Error string `json:"error,omitempty"`
 }
 
 func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
@@ -218,9 +222,12 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 			for _, raw := range args {
 				v, err := artifactInfo(cmd, f, resolver, raw)
 				if err == nil {
+					// The artifact itself was read: a dependency that
+					// cannot be resolved is a warning, not a failure.
 					plan, perr := p.Plan(cmd.Context(), []string{raw})
 					if perr != nil {
-						err = perr
+						v.PlanError = perr.Error()
+						fmt.Fprintf(f.IO.ErrOut, "warning: %s: cannot work out what installing it would install: %s\n", raw, strings.ReplaceAll(perr.Error(), "\n", "; "))
 					} else {
 						v.Plan = plan.Items
 					}
