@@ -3,12 +3,16 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -136,4 +140,70 @@ func TestIndexAddRelativePath(t *testing.T) {
 		t.Errorf("index update from another directory: exit %d: %s", r.Code, r.Stderr)
 	}
 	oneLine(t, e.ferry("index", "add", "x", ""), 2, "URL")
+}
+
+// TestPushUnboundedInput: a device or a FIFO is refused before it is read
+// (exit 2); a huge file is packed as a stream, and SIGINT stops the push
+// (exit 130) and removes the partly packed layer.
+func TestPushUnboundedInput(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	repo := reg.Host + "/acme/rules/my-rules"
+	fifo := e.path("fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"rulesfile", "asset"} {
+		oneLine(t, e.ferry("artifact", "push", repo, "/dev/zero", "--type", typ, "--version", "1.0.0"), 2, "/dev/zero", "not a regular file")
+		oneLine(t, e.ferry("artifact", "push", repo, fifo, "--type", typ, "--version", "1.0.0"), 2, fifo, "not a regular file")
+	}
+	// A sparse file of zeros, as large as a disk: a rules file that is not
+	// one is refused after a bounded read.
+	huge := e.path("huge.yaml")
+	if err := os.WriteFile(huge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	oneLine(t, e.ferry("artifact", "push", repo, huge, "--type", "rulesfile", "--version", "1.0.0"), 2, "huge.yaml", "rules file")
+
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		tmp := t.TempDir()
+		cmd := e.command("artifact", "push", reg.Host+"/acme/assets/huge", huge, "--type", "asset", "--version", "1.0.0")
+		cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+		var errOut strings.Builder
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		packing := func() bool { m, _ := filepath.Glob(filepath.Join(tmp, "ferry-layer-*")); return len(m) > 0 }
+		for deadline := time.Now().Add(30 * time.Second); !packing() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !packing() {
+			_ = cmd.Process.Kill()
+			t.Fatalf("push did not start packing: %s", errOut.String())
+		}
+		_ = cmd.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+				t.Errorf("%v: %v, want exit 130; stderr: %s", sig, err, errOut.String())
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Fatalf("%v ignored: push still running", sig)
+		}
+		if packing() {
+			t.Errorf("%v: the partly packed layer was left in %s", sig, tmp)
+		}
+		if n := reg.Count(http.MethodPut, "/acme/assets/huge/manifests/"); n != 0 {
+			t.Errorf("%v: a manifest was pushed", sig)
+		}
+	}
 }
