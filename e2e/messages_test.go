@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ferryhq/ferry/internal/testutil"
@@ -205,5 +206,48 @@ func TestPushUnboundedInput(t *testing.T) {
 		if n := reg.Count(http.MethodPut, "/acme/assets/huge/manifests/"); n != 0 {
 			t.Errorf("%v: a manifest was pushed", sig)
 		}
+	}
+}
+
+// TestResultNamesWhatServed: the text result of an install names the mirror
+// that served it, and verify's signature line names the Sigstore bundle
+// that verified, not the .sig tag that was not there.
+func TestResultNamesWhatServed(t *testing.T) {
+	primary, mirror := testutil.NewRegistry(t), testutil.NewRegistry(t)
+	e := newEnv(t)
+	repo := "acme/rules/my-rules"
+	publishRules(t, e, primary.Host+"/"+repo, "1.0.0")
+	publishRules(t, e, mirror.Host+"/cache/my-rules", "1.0.0")
+	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
+  type: rulesfile
+  registry: %s
+  repository: %s
+  mirrors:
+    - registry: %s
+      repository: cache/my-rules
+`, primary.Host, repo, mirror.Host))
+	primary.SetFault(func(w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	r := e.ok("artifact", "install", "rules:1.0.0")
+	mustContain(t, "install from the mirror", r.Stdout, "from    "+mirror.Host+"/cache/my-rules:1.0.0")
+	if strings.Contains(r.Stdout, "from    "+primary.Host) {
+		t.Errorf("the result names the primary:\n%s", r.Stdout)
+	}
+	primary.SetFault(nil)
+
+	ref := primary.Host + "/" + repo + ":1.0.0"
+	bundle, pub := testutil.KeyBundle(t, digest.Digest(digestOf(t, e, ref)))
+	testutil.AttachBundle(t, primary.Host, repo, "1.0.0", bundle)
+	r = e.ok("artifact", "verify", ref, "--key", e.write("key.pub", string(pub)))
+	var line string
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if strings.Contains(l, " signature ") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "ok") || strings.Contains(line, ".sig") || !strings.Contains(line, "bundle") {
+		t.Errorf("signature line %q\n%s", line, r.Stdout)
 	}
 }
