@@ -251,3 +251,35 @@ func TestResultNamesWhatServed(t *testing.T) {
 		t.Errorf("signature line %q\n%s", line, r.Stdout)
 	}
 }
+
+// TestBundleUnsigned: bundling an artifact whose index entry asks for a
+// signature, but that has none, warns; with --require-signatures it fails
+// (exit 5) and writes nothing. A signed one bundles without a word.
+func TestBundleUnsigned(t *testing.T) {
+	e := newEnv(t)
+	reg, ss := publishSigned(t, e)
+	attachSigned(t, e, reg, ss, "1.1.0", signer)
+	out := e.path("b.tar")
+
+	r := e.ok("artifact", "bundle", "rules:1.0.0", "-O", out)
+	mustContain(t, "bundle of an unsigned artifact", r.Stderr, "warning: ", "rules 1.0.0", "no signature", "--require-signatures")
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("no bundle written: %v", err)
+	}
+	if err := os.Remove(out); err != nil {
+		t.Fatal(err)
+	}
+	oneLine(t, e.ferry("artifact", "bundle", "rules:1.0.0", "-O", out, "--require-signatures"), 5, "rules 1.0.0", "no signature")
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused bundle was written: %v", err)
+	}
+	r = e.ok("artifact", "bundle", "rules:1.1.0", "-O", out, "--require-signatures")
+	if r.Stderr != "" {
+		t.Errorf("a signed artifact bundled with: %s", r.Stderr)
+	}
+	// An entry with no signature block asks for nothing.
+	publishRules(t, e, reg.Host+"/acme/rules/other", "1.0.0")
+	if r := e.ok("artifact", "bundle", "unsigned:1.0.0", "-O", out, "--require-signatures"); r.Stderr != "" {
+		t.Errorf("an entry with no signature block: %s", r.Stderr)
+	}
+}

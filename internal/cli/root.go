@@ -57,7 +57,7 @@ func classifier() *cmdutil.Classifier {
 	c.Add(cmdutil.ExitNotFound, index.ErrNotFound, index.ErrNoMatch, oci.ErrNotFound, oci.ErrPlatformNotFound, install.ErrDependencyConflict, install.ErrNotLocked)
 	c.Add(cmdutil.ExitNotFound, driver.ErrNotFound, driver.ErrUnsupported, ferryhttp.ErrNotFound)
 	c.Add(cmdutil.ExitAuth, oci.ErrUnauthorized)
-	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, oci.ErrVerification, install.ErrUnsafeArchive, install.ErrRequirement, install.ErrUnverified)
+	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, oci.ErrVerification, install.ErrUnsafeArchive, install.ErrRequirement, install.ErrUnverified, install.ErrUnsigned)
 	c.Add(cmdutil.ExitVerify, driver.ErrDigestMismatch)
 	return c
 }
