@@ -283,3 +283,78 @@ func TestBundleUnsigned(t *testing.T) {
 		t.Errorf("an entry with no signature block: %s", r.Stderr)
 	}
 }
+
+// TestPathHints: a permission refused, a destination that is a file, a
+// dangling symlink: one error line and a hint that names the path, the
+// flag that sets it, and sudo where being root would help.
+func TestPathHints(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	ref := reg.Host + "/acme/rules/my-rules:1.0.0"
+	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")
+
+	file := e.write("afile", "x")
+	dangling := e.path("dangling")
+	if err := os.Symlink(e.path("nowhere", "x"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	oneLine(t, e.ferry("artifact", "install", ref, "--rulesfiles-dir", file), 1, "hint: "+file+" is a file, not a directory", "--rulesfiles-dir DIR")
+	oneLine(t, e.ferry("artifact", "install", ref, "--rulesfiles-dir", filepath.Join(file, "sub")), 1, "hint: "+file+" is a file, not a directory", "--rulesfiles-dir DIR")
+	oneLine(t, e.ferry("artifact", "install", ref, "--state-dir", dangling), 1, "hint: "+dangling+" is a symlink to "+e.path("nowhere", "x")+", which does not exist", "--state-dir DIR", "FERRY_STATE_DIR")
+	// A file the user named that is not there needs no hint.
+	if r := e.ferry("artifact", "push", reg.Host+"/acme/rules/x", e.path("nope.yaml"), "--type", "rulesfile", "--version", "1.0.0"); strings.Contains(r.Stderr, "hint:") {
+		t.Errorf("a missing file got a hint: %s", r.Stderr)
+	}
+
+	// Permissions, as a user that is not root: as root, through setpriv.
+	readOnly := e.path("readonly")
+	if err := os.Mkdir(readOnly, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	run := func(vars []string, args ...string) result {
+		t.Helper()
+		cmd := exec.Command(ferryBin, args...)
+		if os.Geteuid() == 0 {
+			setpriv, err := exec.LookPath("setpriv")
+			if err != nil {
+				t.Skip("running as root without setpriv: cannot drop privileges")
+			}
+			cmd = exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", ferryBin}, args...)...)
+		}
+		cmd.Env = vars
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+	}
+	if os.Geteuid() == 0 {
+		// The unprivileged user must reach the binary and the environment.
+		for _, d := range []string{filepath.Dir(ferryBin), filepath.Dir(e.Home), e.Home} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, d := range []string{"state2", "falco", "config", "cache"} {
+			if err := os.MkdirAll(e.path(d), 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(e.path(d), 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := run(withoutVar(e.vars, "FERRY_STATE_DIR"), "artifact", "install", ref)
+	if probe := os.WriteFile("/var/lib/ferry/.probe", nil, 0o644); os.Geteuid() != 0 && probe == nil {
+		t.Log("/var/lib/ferry is writable by this user: the default state directory case is not tested")
+	} else {
+		oneLine(t, r, 1, "permission denied", "hint: ferry may not write /var/lib/ferry", "sudo", "--state-dir DIR", "FERRY_STATE_DIR")
+	}
+	r = run(e.vars, "artifact", "install", ref, "--rulesfiles-dir", readOnly, "--state-dir", e.path("state2"))
+	oneLine(t, r, 1, "permission denied", "hint: ferry may not write "+readOnly, "sudo", "--rulesfiles-dir DIR")
+}

@@ -37,12 +37,17 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return cmdutil.ExitOK
 	}
 	if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	if cmdutil.Hint(err) == "" && cmd != nil {
+		if h := cmdutil.PathHint(err, cmd.Flags()); h != "" {
+			err = &cmdutil.CodedError{Code: ExitCode(err), Err: err, Hint: h}
+		}
 	}
 	fmt.Fprint(f.IO.ErrOut, cmdutil.FormatError(err))
 	return ExitCode(err)
