@@ -217,7 +217,8 @@ func TestResultNamesWhatServed(t *testing.T) {
 	e := newEnv(t)
 	repo := "acme/rules/my-rules"
 	publishRules(t, e, primary.Host+"/"+repo, "1.0.0")
-	publishRules(t, e, mirror.Host+"/cache/my-rules", "1.0.0")
+	// The mirror holds the same artifact, at the same digest.
+	e.ok("artifact", "promote", primary.Host+"/"+repo+":1.0.0", mirror.Host+"/cache/my-rules:1.0.0")
 	addIndex(t, e, "acme", fmt.Sprintf(`- name: rules
   type: rulesfile
   registry: %s
