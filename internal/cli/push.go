@@ -213,7 +213,7 @@ func (o *pushOptions) build(ctx context.Context, loc oci.Location) (oci.Config, 
 		}
 		if !fi.Mode().IsRegular() {
 			// A device or a FIFO would be read without end.
-			return cfg, nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+			return cfg, nil, fmt.Errorf("%s is not a regular file but %s", path, fileKind(fi.Mode()))
 		}
 		lf := oci.LayerFile{Path: path}
 		if o.Type == oci.TypePlugin {
@@ -282,4 +282,21 @@ func parseDependency(s string) (oci.Dependency, error) {
 		}
 	}
 	return dep, nil
+}
+
+// fileKind names what a file that is not a regular one is.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }
