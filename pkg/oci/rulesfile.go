@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -211,10 +212,13 @@ func insignificant(line []byte) bool {
 	return len(t) == 0 || t[0] == '#' || t[0] == '%' || bytes.Equal(t, []byte("---"))
 }
 
-// docEnd reports a line that ends the first document ("---" or "...").
+// docEnd reports a line that ends the first document: "---" or "...",
+// alone or followed by a blank.
 func docEnd(line []byte) bool {
-	t := bytes.TrimRight(line, " \t\r\n")
-	return bytes.Equal(t, []byte("---")) || bytes.Equal(t, []byte("..."))
+	if !bytes.HasPrefix(line, []byte("---")) && !bytes.HasPrefix(line, []byte("...")) {
+		return false
+	}
+	return len(line) == 3 || strings.IndexByte(" \t\r\n", line[3]) >= 0
 }
 
 func setRequirement(reqs []Requirement, r Requirement) []Requirement {
