@@ -195,8 +195,12 @@ type infoView struct {
 	Requirements []oci.Requirement `json:"requirements,omitempty"`
 	// Plan is what installing the reference would install, dependencies
 	// first.
-	Plan  []install.PlanItem `json:"plan,omitempty"`
-	Error string             `json:"error,omitempty"`
+	Plan []install.PlanItem `json:"plan,omitempty"`
+	// PlanError says why Plan is missing (e.g. a dependency not found).
+	PlanError string `json:"planError,omitempty"`
+	// Error says why the artifact could not be read in full (a missing
+	// platform, a manifest that does not parse); the command then fails.
+	Error string `json:"error,omitempty"`
 }
 
 func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
@@ -220,23 +224,39 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 				return err
 			}
 			var views []infoView
+			// The facts found are printed even when a reference fails
+			// part way (a missing platform, a manifest that does not
+			// parse); the first such failure is then the command's error.
+			var first error
 			for _, raw := range args {
 				v, err := artifactInfo(cmd, f, resolver, raw)
-				if err != nil {
-					return err
-				}
-				if v.Error == "" {
-					plan, err := p.Plan(cmd.Context(), []string{raw})
-					if err != nil {
-						v.Error = err.Error()
+				if err == nil {
+					// The artifact itself was read: a dependency that
+					// cannot be resolved is a warning, not a failure.
+					plan, perr := p.Plan(cmd.Context(), []string{raw})
+					if perr != nil {
+						v.PlanError = perr.Error()
+						fmt.Fprintf(f.IO.ErrOut, "warning: %s: cannot work out what installing it would install: %s\n", raw, strings.ReplaceAll(perr.Error(), "\n", "; "))
 					} else {
 						v.Plan = plan.Items
+					}
+				}
+				if err != nil {
+					if v.Digest == "" {
+						return err
+					}
+					v.Error = err.Error()
+					if first == nil {
+						first = err
 					}
 				}
 				views = append(views, v)
 			}
 			if f.Global.JSON() {
-				return f.PrintJSON(views)
+				if err := f.PrintJSON(views); err != nil {
+					return err
+				}
+				return first
 			}
 			for i, v := range views {
 				if i > 0 {
@@ -244,7 +264,7 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 				}
 				printInfo(f, v)
 			}
-			return nil
+			return first
 		},
 	}
 	opts.AddFlags(cmd)
@@ -263,6 +283,10 @@ func newResolver(f *cmdutil.Factory, cmd *cobra.Command, platform string) (*inst
 	return &install.Resolver{Indexes: set, Client: client, Platform: platform}, nil
 }
 
+// artifactInfo returns what is known of raw. When the reference resolves to a
+// digest but its artifact cannot be read (a missing platform, a manifest
+// that does not parse), the view holds the facts found so far along with
+// the error.
 func artifactInfo(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, raw string) (infoView, error) {
 	res, err := r.Resolve(cmd.Context(), raw)
 	if err != nil {
@@ -280,13 +304,12 @@ func artifactInfo(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, r
 	v.Platforms = platformsOf(art, err)
 	if err != nil {
 		// A missing platform still leaves useful facts to show.
-		v.Error = err.Error()
-		return v, nil
+		return v, err
 	}
 	v.Type, v.Platform = art.Type, art.Platform
 	cfg, err := r.Client.FetchConfig(cmd.Context(), res.Location, art.Config)
 	if err != nil {
-		return infoView{}, err
+		return v, err
 	}
 	v.Dependencies, v.Requirements = cfg.Dependencies, cfg.Requirements
 	if v.Version == "" {
@@ -342,7 +365,6 @@ func printInfo(f *cmdutil.Factory, v infoView) {
 	for _, r := range v.Requirements {
 		row("Requires", r.Name+" "+r.Version)
 	}
-	row("Error", v.Error)
 	_ = tw.Flush()
 	if len(v.Plan) > 1 {
 		fmt.Fprintln(f.IO.Out, "Installs (dependencies first):")

@@ -15,8 +15,9 @@ import (
 type bundleOptions struct {
 	resolveOptions
 	eventsOptions
-	Output   string
-	StateDir string
+	Output            string
+	StateDir          string
+	RequireSignatures bool
 }
 
 func newCmdArtifactBundle(f *cmdutil.Factory) *cobra.Command {
@@ -28,7 +29,12 @@ func newCmdArtifactBundle(f *cmdutil.Factory) *cobra.Command {
 their image indexes list, into one OCI image-layout tar, together with an
 index naming them. On a host with no network:
 
-  ferry artifact install --from FILE REF...`,
+  ferry artifact install --from FILE REF...
+
+Signatures (Sigstore bundle referrers, cosign .sig tags) are bundled with
+their artifacts. An artifact whose index entry asks for a signature but that
+has none gets a warning, since an install from the bundle would refuse it;
+--require-signatures makes that an error (exit 5) and writes no file.`,
 		Example: `  ferry artifact bundle falco-rules:3 k8saudit-rules:0.x -O falco-bundle.tar
   ferry artifact install --from falco-bundle.tar falco-rules:3 k8saudit-rules`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
@@ -45,7 +51,12 @@ index naming them. On a host with no network:
 				return err
 			}
 			start := time.Now()
-			items, err := p.Bundle(cmd.Context(), plan, opts.Output)
+			items, err := p.BundleWith(cmd.Context(), plan, opts.Output, install.BundleOptions{
+				RequireSignatures: opts.RequireSignatures,
+				Warn: func(msg string) {
+					fmt.Fprintf(f.IO.ErrOut, "warning: %s (pass --require-signatures to fail instead)\n", msg)
+				},
+			})
 			if err != nil {
 				return err
 			}
@@ -77,6 +88,7 @@ index naming them. On a host with no network:
 	opts.eventsOptions.AddFlags(cmd)
 	cmd.Flags().StringVarP(&opts.Output, "output-file", "O", "", "the bundle file to write")
 	cmdutil.Declare(cmd.Flags(), "state-dir", &opts.StateDir)
+	cmd.Flags().BoolVar(&opts.RequireSignatures, "require-signatures", false, "fail (exit 5) when an artifact whose index entry asks for a signature has none to bundle, instead of warning")
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -47,6 +48,10 @@ the URL); gcs and s3 are not supported.`,
 		Args: usageArgs(cobra.RangeArgs(2, 3)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, url := args[0], args[1]
+			url, err := indexLocation(url)
+			if err != nil {
+				return err
+			}
 			if !index.ValidName(name) {
 				return cmdutil.Usage(fmt.Errorf("invalid index name %q: use lowercase letters, digits, - and _", name))
 			}
@@ -193,4 +198,20 @@ func newCmdIndexUpdate(f *cmdutil.Factory) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// indexLocation checks the URL given to index add and makes a path
+// absolute, so that the index is found again from any directory.
+func indexLocation(url string) (string, error) {
+	if strings.TrimSpace(url) == "" {
+		return "", cmdutil.Usage(errors.New("the index URL is empty: give https://..., http://..., file://... or a path"))
+	}
+	if strings.Contains(url, "://") {
+		return url, nil
+	}
+	abs, err := filepath.Abs(url)
+	if err != nil {
+		return "", fmt.Errorf("index path %q: %w", url, err)
+	}
+	return abs, nil
 }

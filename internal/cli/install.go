@@ -478,9 +478,14 @@ func printResult(f *cmdutil.Factory, r install.Result) {
 	for _, why := range r.Reasons {
 		fmt.Fprintf(out, "  because %s\n", why)
 	}
-	from := fmt.Sprintf("%s/%s:%s", r.Registry, r.Repository, r.Tag)
+	// The channel that served it: a mirror when the primary did not.
+	at := r.Registry + "/" + r.Repository
+	if s, ok := strings.CutPrefix(r.Source, "oci://"); ok && s != "" {
+		at = s
+	}
+	from := at + ":" + r.Tag
 	if r.Tag == "" {
-		from = fmt.Sprintf("%s/%s@%s", r.Registry, r.Repository, r.Digest)
+		from = at + "@" + r.Digest
 	}
 	if s := plainSource(r); s != "" {
 		from = s

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -60,7 +62,7 @@ index; platforms pushed earlier under the same version are kept.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Type, "type", "", "artifact type: rulesfile, plugin or asset (default: the index entry's)")
-	fl.StringVar(&opts.Version, "version", "", "version, strict semver X.Y.Z (default: the REF's tag)")
+	fl.StringVar(&opts.Version, "version", "", "version, strict semver X.Y.Z[-PRE], no +BUILD: OCI tags cannot hold + (default: the REF's tag)")
 	fl.StringVar(&opts.Name, "name", "", "name written in the config (default: the last element of the repository)")
 	fl.StringArrayVar(&opts.Platforms, "platform", nil, "OS/ARCH of each plugin FILE, in order (repeatable)")
 	fl.BoolVar(&opts.FloatingTags, "add-floating-tags", false, "also tag X.Y and X, unless a higher version holds them")
@@ -112,8 +114,11 @@ func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) (err err
 			opts.Version = ref.Constraint
 		}
 	}
-	cfg, files, err := opts.build(loc)
+	cfg, files, err := opts.build(cmd.Context(), loc)
 	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
 		return cmdutil.Usage(err)
 	}
 	client, err := f.OCIClient()
@@ -158,7 +163,7 @@ func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) (err err
 }
 
 // build validates the options and turns them into a config and layer files.
-func (o *pushOptions) build(loc oci.Location) (oci.Config, []oci.LayerFile, error) {
+func (o *pushOptions) build(ctx context.Context, loc oci.Location) (oci.Config, []oci.LayerFile, error) {
 	cfg := oci.Config{}
 	if o.Type == "" {
 		return cfg, nil, errors.New("--type is required for a repository reference (rulesfile, plugin or asset)")
@@ -170,7 +175,10 @@ func (o *pushOptions) build(loc oci.Location) (oci.Config, []oci.LayerFile, erro
 		return cfg, nil, errors.New("--version is required")
 	}
 	if _, err := semver.StrictNewVersion(o.Version); err != nil {
-		return cfg, nil, fmt.Errorf("--version %q is not strict semver X.Y.Z[-PRE][+BUILD]", o.Version)
+		return cfg, nil, fmt.Errorf("--version %q is not strict semver X.Y.Z[-PRE]", o.Version)
+	}
+	if err := oci.ValidVersionTag(o.Version); err != nil {
+		return cfg, nil, err
 	}
 	if o.SourceRepo != "" && !o.annotationOnly {
 		if err := index.CheckNamespace(o.SourceRepo, loc.Repository); err != nil {
@@ -196,11 +204,6 @@ func (o *pushOptions) build(loc oci.Location) (oci.Config, []oci.LayerFile, erro
 		}
 		cfg.Requirements = append(cfg.Requirements, oci.Requirement{Name: n, Version: v})
 	}
-	if o.Type == oci.TypeRulesfile && len(o.Files) == 1 {
-		if err := mergeRulesRequirements(&cfg, o.Files[0]); err != nil {
-			return cfg, nil, err
-		}
-	}
 	var files []oci.LayerFile
 	switch {
 	case o.Type == oci.TypePlugin && len(o.Platforms) != len(o.Files):
@@ -211,8 +214,13 @@ func (o *pushOptions) build(loc oci.Location) (oci.Config, []oci.LayerFile, erro
 		return cfg, nil, fmt.Errorf("a %s is one file, got %d", o.Type, len(o.Files))
 	}
 	for i, path := range o.Files {
-		if _, err := os.Stat(path); err != nil {
+		fi, err := os.Stat(path)
+		if err != nil {
 			return cfg, nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			// A device or a FIFO would be read without end.
+			return cfg, nil, fmt.Errorf("%s is not a regular file but %s", path, fileKind(fi.Mode()))
 		}
 		lf := oci.LayerFile{Path: path}
 		if o.Type == oci.TypePlugin {
@@ -223,21 +231,30 @@ func (o *pushOptions) build(loc oci.Location) (oci.Config, []oci.LayerFile, erro
 		}
 		files = append(files, lf)
 	}
+	if o.Type == oci.TypeRulesfile && len(o.Files) == 1 {
+		if err := mergeRulesRequirements(ctx, &cfg, o.Files[0]); err != nil {
+			return cfg, nil, err
+		}
+	}
 	return cfg, files, nil
 }
 
 // mergeRulesRequirements adds what a plain rules file declares
 // (required_plugin_versions, required_engine_version) to cfg, as falcoctl
 // does; dependencies and requirements given as flags win by name.
-func mergeRulesRequirements(cfg *oci.Config, path string) error {
-	data, err := os.ReadFile(path)
+// The file is read as a stream: only the items that declare requirements
+// are parsed.
+func mergeRulesRequirements(ctx context.Context, cfg *oci.Config, path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+	defer f.Close()
+	br := bufio.NewReader(f)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		return nil // an archive: its content is the publisher's business
 	}
-	deps, reqs, err := oci.RulesRequirements(data)
+	deps, reqs, err := oci.RulesRequirementsFrom(ctx, br)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -272,4 +289,21 @@ func parseDependency(s string) (oci.Dependency, error) {
 		}
 	}
 	return dep, nil
+}
+
+// fileKind names what a file that is not a regular one is.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file (" + m.Type().String() + ")"
 }

@@ -57,12 +57,17 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return cmdutil.ExitOK
 	}
 	if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	if cmdutil.Hint(err) == "" && cmd != nil {
+		if h := cmdutil.PathHint(err, cmd.Flags()); h != "" {
+			err = &cmdutil.CodedError{Code: ExitCode(err), Err: err, Hint: h}
+		}
 	}
 	fmt.Fprint(f.IO.ErrOut, cmdutil.FormatError(err))
 	return ExitCode(err)
@@ -77,7 +82,7 @@ func classifier() *cmdutil.Classifier {
 	c.Add(cmdutil.ExitNotFound, index.ErrNotFound, index.ErrNoMatch, oci.ErrNotFound, oci.ErrPlatformNotFound, install.ErrDependencyConflict, install.ErrNotLocked)
 	c.Add(cmdutil.ExitNotFound, driver.ErrNotFound, driver.ErrUnsupported, ferryhttp.ErrNotFound)
 	c.Add(cmdutil.ExitAuth, oci.ErrUnauthorized)
-	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, oci.ErrVerification, install.ErrUnsafeArchive, install.ErrRequirement, install.ErrUnverified)
+	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, oci.ErrVerification, install.ErrUnsafeArchive, install.ErrRequirement, install.ErrUnverified, install.ErrUnsigned)
 	c.Add(cmdutil.ExitVerify, driver.ErrDigestMismatch)
 	return c
 }

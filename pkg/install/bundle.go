@@ -4,15 +4,21 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"gopkg.in/yaml.v3"
 	"oras.land/oras-go/v2"
+	orascontent "oras.land/oras-go/v2/content"
 	ocilayout "oras.land/oras-go/v2/content/oci"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
@@ -32,11 +38,32 @@ type BundleItem struct {
 	Digest     string `json:"digest"`
 }
 
+// ErrUnsigned means an artifact whose index entry asks for a signature has
+// none to bundle.
+var ErrUnsigned = errors.New("no signature to bundle")
+
+// BundleOptions tunes Bundle.
+type BundleOptions struct {
+	// RequireSignatures fails the bundle, before the file is written, when
+	// an artifact whose index entry has a signature block has no signature
+	// (Sigstore bundle referrer or cosign .sig tag) to bundle with it.
+	// Without it such artifacts are bundled and Warn is told.
+	RequireSignatures bool
+	// Warn, when not nil, is told of what an air-gapped install of the
+	// bundle will refuse.
+	Warn func(string)
+}
+
 // Bundle writes every artifact of plan, with all the platforms its index
 // lists, into one OCI image-layout tar at path, with an index naming them
 // (BundleIndexFile). An install from the bundle needs no network: the
 // references inside are REGISTRY/REPOSITORY:TAG of where each came from.
 func (p *Planner) Bundle(ctx context.Context, plan *Plan, path string) ([]BundleItem, error) {
+	return p.BundleWith(ctx, plan, path, BundleOptions{})
+}
+
+// BundleWith is Bundle with options.
+func (p *Planner) BundleWith(ctx context.Context, plan *Plan, path string, opts BundleOptions) ([]BundleItem, error) {
 	dir, err := os.MkdirTemp(filepath.Dir(path), ".ferry-bundle-*")
 	if err != nil {
 		return nil, err
@@ -58,6 +85,7 @@ func (p *Planner) Bundle(ctx context.Context, plan *Plan, path string) ([]Bundle
 		}
 		digest := it.root.Descriptor.Digest.String()
 		ref := oci.LayoutRef(it.Location, tag)
+		var sigTags []string
 		if _, err := onChannels(ctx, it.channels, "bundling "+it.Name, func(loc oci.Location) (struct{}, error) {
 			repo, err := p.Resolver.Client.Repository(loc)
 			if err != nil {
@@ -68,12 +96,28 @@ func (p *Planner) Bundle(ctx context.Context, plan *Plan, path string) ([]Bundle
 			}
 			// Signatures too, so that an install from the bundle verifies
 			// them with no network.
-			_, err = p.Resolver.Client.CopySignatures(ctx, loc, it.root.Descriptor, store, func(tag string) string { return oci.LayoutRef(it.Location, tag) })
+			sigTags, err = p.Resolver.Client.CopySignatures(ctx, loc, it.root.Descriptor, store, func(tag string) string { return oci.LayoutRef(it.Location, tag) })
 			return struct{}{}, err
 		}); err != nil {
 			return nil, fmt.Errorf("bundling %s %s: %w", it.Name, it.Version, err)
 		}
-		entries = append(entries, p.bundleEntry(ctx, it))
+		entry := p.bundleEntry(ctx, it)
+		if entry.Signature != nil {
+			signed, err := holdsSignature(ctx, store, it.root.Descriptor, sigTags)
+			if err != nil {
+				return nil, fmt.Errorf("bundling %s %s: %w", it.Name, it.Version, err)
+			}
+			if !signed {
+				err := fmt.Errorf("%w: %s %s (%s@%s): its index entry asks for a signature, and it has none (no Sigstore bundle referrer, no %s tag); an install from the bundle will refuse it", ErrUnsigned, it.Name, it.Version, it.Location, digest, oci.CosignTag(it.root.Descriptor.Digest, ".sig"))
+				if opts.RequireSignatures {
+					return nil, err
+				}
+				if opts.Warn != nil {
+					opts.Warn(err.Error())
+				}
+			}
+		}
+		entries = append(entries, entry)
 		items = append(items, BundleItem{Name: it.Name, Version: it.Version, Registry: it.Location.Registry, Repository: it.Location.Repository, Digest: digest})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
@@ -88,6 +132,38 @@ func (p *Planner) Bundle(ctx context.Context, plan *Plan, path string) ([]Bundle
 		return nil, fmt.Errorf("writing the bundle: %w", err)
 	}
 	return items, nil
+}
+
+// holdsSignature reports whether store holds a signature of desc: a cosign
+// .sig tag copied with it, or a referrer whose manifest carries a Sigstore
+// bundle layer.
+func holdsSignature(ctx context.Context, store *ocilayout.Store, desc ocispec.Descriptor, tags []string) (bool, error) {
+	if slices.ContainsFunc(tags, func(t string) bool { return strings.HasSuffix(t, ".sig") }) {
+		return true, nil
+	}
+	preds, err := store.Predecessors(ctx, desc)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range preds {
+		if r.MediaType != ocispec.MediaTypeImageManifest || r.Size > 4<<20 {
+			continue
+		}
+		raw, err := orascontent.FetchAll(ctx, store, r)
+		if err != nil {
+			return false, err
+		}
+		var m ocispec.Manifest
+		if json.Unmarshal(raw, &m) != nil {
+			continue
+		}
+		if slices.ContainsFunc(m.Layers, func(l ocispec.Descriptor) bool {
+			return strings.HasPrefix(l.MediaType, "application/vnd.dev.sigstore.bundle")
+		}) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // bundleEntry is the index entry of a bundled item: its own, or one made up

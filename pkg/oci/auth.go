@@ -17,7 +17,6 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/oauth2/google"
 	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
 )
@@ -221,20 +220,6 @@ func ChainCredentials(sources ...auth.CredentialFunc) auth.CredentialFunc {
 		}
 		return auth.EmptyCredential, nil
 	}
-}
-
-// Login checks cred against host's registry and, when it is accepted, stores
-// it in the credential store (ferry registry login, falcoctl registry auth
-// basic).
-func (c *Client) Login(ctx context.Context, store credentials.Store, host string, cred auth.Credential) error {
-	reg, err := c.Registry(host)
-	if err != nil {
-		return err
-	}
-	if err := credentials.Login(ctx, store, reg, cred); err != nil {
-		return fmt.Errorf("logging in to %s: %w", host, classify(host, err))
-	}
-	return nil
 }
 
 // CheckCredential pings host's registry with cred alone (no stored

@@ -82,6 +82,9 @@ func (c *Client) Push(ctx context.Context, loc Location, req PushRequest) (*Push
 	if err != nil {
 		return nil, fmt.Errorf("version %q is not strict semver (X.Y.Z): %w", req.Config.Version, err)
 	}
+	if err := ValidVersionTag(req.Config.Version); err != nil {
+		return nil, err
+	}
 	if len(req.Files) == 0 {
 		return nil, errors.New("nothing to push: no file given")
 	}
@@ -158,7 +161,7 @@ func (c *Client) Push(ctx context.Context, loc Location, req PushRequest) (*Push
 }
 
 func (c *Client) pushManifest(ctx context.Context, repo *remote.Repository, req PushRequest, f LayerFile, cfgDesc ocispec.Descriptor, annotations map[string]string) (ocispec.Descriptor, error) {
-	layer, cleanup, err := packLayer(f.Path, req.TempDir)
+	layer, cleanup, err := packLayer(ctx, f.Path, req.TempDir)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -254,7 +257,7 @@ type packedLayer struct {
 
 // packLayer returns the layer for path: the file itself when it already is
 // a gzip stream, else a reproducible tar.gz holding it under its base name.
-func packLayer(path, tmpDir string) (packedLayer, func(), error) {
+func packLayer(ctx context.Context, path, tmpDir string) (packedLayer, func(), error) {
 	noop := func() {}
 	f, err := os.Open(path)
 	if err != nil {
@@ -271,7 +274,7 @@ func packLayer(path, tmpDir string) (packedLayer, func(), error) {
 	name := filepath.Base(path)
 	var magic [2]byte
 	if n, _ := io.ReadFull(f, magic[:]); n == 2 && magic == [2]byte{0x1f, 0x8b} {
-		d, size, err := hashFile(f)
+		d, size, err := hashFile(ctx, f)
 		if err != nil {
 			return packedLayer{}, noop, err
 		}
@@ -297,7 +300,7 @@ func packLayer(path, tmpDir string) (packedLayer, func(), error) {
 	hdr := &tar.Header{Name: name, Mode: mode, Size: fi.Size(), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
 	err = tw.WriteHeader(hdr)
 	if err == nil {
-		_, err = io.Copy(tw, f)
+		_, err = io.Copy(tw, &ctxReader{ctx: ctx, r: f})
 	}
 	for _, closeFn := range []func() error{tw.Close, zw.Close, bw.Flush, out.Sync} {
 		if err == nil {
@@ -316,16 +319,27 @@ func layerDescriptor(d digest.Digest, size int64, title string) ocispec.Descript
 	return ocispec.Descriptor{Digest: d, Size: size, Annotations: map[string]string{ocispec.AnnotationTitle: title}}
 }
 
-func hashFile(f *os.File) (digest.Digest, int64, error) {
+func hashFile(ctx context.Context, f *os.File) (digest.Digest, int64, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return "", 0, err
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: f})
 	if err != nil {
 		return "", 0, err
 	}
 	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))), n, nil
+}
+
+// ValidVersionTag refuses a version that cannot be its own tag: OCI tags
+// cannot hold the "+" of semver build metadata. ferry refuses it rather than
+// map "+" to "_" (as helm does), which other Falco tools would not read back;
+// a pre-release (1.0.0-build.7) carries the same information.
+func ValidVersionTag(version string) error {
+	if i := strings.IndexByte(version, '+'); i >= 0 {
+		return fmt.Errorf("version %q has build metadata (+%s), which an OCI tag cannot hold: drop it, or use a pre-release such as %s-%s", version, version[i+1:], version[:i], strings.ReplaceAll(version[i+1:], "+", "."))
+	}
+	return nil
 }
 
 type countWriter struct{ n int64 }

@@ -170,7 +170,7 @@ func (v *KeylessVerifier) verifyReferrers(ctx context.Context, c *Client, loc Lo
 		if err != nil {
 			return err
 		}
-		ck.OK = true
+		ck.OK, ck.Subject = true, r.Digest.String()
 		ck.Detail = fmt.Sprintf("Sigstore bundle %s verifies: signed by %s%s", shortRef(r.Digest.String()), who, v.tlogNote())
 		return nil
 	})
@@ -300,7 +300,7 @@ func (v *KeylessVerifier) verifyLegacy(ctx context.Context, c *Client, loc Locat
 			problems = append(problems, fmt.Sprintf("%s: signed payload names %q, not this artifact", tag, named))
 			continue
 		}
-		ck.OK = true
+		ck.OK, ck.Subject = true, tag
 		ck.Detail = fmt.Sprintf("cosign signature (%s) verifies: signed by %s%s", tag, who, v.tlogNote())
 		return nil, nil
 	}
@@ -415,7 +415,7 @@ func verifyKeyBundles(ctx context.Context, c *Client, loc Location, desc ocispec
 		if res.Statement != nil && res.Statement.GetPredicateType() != PredicateCosignSign {
 			return fmt.Errorf("an attestation of type %q, not a cosign signature", res.Statement.GetPredicateType())
 		}
-		ck.OK = true
+		ck.OK, ck.Subject = true, r.Digest.String()
 		ck.Detail = fmt.Sprintf("Sigstore bundle %s verifies with the key (transparency log not checked)", shortRef(r.Digest.String()))
 		return nil
 	})

@@ -81,6 +81,14 @@ func TestKeylessSignature(t *testing.T) {
 			if !tc.ok && !errors.Is(rep.Err(), oci.ErrVerification) {
 				t.Errorf("err %v", rep.Err())
 			}
+			// A check that passed names the signature that verified: the
+			// bundle referrer's manifest, or the .sig tag.
+			if tc.ok {
+				legacy := strings.HasSuffix(last.Subject, ".sig")
+				if legacy != strings.Contains(tc.detail, "cosign signature") || (!legacy && (!strings.HasPrefix(last.Subject, "sha256:") || last.Subject == rep.Digest.String())) {
+					t.Errorf("subject %q for %q", last.Subject, last.Detail)
+				}
+			}
 		})
 	}
 	rep, _ := c.Verify(ctx, loc, oci.VerifyRequest{Reference: "1.0.0", Signature: &oci.KeylessVerifier{Identity: good.Identity}})

@@ -29,8 +29,9 @@ const ExitCodesHelp = `Exit codes:
   1    error
   2    usage: bad flags, or a reference or constraint that does not parse
   3    not found: unknown artifact, no version matches, missing tag, platform or file
-  4    authentication or authorization failed
-  5    verification failed: digest, signature, requirement, unsafe archive
+  4    authentication or authorization failed (also a refused registry login)
+  5    verification failed: digest, signature, requirement, unsafe archive,
+       a signature missing from a bundle with --require-signatures
   130  interrupted`
 
 // CodedError carries an explicit exit code and an optional hint.
