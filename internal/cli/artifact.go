@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -125,30 +126,61 @@ func validTypeFlag(t string) error {
 	return nil
 }
 
+type searchOptions struct {
+	Type     string
+	MinScore float64
+}
+
+// searchView is an entryView with the score a search gave it.
+type searchView struct {
+	entryView
+	Score float64 `json:"score"`
+}
+
 func newCmdArtifactSearch(f *cmdutil.Factory) *cobra.Command {
-	opts := &listOptions{}
+	opts := &searchOptions{}
 	cmd := &cobra.Command{
 		Use:   "search KEYWORD...",
-		Short: "Search artifacts by name, keyword and description",
+		Short: "Search artifacts by name (fuzzily), keyword and description; any keyword matches",
+		Long: `Search artifacts by name, keyword and description. An artifact matches when any
+KEYWORD is close enough to its name (the score, 1 minus the edit distance over the
+longer length, is at least --min-score, so a typo still finds it), or appears in its
+name, keywords or description. The best scores come first.`,
 		Example: `  ferry artifact search k8s audit
+  ferry artifact search cloudtrailz
   ferry artifact search cloudtrail --type plugin -o json`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validTypeFlag(opts.Type); err != nil {
 				return err
 			}
+			if !(opts.MinScore > 0 && opts.MinScore <= 1) {
+				return cmdutil.Usage(fmt.Errorf("--min-score must be within (0,1], not %v", opts.MinScore))
+			}
 			set, err := f.Indexes(cmd.Context())
 			if err != nil {
 				return err
 			}
-			found := set.Search(args, opts.Type)
-			if len(found) == 0 && !f.Global.JSON() {
+			hits := set.Search(args, opts.Type, opts.MinScore)
+			if len(hits) == 0 && !f.Global.JSON() {
 				return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: fmt.Errorf("no artifact matches %q", strings.Join(args, " "))}
+			}
+			if f.Global.JSON() {
+				views := make([]searchView, 0, len(hits))
+				for _, h := range hits {
+					views = append(views, searchView{newEntryView(h.Entry, h.Index), math.Round(h.Score*1000) / 1000})
+				}
+				return f.PrintJSON(views)
+			}
+			found := make([]index.Found, len(hits))
+			for i, h := range hits {
+				found[i] = h.Found
 			}
 			return printEntries(f, found)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Type, "type", "", "only artifacts of this type: rulesfile, plugin, asset")
+	cmd.Flags().Float64Var(&opts.MinScore, "min-score", index.DefaultMinScore, "the name similarity, within (0,1], from which a keyword matches a name")
 	return cmd
 }
 

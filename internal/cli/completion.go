@@ -145,17 +145,25 @@ func completeRefs(f *cmdutil.Factory, n int) cobra.CompletionFunc {
 	}
 }
 
-// nameCompletions lists every artifact name, written INDEX/NAME when the
-// name is in several indexes or when qualified is set, with its type and
-// description.
+// nameCompletions lists every artifact name with its type and description:
+// as INDEX/NAME when qualified is set; otherwise each name a bare NAME
+// reaches once, and INDEX/NAME for the entries of a name that clashes. An
+// entry a bare name does not reach (shadowed by a configured index) is
+// offered only qualified.
 func nameCompletions(set *index.Set, qualified bool) []cobra.Completion {
 	clashes := set.Clashes()
 	var out []cobra.Completion
+	offered := map[string]bool{}
 	for _, fd := range set.List("", "") {
 		name := fd.Name
-		if _, clash := clashes[name]; clash || qualified {
+		_, clash := clashes[name]
+		switch {
+		case clash || qualified:
 			name = fd.Index + "/" + name
+		case offered[name] || !set.Resolves(fd.Index, name):
+			continue
 		}
+		offered[name] = true
 		out = append(out, cobra.CompletionWithDesc(name, strings.TrimSpace(fd.Type+" "+oneLine(fd.Description, 50))))
 	}
 	return out

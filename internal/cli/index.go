@@ -52,6 +52,9 @@ func newCmdIndexAdd(f *cmdutil.Factory) *cobra.Command {
 				return cmdutil.Usage(fmt.Errorf("index %q exists already (remove it first, or run: ferry index update %s)", name, name))
 			}
 			idx, err := f.FetchIndex(cmd.Context(), name, url)
+			if errors.Is(err, index.ErrInvalidIndex) {
+				return cmdutil.Usage(err)
+			}
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,6 +73,16 @@ func FuzzParse(f *testing.F) {
 		"- {name: a, type: asset, registry: r, repository: x/a, x-m: &m [{url: x}]}\n- name: b\n  type: asset\n  registry: r\n  repository: x/b\n  <<: {mirrors: *m}\n",
 		"- name: [oops\n", "name: a\n", "- 1\n", "- name: a\n\ttype: b\n", "- !!binary x\n",
 		"- name: a\n  type: plugin\n  registry: r\n  repository: x\n  signature: {cosign: {key: k, ignore-tlog: true}}\n",
+		// Hostile entries: each must be refused with its line.
+		"- name: a\n  type: rulesfile\n  registry: ghcr.io\n  repository: falcosecurity/rules/../../acme/rules\n",
+		"- name: a\n  type: rulesfile\n  registry: ghcr.io\n  repository: ./a//b\n",
+		"- name: a\n  type: rulesfile\n  registry: host/path\n  repository: a/b\n",
+		"- name: a\n  type: rulesfile\n  registry: https://ghcr.io\n  repository: a/b\n",
+		"- name: a\n  type: rulesfile\n  registry: ghcr.io\n  repository: Acme/B\n",
+		"- name: x\n  type: rulesfile\n  registry: ghcr.io\n  repository: attacker/falcosecurity/rules/x\n  source: https://github.com/falcosecurity/rules\n",
+		"- name: x\n  type: rulesfile\n  registry: ghcr.io\n  repository: falcosecurity/rules/falco-rules\n  source: https://github.com/falcosecurity/rules\n",
+		"- name: x\n  type: rulesfile\n  registry: h.io\n  repository: proxy/falcosecurity/rules/x\n  source: https://github.com/falcosecurity/rules\n  sourcePrefix: proxy\n",
+		"- name: x\n  type: asset\n  registry: r\n  repository: a/x\n  mirrors: [{registry: d.io/p, repository: a/../x}]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -83,6 +94,29 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error %#v is not a proper *ParseError", err)
 			}
 			return
+		}
+		// Every accepted entry names places a registry client can use as
+		// they are: no path tricks, no host with a path or scheme, and a
+		// source namespace at the start of the repository path.
+		for _, e := range idx.Entries {
+			if err := index.CheckRegistry(e.Registry); err != nil {
+				t.Fatalf("accepted %q: %v", e.Name, err)
+			}
+			for _, seg := range strings.Split(e.Repository, "/") {
+				if seg == "" || seg == "." || seg == ".." || strings.ToLower(seg) != seg {
+					t.Fatalf("accepted repository %q", e.Repository)
+				}
+			}
+			if e.Source != "" {
+				if err := index.CheckNamespaceUnder(e.Source, e.SourcePrefix, e.Repository); err != nil {
+					t.Fatalf("accepted %q: %v", e.Name, err)
+				}
+			}
+			for _, m := range e.Mirrors {
+				if m.URL == "" && (index.CheckRegistry(m.Registry) != nil || index.CheckRepository(m.Repository) != nil) {
+					t.Fatalf("accepted mirror %+v", m)
+				}
+			}
 		}
 		// What parsed writes back and parses to the same entries.
 		out, err := yaml.Marshal(idx.Entries)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,7 +45,11 @@ type Entry struct {
 	Maintainers []Maintainer `yaml:"maintainers,omitempty"`
 	Sources     []string     `yaml:"sources,omitempty"`
 	Source      string       `yaml:"source,omitempty"`
-	Mirrors     []Mirror     `yaml:"mirrors,omitempty"`
+	// SourcePrefix is the path a mirror nests the source's repositories
+	// under (e.g. "proxy" for proxy/falcosecurity/rules/falco-rules): the
+	// repository must start with it, then with the source's ORG/REPO.
+	SourcePrefix string   `yaml:"sourcePrefix,omitempty"`
+	Mirrors      []Mirror `yaml:"mirrors,omitempty"`
 }
 
 // Maintainer is a person or group maintaining an artifact.
@@ -86,6 +91,9 @@ type Index struct {
 	Name    string
 	URL     string
 	Entries []Entry
+	// Fallback marks an index (the embedded default) that a bare NAME and a
+	// dependency reach only when no other index of the set has the name.
+	Fallback bool
 }
 
 // ParseError is a problem in an index file. Line is 1-based, 0 when unknown.
@@ -202,8 +210,22 @@ func Parse(name string, data []byte) (*Index, error) {
 			return nil, perr(lineOf("type"), "entry %q: unknown type %q (want %s, %s, %s or %s)",
 				e.Name, e.Type, TypeRulesfile, TypePlugin, TypeAsset, TypeDriver)
 		}
+		if err := CheckRegistry(e.Registry); err != nil {
+			return nil, perr(lineOf("registry"), "entry %q: %v", e.Name, err)
+		}
+		if err := CheckRepository(e.Repository); err != nil {
+			return nil, perr(lineOf("repository"), "entry %q: %v", e.Name, err)
+		}
+		switch {
+		case e.SourcePrefix != "" && e.Source == "":
+			return nil, perr(lineOf("sourcePrefix"), "entry %q: sourcePrefix needs source", e.Name)
+		case e.SourcePrefix != "":
+			if err := CheckRepository(e.SourcePrefix); err != nil {
+				return nil, perr(lineOf("sourcePrefix"), "entry %q: sourcePrefix: %v", e.Name, err)
+			}
+		}
 		if e.Source != "" {
-			if err := CheckNamespace(e.Source, e.Repository); err != nil {
+			if err := CheckNamespaceUnder(e.Source, e.SourcePrefix, e.Repository); err != nil {
 				return nil, perr(lineOf("source"), "entry %q: %v", e.Name, err)
 			}
 		}
@@ -259,15 +281,68 @@ func checkMirror(m Mirror) error {
 	case m.Registry == "" || m.Repository == "":
 		return errors.New("needs url, or registry and repository")
 	}
+	if err := CheckRegistry(m.Registry); err != nil {
+		return err
+	}
+	return CheckRepository(m.Repository)
+}
+
+// CheckRegistry checks that registry is a bare HOST[:PORT] (a DNS name, an
+// IPv4 address or a bracketed IPv6 address), with no scheme and no path.
+func CheckRegistry(registry string) error {
+	switch {
+	case strings.Contains(registry, "://"):
+		return fmt.Errorf("registry %q must be a host[:port], without a scheme", registry)
+	case strings.Contains(registry, "/"):
+		return fmt.Errorf("registry %q must be a host[:port], without a path (put the path in repository)", registry)
+	case !hostPattern.MatchString(registry):
+		return fmt.Errorf("registry %q is not a host[:port]", registry)
+	}
 	return nil
 }
 
+// maxRepositoryLen is the longest repository path the OCI distribution
+// spec's name grammar allows registries to refuse beyond.
+const maxRepositoryLen = 255
+
+// CheckRepository checks that repository is a path the OCI distribution
+// spec's name grammar allows: lowercase components of letters and digits,
+// joined by ".", "_", "__" or dashes, separated by single slashes.
+func CheckRepository(repository string) error {
+	if len(repository) > maxRepositoryLen {
+		return fmt.Errorf("repository is longer than %d characters", maxRepositoryLen)
+	}
+	if repoPattern.MatchString(repository) {
+		return nil
+	}
+	for seg := range strings.SplitSeq(repository, "/") {
+		switch {
+		case seg == "":
+			return fmt.Errorf("repository %q has an empty path segment", repository)
+		case seg == "." || seg == "..":
+			return fmt.Errorf("repository %q has a %q path segment", repository, seg)
+		case strings.ToLower(seg) != seg:
+			return fmt.Errorf("repository %q has uppercase letters (OCI repository names are lowercase)", repository)
+		}
+	}
+	return fmt.Errorf("repository %q is not an OCI repository name (lowercase letters and digits, separated by '.', '_', '__' or '-', in segments joined by '/')", repository)
+}
+
 // CheckNamespace checks that repository (an OCI repository path such as
-// "falcosecurity/rules/falco-rules") contains the ORG/REPO of the source
+// "falcosecurity/rules/falco-rules") starts with the ORG/REPO of the source
 // repository URL: the first two path segments for github.com URLs (so
-// https://github.com/ORG/REPO/tree/main/x works), the last two otherwise.
-// The comparison is case-insensitive and follows path segments.
+// https://github.com/ORG/REPO/tree/main/x works), the whole path otherwise
+// (GitLab's group/subgroup/project, as its registry names images). Whole
+// path segments are compared, case-insensitively.
 func CheckNamespace(source, repository string) error {
+	return CheckNamespaceUnder(source, "", repository)
+}
+
+// CheckNamespaceUnder is CheckNamespace for a repository nested under
+// prefix (one or more path segments a mirror puts first, e.g. "proxy" for
+// proxy/falcosecurity/rules/falco-rules): the repository must start with
+// prefix, then with the source's ORG/REPO.
+func CheckNamespaceUnder(source, prefix, repository string) error {
 	u, err := url.Parse(source)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("source %q is not an http(s) URL", source)
@@ -278,15 +353,15 @@ func CheckNamespace(source, repository string) error {
 	}
 	if strings.EqualFold(u.Hostname(), "github.com") || strings.EqualFold(u.Hostname(), "www.github.com") {
 		segs = segs[:2]
-	} else {
-		segs = segs[len(segs)-2:]
 	}
-	segs[1] = strings.TrimSuffix(segs[1], ".git")
+	segs[len(segs)-1] = strings.TrimSuffix(segs[len(segs)-1], ".git")
+	want := segs
+	if prefix != "" {
+		want = append(strings.Split(strings.ToLower(strings.Trim(prefix, "/")), "/"), segs...)
+	}
 	repo := strings.Split(strings.ToLower(repository), "/")
-	for i := 0; i+1 < len(repo); i++ {
-		if repo[i] == segs[0] && repo[i+1] == segs[1] {
-			return nil
-		}
+	if len(repo) >= len(want) && slices.Equal(repo[:len(want)], want) {
+		return nil
 	}
-	return fmt.Errorf("%w: %q does not contain %q from %q", ErrNotNamespaced, repository, segs[0]+"/"+segs[1], source)
+	return fmt.Errorf("%w: %q does not start with %q from %q", ErrNotNamespaced, repository, strings.Join(want, "/"), source)
 }

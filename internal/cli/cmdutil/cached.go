@@ -27,6 +27,7 @@ func (f *Factory) CachedIndexes() *index.Set {
 	}
 	if !shadowed {
 		if def, err := index.Parse(DefaultIndexName, ferry.DefaultIndex); err == nil {
+			def.Fallback = true
 			list = append(list, def)
 		}
 	}

@@ -71,6 +71,7 @@ func (f *Factory) Indexes(ctx context.Context) (*index.Set, error) {
 			return nil, err
 		}
 		def.URL = "embedded"
+		def.Fallback = true
 		list = append(list, def)
 	}
 	return index.NewSet(list...), nil
