@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -94,6 +95,10 @@ type Index struct {
 	// Fallback marks an index (the embedded default) that a bare NAME and a
 	// dependency reach only when no other index of the set has the name.
 	Fallback bool
+
+	mu     sync.Mutex
+	store  *compact       // set by LoadCached: entries are read from it
+	byName map[string]int // Entries' name -> position, built on first use
 }
 
 // ParseError is a problem in an index file. Line is 1-based, 0 when unknown.

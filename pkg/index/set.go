@@ -76,7 +76,6 @@ type Found struct {
 // an *AmbiguousError: a lookup never picks one place over another silently.
 type Set struct {
 	indexes []*Index
-	byName  []map[string]int // per index: entry name -> position in Entries
 }
 
 // NewSet returns a set of the given indexes, in that order. Nil indexes are
@@ -87,14 +86,7 @@ func NewSet(indexes ...*Index) *Set {
 		if idx == nil || s.find(idx.Name) >= 0 {
 			continue
 		}
-		m := make(map[string]int, len(idx.Entries))
-		for i, e := range idx.Entries {
-			if _, dup := m[e.Name]; !dup {
-				m[e.Name] = i
-			}
-		}
 		s.indexes = append(s.indexes, idx)
-		s.byName = append(s.byName, m)
 	}
 	return s
 }
@@ -104,10 +96,7 @@ func (s *Set) find(indexName string) int {
 }
 
 func (s *Set) entry(i int, name string) (Entry, bool) {
-	if j, ok := s.byName[i][name]; ok {
-		return s.indexes[i].Entries[j], true
-	}
-	return Entry{}, false
+	return s.indexes[i].lookup(name)
 }
 
 // Lookup finds name. With indexName set it looks only in that index;
@@ -203,12 +192,27 @@ func (s *Set) LookupDependency(fromIndex, name string) (Entry, string, error) {
 // List returns the entries of type typ (all types if empty) in index
 // indexName (all indexes if empty), sorted by name, then by index order.
 func (s *Set) List(typ, indexName string) []Found {
-	var out []Found
-	s.each(func(f Found) {
-		if (typ == "" || f.Type == typ) && (indexName == "" || f.Index == indexName) {
-			out = append(out, f)
+	n := 0
+	for _, idx := range s.indexes {
+		if indexName == "" || idx.Name == indexName {
+			n += idx.Len()
 		}
-	})
+	}
+	if typ != "" {
+		n /= 3 // a guess; append grows it as needed
+	}
+	out := make([]Found, 0, n)
+	for _, idx := range s.indexes {
+		if indexName != "" && idx.Name != indexName {
+			continue
+		}
+		idx.each(func(e Entry) bool {
+			if typ == "" || e.Type == typ {
+				out = append(out, Found{Entry: e, Index: idx.Name})
+			}
+			return true
+		})
+	}
 	slices.SortStableFunc(out, func(a, b Found) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
@@ -292,14 +296,40 @@ func (s *Set) Clashes() map[string][]string {
 			delete(in, name)
 			continue
 		}
-		var ae *AmbiguousError
-		if _, err := s.resolve(name); errors.As(err, &ae) {
-			in[name] = ae.Indexes
+		if idxs := s.Ambiguous(name); idxs != nil {
+			in[name] = idxs
 		} else {
 			delete(in, name)
 		}
 	}
 	return in
+}
+
+// ListPrefix returns the entries whose name starts with prefix, of index
+// indexName (all indexes if empty), sorted by name, then by index order.
+// Of an index opened from its compact form it reads only those entries.
+func (s *Set) ListPrefix(indexName, prefix string) []Found {
+	var out []Found
+	for _, idx := range s.indexes {
+		if indexName == "" || idx.Name == indexName {
+			idx.withPrefix(prefix, func(e Entry) bool {
+				out = append(out, Found{Entry: e, Index: idx.Name})
+				return true
+			})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Found) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Ambiguous returns, when a bare name cannot stand for one artifact, the
+// indexes that give it at different places; else nil.
+func (s *Set) Ambiguous(name string) []string {
+	var ae *AmbiguousError
+	if _, err := s.resolve(name); errors.As(err, &ae) {
+		return ae.Indexes
+	}
+	return nil
 }
 
 // Resolves reports whether the bare name stands for the entry of index
@@ -309,26 +339,23 @@ func (s *Set) Resolves(indexName, name string) bool {
 	return err == nil && slices.ContainsFunc(found, func(f Found) bool { return f.Index == indexName })
 }
 
-// each calls fn for every entry, in set order, skipping duplicate names
-// within an index.
+// each calls fn for every entry, index by index in set order, skipping
+// duplicate names within an index.
 func (s *Set) each(fn func(Found)) {
-	for i, idx := range s.indexes {
-		for j, e := range idx.Entries {
-			if s.byName[i][e.Name] == j {
-				fn(Found{Entry: e, Index: idx.Name})
-			}
-		}
+	for _, idx := range s.indexes {
+		idx.each(func(e Entry) bool {
+			fn(Found{Entry: e, Index: idx.Name})
+			return true
+		})
 	}
 }
 
 // names returns the entry names of index i, or of all indexes when i < 0.
 func (s *Set) names(i int) []string {
 	var out []string
-	for k, m := range s.byName {
+	for k, idx := range s.indexes {
 		if i < 0 || i == k {
-			for name := range m {
-				out = append(out, name)
-			}
+			out = append(out, idx.names()...)
 		}
 	}
 	return out

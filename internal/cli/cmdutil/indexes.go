@@ -41,8 +41,13 @@ func (f *Factory) FetchIndex(ctx context.Context, name, url string) (*index.Inde
 		return nil, fmt.Errorf("reading %s: %w", url, err)
 	}
 	idx.URL = url
-	if err := fsutil.WriteFile(f.IndexCachePath(name), data, 0o644); err != nil {
+	path := f.IndexCachePath(name)
+	if err := fsutil.WriteFile(path, data, 0o644); err != nil {
 		return nil, fmt.Errorf("caching index %q: %w", name, err)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		// Best effort: a missing compact form is rebuilt on first use.
+		_ = index.SaveCompact(idx, path, fi)
 	}
 	return idx, nil
 }
@@ -78,14 +83,10 @@ func (f *Factory) Indexes(ctx context.Context) (*index.Set, error) {
 }
 
 func (f *Factory) loadCachedIndex(ctx context.Context, ic IndexConfig) (*index.Index, error) {
-	data, err := os.ReadFile(f.IndexCachePath(ic.Name))
+	idx, err := index.LoadCached(ic.Name, f.IndexCachePath(ic.Name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.FetchIndex(ctx, ic.Name, ic.URL)
 	}
-	if err != nil {
-		return nil, err
-	}
-	idx, err := index.Parse(ic.Name, data)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s (cached from %s): %w", f.IndexCachePath(ic.Name), ic.URL, err)
 	}
