@@ -76,4 +76,4 @@ image-check: build
 	$(GO) run ./scripts/imagecheck -binary $(BIN) -dockerfile Dockerfile -context .
 
 clean:
-	rm -rf bin .demo .bench .soak
+	rm -rf bin .demo .bench .bench-bigindex .soak

@@ -1,12 +1,19 @@
 package cli
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -61,27 +68,125 @@ func newEntryView(e index.Entry, idx string) entryView {
 }
 
 func printEntries(f *cmdutil.Factory, found []index.Found) error {
-	views := make([]entryView, 0, len(found))
-	for _, fd := range found {
-		views = append(views, newEntryView(fd.Entry, fd.Index))
-	}
+	return printEntrySeq(f, slices.Values(found))
+}
+
+// printEntrySeq prints the entries entries yields (it may be walked twice),
+// one at a time: a listing of a big index is never held in memory as views
+// or as a table.
+func printEntrySeq(f *cmdutil.Factory, entries iter.Seq[index.Found]) error {
 	if f.Global.JSON() {
-		return f.PrintJSON(views)
+		return writeJSONArray(f.IO.Out, func(yield func(any) bool) {
+			for fd := range entries {
+				if !yield(newEntryView(fd.Entry, fd.Index)) {
+					return
+				}
+			}
+		})
 	}
-	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INDEX\tNAME\tTYPE\tREPOSITORY\tDESCRIPTION")
-	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s\n", v.Index, v.Name, v.Type, v.Registry, v.Repository, oneLine(v.Description, 60))
+	return writeTable(f.IO.Out, []string{"INDEX", "NAME", "TYPE", "REPOSITORY", "DESCRIPTION"}, func(yield func([]string) bool) {
+		for fd := range entries {
+			if !yield([]string{fd.Index, fd.Name, fd.Type, fd.Registry + "/" + fd.Repository, oneLine(fd.Description, 60)}) {
+				return
+			}
+		}
+	})
+}
+
+// writeJSONArray writes the values as one indented JSON array, byte for
+// byte what f.PrintJSON writes for the slice of them, one element at a time.
+func writeJSONArray(out io.Writer, values iter.Seq[any]) error {
+	w := bufio.NewWriter(out)
+	n := 0
+	var err error
+	for v := range values {
+		var b []byte
+		if b, err = json.MarshalIndent(v, "  ", "  "); err != nil {
+			break
+		}
+		if n == 0 {
+			w.WriteString("[\n  ")
+		} else {
+			w.WriteString(",\n  ")
+		}
+		w.Write(b)
+		n++
 	}
-	return tw.Flush()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		w.WriteString("[]\n")
+	} else {
+		w.WriteString("\n]\n")
+	}
+	return w.Flush()
+}
+
+// writeTable writes header and rows as a text/tabwriter table with padding
+// 2 would (the last column not padded), walking rows twice (column widths,
+// then the lines) so that no copy of the table is buffered.
+func writeTable(out io.Writer, header []string, rows iter.Seq[[]string]) error {
+	widths := make([]int, len(header))
+	measure := func(cells []string) {
+		for c, cell := range cells[:len(cells)-1] {
+			widths[c] = max(widths[c], utf8.RuneCountInString(cell))
+		}
+	}
+	measure(header)
+	for r := range rows {
+		measure(r)
+	}
+	w := bufio.NewWriter(out)
+	line := func(cells []string) {
+		for c, cell := range cells[:len(cells)-1] {
+			w.WriteString(cell)
+			w.WriteString(strings.Repeat(" ", widths[c]-utf8.RuneCountInString(cell)+2))
+		}
+		w.WriteString(cells[len(cells)-1])
+		w.WriteString("\n")
+	}
+	line(header)
+	for r := range rows {
+		line(r)
+	}
+	return w.Flush()
 }
 
 func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
-		return string(r[:max-1]) + "…"
+	if !isOneLine(s) {
+		s = strings.Join(strings.Fields(s), " ")
 	}
-	return s
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	cut := 0
+	for range max - 1 {
+		_, size := utf8.DecodeRuneInString(s[cut:])
+		cut += size
+	}
+	return s[:cut] + "…"
+}
+
+// isOneLine reports whether s is already what oneLine's normalization
+// makes of it: no leading, trailing or repeated spaces, no other white
+// space. (A listing of a big index calls oneLine for every entry.)
+func isOneLine(s string) bool {
+	prevSpace := true
+	for _, r := range s {
+		switch {
+		case r == ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+		case unicode.IsSpace(r):
+			return false
+		default:
+			prevSpace = false
+		}
+	}
+	return !prevSpace || s == ""
 }
 
 type listOptions struct {
@@ -108,7 +213,8 @@ func newCmdArtifactList(f *cmdutil.Factory) *cobra.Command {
 			if opts.Index != "" && !set.Has(opts.Index) {
 				return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: fmt.Errorf("no index named %q", opts.Index)}
 			}
-			return printEntries(f, set.List(opts.Type, opts.Index))
+			l := set.Listing(opts.Type, opts.Index)
+			return printEntrySeq(f, func(yield func(index.Found) bool) { l.Each(yield) })
 		},
 	}
 	cmd.Flags().StringVar(&opts.Type, "type", "", "only artifacts of this type: rulesfile, plugin, asset")
@@ -166,11 +272,13 @@ name, keywords or description. The best scores come first.`,
 				return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: fmt.Errorf("no artifact matches %q", strings.Join(args, " "))}
 			}
 			if f.Global.JSON() {
-				views := make([]searchView, 0, len(hits))
-				for _, h := range hits {
-					views = append(views, searchView{newEntryView(h.Entry, h.Index), math.Round(h.Score*1000) / 1000})
-				}
-				return f.PrintJSON(views)
+				return writeJSONArray(f.IO.Out, func(yield func(any) bool) {
+					for _, h := range hits {
+						if !yield(searchView{newEntryView(h.Entry, h.Index), math.Round(h.Score*1000) / 1000}) {
+							return
+						}
+					}
+				})
 			}
 			found := make([]index.Found, len(hits))
 			for i, h := range hits {

@@ -270,22 +270,12 @@ func (c *compact) prefix(p string, fn func(Entry) bool) error {
 // each calls fn for every entry, in name order, until fn returns false. It
 // reads the records in one go; the entries' strings share that one buffer.
 func (c *compact) each(fn func(Entry) bool) error {
-	// Read straight into the string the entries will share, checking the
-	// CRC on the way: one allocation of the records' size.
-	var b strings.Builder
-	b.Grow(int(c.recLen))
-	h := crc32.New(castagnoli)
-	if _, err := io.Copy(&b, io.TeeReader(io.NewSectionReader(c.f, c.recStart, c.recLen), h)); err != nil {
-		return fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	recs := b.String()
-	if int64(len(recs)) != c.recLen || h.Sum32() != c.recCRC {
-		return errCorrupt
+	recs, err := c.records()
+	if err != nil {
+		return err
 	}
 	for i := range c.count {
-		_, _, ro, rl := c.slot(i)
-		rec := recs[ro : ro+rl]
-		e, err := c.decode(i, rec)
+		e, err := c.at(recs, i)
 		if err != nil {
 			return err
 		}
@@ -294,6 +284,29 @@ func (c *compact) each(fn func(Entry) bool) error {
 		}
 	}
 	return nil
+}
+
+// records reads every record straight into the string the entries will
+// share (one allocation of the records' size), checking the CRC on the
+// way.
+func (c *compact) records() (string, error) {
+	var b strings.Builder
+	b.Grow(int(c.recLen))
+	h := crc32.New(castagnoli)
+	if _, err := io.Copy(&b, io.TeeReader(io.NewSectionReader(c.f, c.recStart, c.recLen), h)); err != nil {
+		return "", fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	recs := b.String()
+	if int64(len(recs)) != c.recLen || h.Sum32() != c.recCRC {
+		return "", errCorrupt
+	}
+	return recs, nil
+}
+
+// at decodes the entry of slot i from recs, what records returned.
+func (c *compact) at(recs string, i int) (Entry, error) {
+	_, _, ro, rl := c.slot(i)
+	return c.decode(i, recs[ro:ro+rl])
 }
 
 func (c *compact) allNames() []string {

@@ -87,7 +87,8 @@ type Mirror struct {
 }
 
 // Index is a named list of entries. URL records where it came from; Parse
-// leaves it empty.
+// leaves it empty. An index LoadCached opened from its compact form has no
+// Entries in memory: read it through a Set (or Len).
 type Index struct {
 	Name    string
 	URL     string

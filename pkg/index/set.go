@@ -192,28 +192,9 @@ func (s *Set) LookupDependency(fromIndex, name string) (Entry, string, error) {
 // List returns the entries of type typ (all types if empty) in index
 // indexName (all indexes if empty), sorted by name, then by index order.
 func (s *Set) List(typ, indexName string) []Found {
-	n := 0
-	for _, idx := range s.indexes {
-		if indexName == "" || idx.Name == indexName {
-			n += idx.Len()
-		}
-	}
-	if typ != "" {
-		n /= 3 // a guess; append grows it as needed
-	}
-	out := make([]Found, 0, n)
-	for _, idx := range s.indexes {
-		if indexName != "" && idx.Name != indexName {
-			continue
-		}
-		idx.each(func(e Entry) bool {
-			if typ == "" || e.Type == typ {
-				out = append(out, Found{Entry: e, Index: idx.Name})
-			}
-			return true
-		})
-	}
-	slices.SortStableFunc(out, func(a, b Found) int { return cmp.Compare(a.Name, b.Name) })
+	l := s.Listing(typ, indexName)
+	out := make([]Found, 0, l.Len())
+	l.Each(func(f Found) bool { out = append(out, f); return true })
 	return out
 }
 
