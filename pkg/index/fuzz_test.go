@@ -83,11 +83,31 @@ func FuzzParse(f *testing.F) {
 		"- name: x\n  type: rulesfile\n  registry: ghcr.io\n  repository: falcosecurity/rules/falco-rules\n  source: https://github.com/falcosecurity/rules\n",
 		"- name: x\n  type: rulesfile\n  registry: h.io\n  repository: proxy/falcosecurity/rules/x\n  source: https://github.com/falcosecurity/rules\n  sourcePrefix: proxy\n",
 		"- name: x\n  type: asset\n  registry: r\n  repository: a/x\n  mirrors: [{registry: d.io/p, repository: a/../x}]\n",
+		// Shapes that reading entry by entry must read as the whole does.
+		"# c\n\n- name: a\n  type: asset\n  registry: r\n  repository: x/a\n# between\n-\n  name: b\n  type: asset\n  registry: r\n  repository: x/b\n",
+		"- name: a\r\n  type: asset\r\n  registry: r\r\n  repository: x/a\r\n",
+		"- name: a\n  type: asset\n  registry: r\n  repository: x/a\n  description: \"one\n- two\"\n",
+		"- name: a\n  type: asset\n  registry: r\n  repository: x/a\n  description: |\n    text\n- name: a\n  type: asset\n  registry: r\n  repository: x/b\n",
+		"- &x {name: a, type: asset, registry: r, repository: x/a}\n- name: b\n  <<: *x\n",
+		"---\n- name: a\n  type: asset\n  registry: r\n  repository: x/a\n",
+		"  - name: a\n    type: asset\n    registry: r\n    repository: x/a\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Entry by entry (as big indexes are read) and whole, alike.
+		restore := index.SetChunkMin(0)
+		chunked, cerr := index.Parse("fuzz", data)
+		restore()
 		idx, err := index.Parse("fuzz", data)
+		if (err == nil) != (cerr == nil) || err != nil && err.Error() != cerr.Error() {
+			t.Fatalf("whole: %v, entry by entry: %v", err, cerr)
+		}
+		if err == nil {
+			if diff := cmp.Diff(idx.Entries, chunked.Entries, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("whole vs entry by entry (-whole +chunked):\n%s", diff)
+			}
+		}
 		if err != nil {
 			var pe *index.ParseError
 			if !errors.As(err, &pe) || !errors.Is(err, index.ErrInvalidIndex) || pe.Index != "fuzz" || pe.Line < 0 {

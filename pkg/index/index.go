@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -142,6 +143,72 @@ func isParserProblem(msg string) bool {
 // parse unchanged; an empty file is an empty index. Every error is a
 // *ParseError naming the index and, where known, the line.
 func Parse(name string, data []byte) (*Index, error) {
+	if len(data) >= chunkMin {
+		if idx, ok := parseChunked(name, data); ok {
+			return idx, nil
+		}
+	}
+	return parseWhole(name, data)
+}
+
+// chunkMin is the size from which Parse reads an index entry by entry.
+var chunkMin = 1 << 20
+
+// parseChunked parses a big index one top-level entry at a time, so that
+// the YAML tree of a 30 MB index is never built whole (it takes some 25
+// times the file's size). It applies only to the plain shape of indexes: a
+// block sequence whose entries start with "- " at column 0, every other line
+// indented, blank or a comment. Any problem (an entry that does not parse on
+// its own, e.g. an alias to an anchor of another entry, a duplicate name,
+// any other shape) reports !ok, and the caller parses the whole document,
+// which then gives what it always gives, the error with its line included.
+// Within that shape a column-0 "- " can only start a top-level entry (or sit
+// inside a quoted scalar, whose chunk then does not parse), so both ways
+// yield the same entries.
+func parseChunked(name string, data []byte) (*Index, bool) {
+	var starts []int
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += off + 1
+		}
+		line := data[off:end]
+		switch {
+		case line[0] == '-' && (len(line) == 1 || line[1] == ' ' || line[1] == '\n' || line[1] == '\r'):
+			starts = append(starts, off)
+		case line[0] == '#', len(starts) == 0 && (line[0] == '\n' || string(line) == "\r\n"):
+			// Comments, and empty lines before the first entry.
+		case len(starts) > 0 && (line[0] == ' ' || len(bytes.TrimSpace(line)) == 0):
+			// Within an entry, parsed with it.
+		default:
+			return nil, false
+		}
+		off = end
+	}
+	if len(starts) == 0 {
+		return nil, false
+	}
+	idx := &Index{Name: name, Entries: make([]Entry, 0, len(starts))}
+	seen := make(map[string]bool, len(starts))
+	for i, start := range starts {
+		end := len(data)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		one, err := parseWhole(name, data[start:end])
+		if err != nil || len(one.Entries) != 1 || seen[one.Entries[0].Name] {
+			return nil, false
+		}
+		seen[one.Entries[0].Name] = true
+		idx.Entries = append(idx.Entries, one.Entries[0])
+	}
+	return idx, true
+}
+
+// parseWhole is Parse of the whole document at once.
+func parseWhole(name string, data []byte) (*Index, error) {
 	idx := &Index{Name: name}
 	perr := func(line int, format string, args ...any) error {
 		return &ParseError{Index: name, Line: line, Msg: fmt.Sprintf(format, args...)}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/internal/indexgen"
 	"github.com/ferryhq/ferry/pkg/index"
 )
 
@@ -516,4 +517,61 @@ func TestCheckRepositoryAndRegistry(t *testing.T) {
 			t.Errorf("CheckRegistry(%q) = %v, want %q", tt.registry, err, tt.wantErr)
 		}
 	}
+}
+
+// A big index is read entry by entry; the entries are those of the whole
+// document, and a problem is reported as the whole document reports it.
+func TestParseEntryByEntry(t *testing.T) {
+	var b strings.Builder
+	if err := indexgen.Write(&b, 3000, "ghcr.io"); err != nil {
+		t.Fatal(err)
+	}
+	big := b.String()
+	for _, tt := range []struct {
+		name, data string
+		chunked    bool // read entry by entry, not falling back
+	}{
+		{"generated", big, true},
+		{"falcoctl", readFile(t, "testdata/falcoctl-index.yaml"), true},
+		{"default", string(ferry.DefaultIndex), true},
+		{"alias across entries", big + "- name: z\n  type: asset\n  registry: r\n  repository: x/z\n  keywords: &k [a]\n- name: zz\n  type: asset\n  registry: r\n  repository: x/zz\n  keywords: *k\n", false},
+		{"duplicate far apart", big + indexgenEntry("plugin-000000"), false},
+		{"invalid entry at end", big + "- name: bad\n  type: asset\n  registry: host/path\n  repository: x/bad\n", false},
+		{"document marker", "---\n" + big, false},
+		{"indented before first", "  # indented comment\n" + big, false},
+	} {
+		name, data := tt.name, tt.data
+		t.Run(name, func(t *testing.T) {
+			if got := index.ParseChunked("x", []byte(data)); got != tt.chunked {
+				t.Errorf("read entry by entry: %v, want %v", got, tt.chunked)
+			}
+			restore := index.SetChunkMin(1 << 40)
+			whole, werr := index.Parse("x", []byte(data))
+			restore()
+			restore = index.SetChunkMin(0)
+			chunked, cerr := index.Parse("x", []byte(data))
+			restore()
+			if (werr == nil) != (cerr == nil) || werr != nil && werr.Error() != cerr.Error() {
+				t.Fatalf("whole: %v\nentry by entry: %v", werr, cerr)
+			}
+			if werr == nil {
+				if diff := cmp.Diff(whole.Entries, chunked.Entries); diff != "" {
+					t.Errorf("(-whole +entry by entry):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func indexgenEntry(name string) string {
+	return "- name: " + name + "\n  type: asset\n  registry: r\n  repository: x/" + name + "\n"
 }
