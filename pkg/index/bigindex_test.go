@@ -20,9 +20,9 @@ var (
 	bigErr  error
 )
 
-// bigIndex writes the generated 93k-entry index once per test binary (in a
-// directory removed by TestMain's caller, the OS temp cleaner: benchmarks
-// share it) and returns its path, the compact form already built.
+// bigIndex writes the generated 93k-entry index once per test binary (the
+// benchmarks share it; TestMain removes it) and returns its path, the
+// compact form already built.
 func bigIndex(b *testing.B) string {
 	b.Helper()
 	bigOnce.Do(func() {
@@ -48,8 +48,15 @@ func bigIndex(b *testing.B) string {
 	if bigErr != nil {
 		b.Fatal(bigErr)
 	}
-	b.Cleanup(func() {}) // the directory outlives one benchmark on purpose
 	return filepath.Join(bigDir, "big.yaml")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigDir != "" {
+		os.RemoveAll(bigDir)
+	}
+	os.Exit(code)
 }
 
 func loadBig(b *testing.B, path string) *index.Set {
