@@ -306,6 +306,9 @@ func (s *Set) ListPrefix(indexName, prefix string) []Found {
 // Ambiguous returns, when a bare name cannot stand for one artifact, the
 // indexes that give it at different places; else nil.
 func (s *Set) Ambiguous(name string) []string {
+	if len(s.tier(name)) < 2 {
+		return nil
+	}
 	var ae *AmbiguousError
 	if _, err := s.resolve(name); errors.As(err, &ae) {
 		return ae.Indexes
@@ -313,9 +316,32 @@ func (s *Set) Ambiguous(name string) []string {
 	return nil
 }
 
+// tier returns the positions of the indexes of the first tier (not a
+// Fallback, then the fallback ones) that has name. It reads no entry.
+func (s *Set) tier(name string) []int {
+	for _, fallback := range []bool{false, true} {
+		var in []int
+		for i, idx := range s.indexes {
+			if idx.Fallback == fallback && idx.has(name) {
+				in = append(in, i)
+			}
+		}
+		if len(in) > 0 {
+			return in
+		}
+	}
+	return nil
+}
+
 // Resolves reports whether the bare name stands for the entry of index
 // indexName: whether typing NAME alone reaches that entry.
 func (s *Set) Resolves(indexName, name string) bool {
+	switch in := s.tier(name); len(in) {
+	case 0:
+		return false
+	case 1:
+		return s.indexes[in[0]].Name == indexName
+	}
 	found, err := s.resolve(name)
 	return err == nil && slices.ContainsFunc(found, func(f Found) bool { return f.Index == indexName })
 }

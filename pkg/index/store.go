@@ -110,6 +110,16 @@ func (idx *Index) withPrefix(p string, fn func(Entry) bool) {
 	idx.each(func(e Entry) bool { return !strings.HasPrefix(e.Name, p) || fn(e) })
 }
 
+// has reports whether the index has an entry named name, reading none.
+func (idx *Index) has(name string) bool {
+	if c := idx.compactStore(); c != nil {
+		i := c.search(name)
+		return i < c.count && c.name(i) == name
+	}
+	_, ok := idx.memIndex()[name]
+	return ok
+}
+
 // names returns the names of the entries.
 func (idx *Index) names() []string {
 	if c := idx.compactStore(); c != nil {
