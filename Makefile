@@ -93,4 +93,4 @@ image: build
 	BIN=$(BIN) IMAGE=$(IMAGE) TAG=$(TAG) GO=$(GO) ./scripts/image
 
 clean:
-	rm -rf bin .demo .bench .soak
+	rm -rf bin .demo .bench .bench-bigindex .soak

@@ -1,11 +1,19 @@
 package cli
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
+	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -61,35 +69,135 @@ func newEntryView(e index.Entry, idx string) entryView {
 }
 
 func printEntries(f *cmdutil.Factory, found []index.Found) error {
-	views := make([]entryView, 0, len(found))
-	for _, fd := range found {
-		views = append(views, newEntryView(fd.Entry, fd.Index))
-	}
+	return printEntrySeq(f, slices.Values(found))
+}
+
+// printEntrySeq prints the entries entries yields (it may be walked twice),
+// one at a time: a listing of a big index is never held in memory as views
+// or as a table.
+func printEntrySeq(f *cmdutil.Factory, entries iter.Seq[index.Found]) error {
 	if f.Global.JSON() {
-		return f.PrintJSON(views)
+		return writeJSONArray(f.IO.Out, func(yield func(any) bool) {
+			for fd := range entries {
+				if !yield(newEntryView(fd.Entry, fd.Index)) {
+					return
+				}
+			}
+		})
 	}
-	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
 	if f.Falcoctl {
 		// falcoctl's columns.
-		fmt.Fprintln(tw, "INDEX\tARTIFACT\tTYPE\tREGISTRY\tREPOSITORY")
-		for _, v := range views {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Index, v.Name, v.Type, v.Registry, v.Repository)
+		return writeTable(f.IO.Out, []string{"INDEX", "ARTIFACT", "TYPE", "REGISTRY", "REPOSITORY"}, func(yield func([]string) bool) {
+			for fd := range entries {
+				if !yield([]string{fd.Index, fd.Name, fd.Type, fd.Registry, fd.Repository}) {
+					return
+				}
+			}
+		})
+	}
+	return writeTable(f.IO.Out, []string{"INDEX", "NAME", "TYPE", "REPOSITORY", "DESCRIPTION"}, func(yield func([]string) bool) {
+		for fd := range entries {
+			if !yield([]string{fd.Index, fd.Name, fd.Type, fd.Registry + "/" + fd.Repository, oneLine(fd.Description, 60)}) {
+				return
+			}
 		}
-		return tw.Flush()
+	})
+}
+
+// writeJSONArray writes the values as one indented JSON array, byte for
+// byte what f.PrintJSON writes for the slice of them, one element at a time.
+func writeJSONArray(out io.Writer, values iter.Seq[any]) error {
+	w := bufio.NewWriter(out)
+	n := 0
+	var err error
+	for v := range values {
+		var b []byte
+		if b, err = json.MarshalIndent(v, "  ", "  "); err != nil {
+			break
+		}
+		if n == 0 {
+			w.WriteString("[\n  ")
+		} else {
+			w.WriteString(",\n  ")
+		}
+		w.Write(b)
+		n++
 	}
-	fmt.Fprintln(tw, "INDEX\tNAME\tTYPE\tREPOSITORY\tDESCRIPTION")
-	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%s\n", v.Index, v.Name, v.Type, v.Registry, v.Repository, oneLine(v.Description, 60))
+	if err != nil {
+		return err
 	}
-	return tw.Flush()
+	if n == 0 {
+		w.WriteString("[]\n")
+	} else {
+		w.WriteString("\n]\n")
+	}
+	return w.Flush()
+}
+
+// writeTable writes header and rows as a text/tabwriter table with padding
+// 2 would (the last column not padded), walking rows twice (column widths,
+// then the lines) so that no copy of the table is buffered.
+func writeTable(out io.Writer, header []string, rows iter.Seq[[]string]) error {
+	widths := make([]int, len(header))
+	measure := func(cells []string) {
+		for c, cell := range cells[:len(cells)-1] {
+			widths[c] = max(widths[c], utf8.RuneCountInString(cell))
+		}
+	}
+	measure(header)
+	for r := range rows {
+		measure(r)
+	}
+	w := bufio.NewWriter(out)
+	line := func(cells []string) {
+		for c, cell := range cells[:len(cells)-1] {
+			w.WriteString(cell)
+			w.WriteString(strings.Repeat(" ", widths[c]-utf8.RuneCountInString(cell)+2))
+		}
+		w.WriteString(cells[len(cells)-1])
+		w.WriteString("\n")
+	}
+	line(header)
+	for r := range rows {
+		line(r)
+	}
+	return w.Flush()
 }
 
 func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
-		return string(r[:max-1]) + "…"
+	if !isOneLine(s) {
+		s = strings.Join(strings.Fields(s), " ")
 	}
-	return s
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	cut := 0
+	for range max - 1 {
+		_, size := utf8.DecodeRuneInString(s[cut:])
+		cut += size
+	}
+	return s[:cut] + "…"
+}
+
+// isOneLine reports whether s is already what oneLine's normalization
+// makes of it: no leading, trailing or repeated spaces, no other white
+// space. (A listing of a big index calls oneLine for every entry.)
+func isOneLine(s string) bool {
+	prevSpace := true
+	for _, r := range s {
+		switch {
+		case r == ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+		case unicode.IsSpace(r):
+			return false
+		default:
+			prevSpace = false
+		}
+	}
+	return !prevSpace || s == ""
 }
 
 type listOptions struct {
@@ -116,7 +224,8 @@ func newCmdArtifactList(f *cmdutil.Factory) *cobra.Command {
 			if opts.Index != "" && !set.Has(opts.Index) {
 				return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: fmt.Errorf("no index named %q", opts.Index)}
 			}
-			return printEntries(f, set.List(opts.Type, opts.Index))
+			l := set.Listing(opts.Type, opts.Index)
+			return printEntrySeq(f, func(yield func(index.Found) bool) { l.Each(yield) })
 		},
 	}
 	cmd.Flags().StringVar(&opts.Type, "type", "", "only artifacts of this type: rulesfile, plugin, asset")
@@ -134,30 +243,63 @@ func validTypeFlag(t string) error {
 	return nil
 }
 
+type searchOptions struct {
+	Type     string
+	MinScore float64
+}
+
+// searchView is an entryView with the score a search gave it.
+type searchView struct {
+	entryView
+	Score float64 `json:"score"`
+}
+
 func newCmdArtifactSearch(f *cmdutil.Factory) *cobra.Command {
-	opts := &listOptions{}
+	opts := &searchOptions{}
 	cmd := &cobra.Command{
 		Use:   "search KEYWORD...",
-		Short: "Search artifacts by name, keyword and description",
+		Short: "Search artifacts by name (fuzzily), keyword and description; any keyword matches",
+		Long: `Search artifacts by name, keyword and description. An artifact matches when any
+KEYWORD is close enough to its name (the score, 1 minus the edit distance over the
+longer length, is at least --min-score, so a typo still finds it), or appears in its
+name, keywords or description. The best scores come first.`,
 		Example: `  ferry artifact search k8s audit
+  ferry artifact search cloudtrailz
   ferry artifact search cloudtrail --type plugin -o json`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validTypeFlag(opts.Type); err != nil {
 				return err
 			}
+			if !(opts.MinScore > 0 && opts.MinScore <= 1) {
+				return cmdutil.Usage(fmt.Errorf("--min-score must be within (0,1], not %v", opts.MinScore))
+			}
 			set, err := f.Indexes(cmd.Context())
 			if err != nil {
 				return err
 			}
-			found := set.Search(args, opts.Type)
-			if len(found) == 0 && !f.Global.JSON() {
+			hits := set.Search(args, opts.Type, opts.MinScore)
+			if len(hits) == 0 && !f.Global.JSON() {
 				return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: fmt.Errorf("no artifact matches %q", strings.Join(args, " "))}
+			}
+			if f.Global.JSON() {
+				return writeJSONArray(f.IO.Out, func(yield func(any) bool) {
+					for _, h := range hits {
+						if !yield(searchView{newEntryView(h.Entry, h.Index), math.Round(h.Score*1000) / 1000}) {
+							return
+						}
+					}
+				})
+			}
+			found := make([]index.Found, len(hits))
+			for i, h := range hits {
+				found[i] = h.Found
 			}
 			return printEntries(f, found)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Type, "type", "", "only artifacts of this type: rulesfile, plugin, asset")
+	cmd.Flags().Float64Var(&opts.MinScore, "min-score", index.DefaultMinScore, "the name similarity, within (0,1], from which a keyword matches a name")
 	return cmd
 }
 

@@ -145,21 +145,40 @@ func completeRefs(f *cmdutil.Factory, n int) cobra.CompletionFunc {
 		if base, _, ok := cutLast(toComplete, ":"); ok && !strings.Contains(toComplete[len(base):], "/") {
 			return filterPrefix(versionCompletions(cmd.Context(), g, base), toComplete), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
 		}
-		return filterPrefix(nameCompletions(g.CachedIndexes(), strings.Contains(toComplete, "/")), toComplete), cobra.ShellCompDirectiveNoFileComp
+		return filterPrefix(nameCompletions(g.CachedIndexes(), toComplete), toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
-// nameCompletions lists every artifact name, written INDEX/NAME when the
-// name is in several indexes or when qualified is set, with its type and
-// description.
-func nameCompletions(set *index.Set, qualified bool) []cobra.Completion {
-	clashes := set.Clashes()
+// nameCompletions lists the artifact names that complete toComplete, with
+// their type and description: as INDEX/NAME after "INDEX/"; otherwise each
+// name a bare NAME reaches, once, and INDEX/NAME for the entries of a name
+// that clashes. An entry a bare name does not reach (shadowed by a
+// configured index) is offered only after "INDEX/". Only the entries whose
+// name has the prefix are read.
+func nameCompletions(set *index.Set, toComplete string) []cobra.Completion {
+	indexName, prefix, qualified := strings.Cut(toComplete, "/")
+	if !qualified {
+		indexName, prefix = "", toComplete
+	} else if !set.Has(indexName) {
+		return nil
+	}
 	var out []cobra.Completion
-	for _, fd := range set.List("", "") {
+	offered := map[string]bool{}
+	clash := map[string]bool{}
+	for _, fd := range set.ListPrefix(indexName, prefix) {
 		name := fd.Name
-		if _, clash := clashes[name]; clash || qualified {
-			name = fd.Index + "/" + name
+		if !qualified {
+			if _, seen := clash[name]; !seen {
+				clash[name] = set.Ambiguous(name) != nil
+			}
 		}
+		switch {
+		case qualified || clash[name]:
+			name = fd.Index + "/" + name
+		case offered[name] || !set.Resolves(fd.Index, name):
+			continue
+		}
+		offered[name] = true
 		out = append(out, cobra.CompletionWithDesc(name, strings.TrimSpace(fd.Type+" "+oneLine(fd.Description, 50))))
 	}
 	return out

@@ -66,6 +66,9 @@ the URL); gcs and s3 are not supported.`,
 				return cmdutil.Usage(fmt.Errorf("index %q exists already (remove it first, or run: ferry index update %s)", name, name))
 			}
 			idx, err := f.FetchIndex(cmd.Context(), name, url)
+			if errors.Is(err, index.ErrInvalidIndex) {
+				return cmdutil.Usage(err)
+			}
 			if err != nil {
 				return err
 			}
@@ -74,9 +77,9 @@ the URL); gcs and s3 are not supported.`,
 				return fmt.Errorf("saving config: %w", err)
 			}
 			if f.Global.JSON() {
-				return f.PrintJSON(indexView{Name: name, URL: url, Entries: len(idx.Entries)})
+				return f.PrintJSON(indexView{Name: name, URL: url, Entries: idx.Len()})
 			}
-			fmt.Fprintf(f.IO.Out, "Added index %q (%d artifacts) from %s\n", name, len(idx.Entries), url)
+			fmt.Fprintf(f.IO.Out, "Added index %q (%d artifacts) from %s\n", name, idx.Len(), url)
 			return nil
 		},
 	}
@@ -95,7 +98,7 @@ func newCmdIndexList(f *cmdutil.Factory) *cobra.Command {
 			}
 			var views []indexView
 			for _, idx := range set.Indexes() {
-				v := indexView{Name: idx.Name, URL: idx.URL, Entries: len(idx.Entries)}
+				v := indexView{Name: idx.Name, URL: idx.URL, Entries: idx.Len()}
 				if fi, err := os.Stat(f.IndexCachePath(idx.Name)); err == nil && idx.URL != "embedded" {
 					t := fi.ModTime().UTC().Truncate(time.Second)
 					v.Updated = &t
@@ -144,7 +147,7 @@ func newCmdIndexRemove(f *cmdutil.Factory) *cobra.Command {
 				return fmt.Errorf("saving config: %w", err)
 			}
 			for _, name := range args {
-				if err := os.Remove(f.IndexCachePath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				if err := index.RemoveCached(f.IndexCachePath(name)); err != nil {
 					return err
 				}
 				if !f.Global.JSON() {
@@ -179,7 +182,7 @@ func newCmdIndexUpdate(f *cmdutil.Factory) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				views = append(views, indexView{Name: ic.Name, URL: ic.URL, Entries: len(idx.Entries)})
+				views = append(views, indexView{Name: ic.Name, URL: ic.URL, Entries: idx.Len()})
 			}
 			for _, name := range args {
 				if !slices.ContainsFunc(views, func(v indexView) bool { return v.Name == name }) {

@@ -12,5 +12,10 @@
 // [ParseConstraint] with [Constraint.Resolve] picks the highest registry tag that
 // satisfies a semver constraint.
 //
-// The package does no I/O: callers fetch index files and tag lists themselves.
+// Callers fetch index files and tag lists themselves. The one file the
+// package reads and writes is the compact form of a cached index:
+// [LoadCached] reads an index cached as YAML through a compact binary file
+// beside it (written once, rebuilt when missing, stale or corrupt), so that
+// a command looking up one name of a big index reads a few kilobytes and a
+// listing ([Set.Listing]) streams the records instead of parsing the YAML.
 package index

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,17 +73,70 @@ func FuzzParse(f *testing.F) {
 		"- {name: a, type: asset, registry: r, repository: x/a, x-m: &m [{url: x}]}\n- name: b\n  type: asset\n  registry: r\n  repository: x/b\n  <<: {mirrors: *m}\n",
 		"- name: [oops\n", "name: a\n", "- 1\n", "- name: a\n\ttype: b\n", "- !!binary x\n",
 		"- name: a\n  type: plugin\n  registry: r\n  repository: x\n  signature: {cosign: {key: k, ignore-tlog: true}}\n",
+		// Hostile entries: each must be refused with its line.
+		"- name: a\n  type: rulesfile\n  registry: ghcr.io\n  repository: falcosecurity/rules/../../acme/rules\n",
+		"- name: a\n  type: rulesfile\n  registry: ghcr.io\n  repository: ./a//b\n",
+		"- name: a\n  type: rulesfile\n  registry: host/path\n  repository: a/b\n",
+		"- name: a\n  type: rulesfile\n  registry: https://ghcr.io\n  repository: a/b\n",
+		"- name: a\n  type: rulesfile\n  registry: ghcr.io\n  repository: Acme/B\n",
+		"- name: x\n  type: rulesfile\n  registry: ghcr.io\n  repository: attacker/falcosecurity/rules/x\n  source: https://github.com/falcosecurity/rules\n",
+		"- name: x\n  type: rulesfile\n  registry: ghcr.io\n  repository: falcosecurity/rules/falco-rules\n  source: https://github.com/falcosecurity/rules\n",
+		"- name: x\n  type: rulesfile\n  registry: h.io\n  repository: proxy/falcosecurity/rules/x\n  source: https://github.com/falcosecurity/rules\n  sourcePrefix: proxy\n",
+		"- name: x\n  type: asset\n  registry: r\n  repository: a/x\n  mirrors: [{registry: d.io/p, repository: a/../x}]\n",
+		// Shapes that reading entry by entry must read as the whole does.
+		"# c\n\n- name: a\n  type: asset\n  registry: r\n  repository: x/a\n# between\n-\n  name: b\n  type: asset\n  registry: r\n  repository: x/b\n",
+		"- name: a\r\n  type: asset\r\n  registry: r\r\n  repository: x/a\r\n",
+		"- name: a\n  type: asset\n  registry: r\n  repository: x/a\n  description: \"one\n- two\"\n",
+		"- name: a\n  type: asset\n  registry: r\n  repository: x/a\n  description: |\n    text\n- name: a\n  type: asset\n  registry: r\n  repository: x/b\n",
+		"- &x {name: a, type: asset, registry: r, repository: x/a}\n- name: b\n  <<: *x\n",
+		"---\n- name: a\n  type: asset\n  registry: r\n  repository: x/a\n",
+		"  - name: a\n    type: asset\n    registry: r\n    repository: x/a\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Entry by entry (as big indexes are read) and whole, alike.
+		restore := index.SetChunkMin(0)
+		chunked, cerr := index.Parse("fuzz", data)
+		restore()
 		idx, err := index.Parse("fuzz", data)
+		if (err == nil) != (cerr == nil) || err != nil && err.Error() != cerr.Error() {
+			t.Fatalf("whole: %v, entry by entry: %v", err, cerr)
+		}
+		if err == nil {
+			if diff := cmp.Diff(idx.Entries, chunked.Entries, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("whole vs entry by entry (-whole +chunked):\n%s", diff)
+			}
+		}
 		if err != nil {
 			var pe *index.ParseError
 			if !errors.As(err, &pe) || !errors.Is(err, index.ErrInvalidIndex) || pe.Index != "fuzz" || pe.Line < 0 {
 				t.Fatalf("error %#v is not a proper *ParseError", err)
 			}
 			return
+		}
+		// Every accepted entry names places a registry client can use as
+		// they are: no path tricks, no host with a path or scheme, and a
+		// source namespace at the start of the repository path.
+		for _, e := range idx.Entries {
+			if err := index.CheckRegistry(e.Registry); err != nil {
+				t.Fatalf("accepted %q: %v", e.Name, err)
+			}
+			for _, seg := range strings.Split(e.Repository, "/") {
+				if seg == "" || seg == "." || seg == ".." || strings.ToLower(seg) != seg {
+					t.Fatalf("accepted repository %q", e.Repository)
+				}
+			}
+			if e.Source != "" {
+				if err := index.CheckNamespaceUnder(e.Source, e.SourcePrefix, e.Repository); err != nil {
+					t.Fatalf("accepted %q: %v", e.Name, err)
+				}
+			}
+			for _, m := range e.Mirrors {
+				if m.URL == "" && (index.CheckRegistry(m.Registry) != nil || index.CheckRepository(m.Repository) != nil) {
+					t.Fatalf("accepted mirror %+v", m)
+				}
+			}
 		}
 		// What parsed writes back and parses to the same entries.
 		out, err := yaml.Marshal(idx.Entries)

@@ -1,12 +1,15 @@
 package index
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -44,7 +47,11 @@ type Entry struct {
 	Maintainers []Maintainer `yaml:"maintainers,omitempty"`
 	Sources     []string     `yaml:"sources,omitempty"`
 	Source      string       `yaml:"source,omitempty"`
-	Mirrors     []Mirror     `yaml:"mirrors,omitempty"`
+	// SourcePrefix is the path a mirror nests the source's repositories
+	// under (e.g. "proxy" for proxy/falcosecurity/rules/falco-rules): the
+	// repository must start with it, then with the source's ORG/REPO.
+	SourcePrefix string   `yaml:"sourcePrefix,omitempty"`
+	Mirrors      []Mirror `yaml:"mirrors,omitempty"`
 }
 
 // Maintainer is a person or group maintaining an artifact.
@@ -81,11 +88,19 @@ type Mirror struct {
 }
 
 // Index is a named list of entries. URL records where it came from; Parse
-// leaves it empty.
+// leaves it empty. An index LoadCached opened from its compact form has no
+// Entries in memory: read it through a Set (or Len).
 type Index struct {
 	Name    string
 	URL     string
 	Entries []Entry
+	// Fallback marks an index (the embedded default) that a bare NAME and a
+	// dependency reach only when no other index of the set has the name.
+	Fallback bool
+
+	mu     sync.Mutex
+	store  *compact       // set by LoadCached: entries are read from it
+	byName map[string]int // Entries' name -> position, built on first use
 }
 
 // ParseError is a problem in an index file. Line is 1-based, 0 when unknown.
@@ -128,6 +143,72 @@ func isParserProblem(msg string) bool {
 // parse unchanged; an empty file is an empty index. Every error is a
 // *ParseError naming the index and, where known, the line.
 func Parse(name string, data []byte) (*Index, error) {
+	if len(data) >= chunkMin {
+		if idx, ok := parseChunked(name, data); ok {
+			return idx, nil
+		}
+	}
+	return parseWhole(name, data)
+}
+
+// chunkMin is the size from which Parse reads an index entry by entry.
+var chunkMin = 1 << 20
+
+// parseChunked parses a big index one top-level entry at a time, so that
+// the YAML tree of a 30 MB index is never built whole (it takes some 25
+// times the file's size). It applies only to the plain shape of indexes: a
+// block sequence whose entries start with "- " at column 0, every other line
+// indented, blank or a comment. Any problem (an entry that does not parse on
+// its own, e.g. an alias to an anchor of another entry, a duplicate name,
+// any other shape) reports !ok, and the caller parses the whole document,
+// which then gives what it always gives, the error with its line included.
+// Within that shape a column-0 "- " can only start a top-level entry (or sit
+// inside a quoted scalar, whose chunk then does not parse), so both ways
+// yield the same entries.
+func parseChunked(name string, data []byte) (*Index, bool) {
+	var starts []int
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += off + 1
+		}
+		line := data[off:end]
+		switch {
+		case line[0] == '-' && (len(line) == 1 || line[1] == ' ' || line[1] == '\n' || line[1] == '\r'):
+			starts = append(starts, off)
+		case line[0] == '#', len(starts) == 0 && (line[0] == '\n' || string(line) == "\r\n"):
+			// Comments, and empty lines before the first entry.
+		case len(starts) > 0 && (line[0] == ' ' || len(bytes.TrimSpace(line)) == 0):
+			// Within an entry, parsed with it.
+		default:
+			return nil, false
+		}
+		off = end
+	}
+	if len(starts) == 0 {
+		return nil, false
+	}
+	idx := &Index{Name: name, Entries: make([]Entry, 0, len(starts))}
+	seen := make(map[string]bool, len(starts))
+	for i, start := range starts {
+		end := len(data)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		one, err := parseWhole(name, data[start:end])
+		if err != nil || len(one.Entries) != 1 || seen[one.Entries[0].Name] {
+			return nil, false
+		}
+		seen[one.Entries[0].Name] = true
+		idx.Entries = append(idx.Entries, one.Entries[0])
+	}
+	return idx, true
+}
+
+// parseWhole is Parse of the whole document at once.
+func parseWhole(name string, data []byte) (*Index, error) {
 	idx := &Index{Name: name}
 	perr := func(line int, format string, args ...any) error {
 		return &ParseError{Index: name, Line: line, Msg: fmt.Sprintf(format, args...)}
@@ -202,8 +283,22 @@ func Parse(name string, data []byte) (*Index, error) {
 			return nil, perr(lineOf("type"), "entry %q: unknown type %q (want %s, %s, %s or %s)",
 				e.Name, e.Type, TypeRulesfile, TypePlugin, TypeAsset, TypeDriver)
 		}
+		if err := CheckRegistry(e.Registry); err != nil {
+			return nil, perr(lineOf("registry"), "entry %q: %v", e.Name, err)
+		}
+		if err := CheckRepository(e.Repository); err != nil {
+			return nil, perr(lineOf("repository"), "entry %q: %v", e.Name, err)
+		}
+		switch {
+		case e.SourcePrefix != "" && e.Source == "":
+			return nil, perr(lineOf("sourcePrefix"), "entry %q: sourcePrefix needs source", e.Name)
+		case e.SourcePrefix != "":
+			if err := CheckRepository(e.SourcePrefix); err != nil {
+				return nil, perr(lineOf("sourcePrefix"), "entry %q: sourcePrefix: %v", e.Name, err)
+			}
+		}
 		if e.Source != "" {
-			if err := CheckNamespace(e.Source, e.Repository); err != nil {
+			if err := CheckNamespaceUnder(e.Source, e.SourcePrefix, e.Repository); err != nil {
 				return nil, perr(lineOf("source"), "entry %q: %v", e.Name, err)
 			}
 		}
@@ -259,15 +354,68 @@ func checkMirror(m Mirror) error {
 	case m.Registry == "" || m.Repository == "":
 		return errors.New("needs url, or registry and repository")
 	}
+	if err := CheckRegistry(m.Registry); err != nil {
+		return err
+	}
+	return CheckRepository(m.Repository)
+}
+
+// CheckRegistry checks that registry is a bare HOST[:PORT] (a DNS name, an
+// IPv4 address or a bracketed IPv6 address), with no scheme and no path.
+func CheckRegistry(registry string) error {
+	switch {
+	case strings.Contains(registry, "://"):
+		return fmt.Errorf("registry %q must be a host[:port], without a scheme", registry)
+	case strings.Contains(registry, "/"):
+		return fmt.Errorf("registry %q must be a host[:port], without a path (put the path in repository)", registry)
+	case !hostPattern.MatchString(registry):
+		return fmt.Errorf("registry %q is not a host[:port]", registry)
+	}
 	return nil
 }
 
+// maxRepositoryLen is the longest repository path the OCI distribution
+// spec's name grammar allows registries to refuse beyond.
+const maxRepositoryLen = 255
+
+// CheckRepository checks that repository is a path the OCI distribution
+// spec's name grammar allows: lowercase components of letters and digits,
+// joined by ".", "_", "__" or dashes, separated by single slashes.
+func CheckRepository(repository string) error {
+	if len(repository) > maxRepositoryLen {
+		return fmt.Errorf("repository is longer than %d characters", maxRepositoryLen)
+	}
+	if repoPattern.MatchString(repository) {
+		return nil
+	}
+	for seg := range strings.SplitSeq(repository, "/") {
+		switch {
+		case seg == "":
+			return fmt.Errorf("repository %q has an empty path segment", repository)
+		case seg == "." || seg == "..":
+			return fmt.Errorf("repository %q has a %q path segment", repository, seg)
+		case strings.ToLower(seg) != seg:
+			return fmt.Errorf("repository %q has uppercase letters (OCI repository names are lowercase)", repository)
+		}
+	}
+	return fmt.Errorf("repository %q is not an OCI repository name (lowercase letters and digits, separated by '.', '_', '__' or '-', in segments joined by '/')", repository)
+}
+
 // CheckNamespace checks that repository (an OCI repository path such as
-// "falcosecurity/rules/falco-rules") contains the ORG/REPO of the source
+// "falcosecurity/rules/falco-rules") starts with the ORG/REPO of the source
 // repository URL: the first two path segments for github.com URLs (so
-// https://github.com/ORG/REPO/tree/main/x works), the last two otherwise.
-// The comparison is case-insensitive and follows path segments.
+// https://github.com/ORG/REPO/tree/main/x works), the whole path otherwise
+// (GitLab's group/subgroup/project, as its registry names images). Whole
+// path segments are compared, case-insensitively.
 func CheckNamespace(source, repository string) error {
+	return CheckNamespaceUnder(source, "", repository)
+}
+
+// CheckNamespaceUnder is CheckNamespace for a repository nested under
+// prefix (one or more path segments a mirror puts first, e.g. "proxy" for
+// proxy/falcosecurity/rules/falco-rules): the repository must start with
+// prefix, then with the source's ORG/REPO.
+func CheckNamespaceUnder(source, prefix, repository string) error {
 	u, err := url.Parse(source)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("source %q is not an http(s) URL", source)
@@ -278,15 +426,15 @@ func CheckNamespace(source, repository string) error {
 	}
 	if strings.EqualFold(u.Hostname(), "github.com") || strings.EqualFold(u.Hostname(), "www.github.com") {
 		segs = segs[:2]
-	} else {
-		segs = segs[len(segs)-2:]
 	}
-	segs[1] = strings.TrimSuffix(segs[1], ".git")
+	segs[len(segs)-1] = strings.TrimSuffix(segs[len(segs)-1], ".git")
+	want := segs
+	if prefix != "" {
+		want = append(strings.Split(strings.ToLower(strings.Trim(prefix, "/")), "/"), segs...)
+	}
 	repo := strings.Split(strings.ToLower(repository), "/")
-	for i := 0; i+1 < len(repo); i++ {
-		if repo[i] == segs[0] && repo[i+1] == segs[1] {
-			return nil
-		}
+	if len(repo) >= len(want) && slices.Equal(repo[:len(want)], want) {
+		return nil
 	}
-	return fmt.Errorf("%w: %q does not contain %q from %q", ErrNotNamespaced, repository, segs[0]+"/"+segs[1], source)
+	return fmt.Errorf("%w: %q does not start with %q from %q", ErrNotNamespaced, repository, strings.Join(want, "/"), source)
 }

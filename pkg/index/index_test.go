@@ -3,11 +3,13 @@ package index_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ferryhq/ferry"
+	"github.com/ferryhq/ferry/internal/indexgen"
 	"github.com/ferryhq/ferry/pkg/index"
 )
 
@@ -147,6 +149,12 @@ func TestParse(t *testing.T) {
   type: driver
   registry: localhost:5000
   repository: drivers/falco
+- name: mirrored
+  type: rulesfile
+  registry: harbor.internal
+  repository: proxy/falcosecurity/rules/falco-rules
+  source: https://github.com/falcosecurity/rules
+  sourcePrefix: proxy
 `,
 			want: []index.Entry{
 				{
@@ -158,6 +166,10 @@ func TestParse(t *testing.T) {
 					},
 				},
 				{Name: "drv", Type: "driver", Registry: "localhost:5000", Repository: "drivers/falco"},
+				{
+					Name: "mirrored", Type: "rulesfile", Registry: "harbor.internal", Repository: "proxy/falcosecurity/rules/falco-rules",
+					Source: "https://github.com/falcosecurity/rules", SourcePrefix: "proxy",
+				},
 			},
 		},
 		{
@@ -294,7 +306,7 @@ func TestParseErrors(t *testing.T) {
 			name:     "source not namespaced",
 			data:     entryA[:len(entryA)-1] + "\n  source: https://github.com/falcosecurity/plugins\n",
 			wantLine: 5,
-			wantErr:  `index "default": line 5: entry "a": repository not namespaced by its source: "acme/plugins/a" does not contain "falcosecurity/plugins" from "https://github.com/falcosecurity/plugins"`,
+			wantErr:  `index "default": line 5: entry "a": repository not namespaced by its source: "acme/plugins/a" does not start with "falcosecurity/plugins" from "https://github.com/falcosecurity/plugins"`,
 		},
 		{
 			name:     "mirror with nothing",
@@ -319,6 +331,66 @@ func TestParseErrors(t *testing.T) {
 			data:     "- {name: a, type: asset, registry: r, repository: x/a, x-m: &m [{url: x}]}\n- name: b\n  type: asset\n  registry: r\n  repository: x/b\n  <<: {mirrors: *m}\n",
 			wantLine: 2,
 			wantErr:  `index "default": line 2: entry "b": mirror 1: url "x" is not an http(s) URL`,
+		},
+		{
+			name:     "repository escaping its namespace",
+			data:     entryA + "- name: b\n  type: plugin\n  registry: ghcr.io\n  repository: falcosecurity/rules/../../acme/rules\n",
+			wantLine: 8,
+			wantErr:  `index "default": line 8: entry "b": repository "falcosecurity/rules/../../acme/rules" has a ".." path segment`,
+		},
+		{
+			name:     "repository with an empty segment",
+			data:     "- name: b\n  type: plugin\n  registry: ghcr.io\n  repository: acme//b\n",
+			wantLine: 4,
+			wantErr:  `index "default": line 4: entry "b": repository "acme//b" has an empty path segment`,
+		},
+		{
+			name:     "repository in uppercase",
+			data:     "- name: b\n  repository: Acme/B\n  type: plugin\n  registry: ghcr.io\n",
+			wantLine: 2,
+			wantErr:  `index "default": line 2: entry "b": repository "Acme/B" has uppercase letters (OCI repository names are lowercase)`,
+		},
+		{
+			name:     "registry with a path",
+			data:     entryA + "- name: b\n  type: plugin\n  registry: host/path\n  repository: acme/b\n",
+			wantLine: 7,
+			wantErr:  `index "default": line 7: entry "b": registry "host/path" must be a host[:port], without a path (put the path in repository)`,
+		},
+		{
+			name:     "registry with a scheme",
+			data:     "- name: b\n  type: plugin\n  registry: https://ghcr.io\n  repository: acme/b\n",
+			wantLine: 3,
+			wantErr:  `index "default": line 3: entry "b": registry "https://ghcr.io" must be a host[:port], without a scheme`,
+		},
+		{
+			name:     "source segments not at the start",
+			data:     "- name: x\n  type: rulesfile\n  registry: ghcr.io\n  repository: attacker/falcosecurity/rules/x\n  source: https://github.com/falcosecurity/rules\n",
+			wantLine: 5,
+			wantErr:  `index "default": line 5: entry "x": repository not namespaced by its source: "attacker/falcosecurity/rules/x" does not start with "falcosecurity/rules" from "https://github.com/falcosecurity/rules"`,
+		},
+		{
+			name:     "sourcePrefix without source",
+			data:     "- name: x\n  type: rulesfile\n  registry: ghcr.io\n  repository: proxy/x\n  sourcePrefix: proxy\n",
+			wantLine: 5,
+			wantErr:  `index "default": line 5: entry "x": sourcePrefix needs source`,
+		},
+		{
+			name:     "sourcePrefix not a path",
+			data:     "- name: x\n  type: rulesfile\n  registry: ghcr.io\n  repository: proxy/x\n  source: https://github.com/a/b\n  sourcePrefix: ../proxy\n",
+			wantLine: 6,
+			wantErr:  `index "default": line 6: entry "x": sourcePrefix: repository "../proxy" has a ".." path segment`,
+		},
+		{
+			name:     "mirror repository escaping",
+			data:     entryA + "  mirrors:\n    - registry: docker.io\n      repository: acme/../a\n",
+			wantLine: 6,
+			wantErr:  `index "default": line 6: entry "a": mirror 1: repository "acme/../a" has a ".." path segment`,
+		},
+		{
+			name:     "mirror registry with a path",
+			data:     entryA + "  mirrors:\n    - registry: docker.io/library\n      repository: acme/a\n",
+			wantLine: 6,
+			wantErr:  `index "default": line 6: entry "a": mirror 1: registry "docker.io/library" must be a host[:port], without a path (put the path in repository)`,
 		},
 		{
 			name:     "mirror url scheme",
@@ -352,27 +424,44 @@ func TestParseErrors(t *testing.T) {
 
 func TestCheckNamespace(t *testing.T) {
 	tests := []struct {
-		source, repository string
-		ok                 bool
+		source, prefix, repository string
+		ok                         bool
 	}{
-		{"https://github.com/falcosecurity/rules", "falcosecurity/rules/falco-rules", true},
-		{"https://github.com/falcosecurity/plugins", "falcosecurity/plugins/plugin/k8saudit", true},
-		{"https://github.com/falcosecurity/plugins/tree/main/plugins/k8saudit", "falcosecurity/plugins/plugin/k8saudit", true},
-		{"https://github.com/FalcoSecurity/Rules.git", "falcosecurity/rules/falco-rules", true},
-		{"https://github.com/acme/rules/", "mirror/acme/rules", true},
-		{"https://gitlab.com/group/sub/proj", "group/sub/proj/x", true},
-		{"https://gitlab.com/group/sub/proj", "group/sub/x", false},
-		{"https://github.com/falcosecurity/rules", "falcosecurity/rules-extra/falco-rules", false},
-		{"https://github.com/falcosecurity/rules", "falcosecurity/plugins/falco-rules", false},
-		{"https://github.com/falcosecurity", "falcosecurity/rules", false},
-		{"github.com/falcosecurity/rules", "falcosecurity/rules", false},
-		{"", "falcosecurity/rules", false},
+		{"https://github.com/falcosecurity/rules", "", "falcosecurity/rules/falco-rules", true},
+		{"https://github.com/falcosecurity/rules", "", "falcosecurity/rules", true},
+		{"https://github.com/falcosecurity/plugins", "", "falcosecurity/plugins/plugin/k8saudit", true},
+		{"https://github.com/falcosecurity/plugins/tree/main/plugins/k8saudit", "", "falcosecurity/plugins/plugin/k8saudit", true},
+		{"https://github.com/FalcoSecurity/Rules.git", "", "falcosecurity/rules/falco-rules", true},
+		{"https://github.com/acme/rules/", "mirror", "mirror/acme/rules", true},
+		{"https://github.com/acme/rules/", "/proxy/ghcr/", "proxy/ghcr/acme/rules/x", true},
+		{"https://gitlab.com/group/sub/proj", "", "group/sub/proj/x", true},
+		{"https://gitlab.com/group/sub/proj.git", "", "group/sub/proj", true},
+		// The source's segments must start the path, not sit anywhere in it.
+		{"https://github.com/falcosecurity/rules", "", "attacker/falcosecurity/rules/x", false},
+		{"https://github.com/acme/rules/", "", "mirror/acme/rules", false},
+		{"https://github.com/acme/rules/", "proxy", "mirror/acme/rules", false},
+		{"https://github.com/acme/rules/", "proxy", "acme/rules/x", false},
+		{"https://github.com/acme/rules/", "proxy", "proxy/attacker/acme/rules", false},
+		{"https://gitlab.com/group/sub/proj", "", "sub/proj/x", false},
+		{"https://gitlab.com/group/sub/proj", "", "group/sub/x", false},
+		{"https://github.com/falcosecurity/rules", "", "falcosecurity/rules-extra/falco-rules", false},
+		{"https://github.com/falcosecurity/rules", "", "falcosecurity/rulesx", false},
+		{"https://github.com/falcosecurity/rules", "", "falcosecurity/plugins/falco-rules", false},
+		{"https://github.com/falcosecurity/rules", "", "falcosecurity", false},
+		{"https://github.com/falcosecurity", "", "falcosecurity/rules", false},
+		{"github.com/falcosecurity/rules", "", "falcosecurity/rules", false},
+		{"", "", "falcosecurity/rules", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.source+" "+tt.repository, func(t *testing.T) {
-			err := index.CheckNamespace(tt.source, tt.repository)
+		t.Run(tt.source+" "+tt.prefix+" "+tt.repository, func(t *testing.T) {
+			err := index.CheckNamespaceUnder(tt.source, tt.prefix, tt.repository)
 			if (err == nil) != tt.ok {
-				t.Fatalf("CheckNamespace = %v, want ok=%v", err, tt.ok)
+				t.Fatalf("CheckNamespaceUnder = %v, want ok=%v", err, tt.ok)
+			}
+			if tt.prefix == "" {
+				if err2 := index.CheckNamespace(tt.source, tt.repository); (err2 == nil) != tt.ok {
+					t.Fatalf("CheckNamespace = %v, want ok=%v", err2, tt.ok)
+				}
 			}
 		})
 	}
@@ -380,4 +469,109 @@ func TestCheckNamespace(t *testing.T) {
 	if !errors.Is(err, index.ErrNotNamespaced) {
 		t.Errorf("errors.Is(%v, ErrNotNamespaced) = false", err)
 	}
+}
+
+func TestCheckRepositoryAndRegistry(t *testing.T) {
+	for _, tt := range []struct {
+		repository string
+		wantErr    string // "" for valid
+	}{
+		{"falcosecurity/rules/falco-rules", ""},
+		{"a", ""},
+		{"a.b/c__d/e--f/g_h", ""},
+		{"falcosecurity/rules/../../acme/rules", `has a ".." path segment`},
+		{"falcosecurity/./rules", `has a "." path segment`},
+		{"falcosecurity//rules", "empty path segment"},
+		{"/falcosecurity/rules", "empty path segment"},
+		{"falcosecurity/rules/", "empty path segment"},
+		{"", "empty path segment"},
+		{"FalcoSecurity/rules", "uppercase"},
+		{"acme/-rules", "not an OCI repository name"},
+		{"acme/rules.", "not an OCI repository name"},
+		{"acme/ru___les", "not an OCI repository name"},
+		{"acme/rules:1.0", "not an OCI repository name"},
+		{strings.Repeat("a", 256), "longer than 255"},
+	} {
+		err := index.CheckRepository(tt.repository)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("CheckRepository(%q) = %v, want %q", tt.repository, err, tt.wantErr)
+		}
+	}
+	for _, tt := range []struct {
+		registry string
+		wantErr  string
+	}{
+		{"ghcr.io", ""},
+		{"localhost:5000", ""},
+		{"127.0.0.1:5000", ""},
+		{"[::1]:5000", ""},
+		{"Registry.Example.com", ""},
+		{"ghcr.io/falcosecurity", "without a path"},
+		{"https://ghcr.io", "without a scheme"},
+		{"ghcr.io:", "not a host[:port]"},
+		{"-ghcr.io", "not a host[:port]"},
+		{"ghcr io", "not a host[:port]"},
+	} {
+		err := index.CheckRegistry(tt.registry)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("CheckRegistry(%q) = %v, want %q", tt.registry, err, tt.wantErr)
+		}
+	}
+}
+
+// A big index is read entry by entry; the entries are those of the whole
+// document, and a problem is reported as the whole document reports it.
+func TestParseEntryByEntry(t *testing.T) {
+	var b strings.Builder
+	if err := indexgen.Write(&b, 3000, "ghcr.io"); err != nil {
+		t.Fatal(err)
+	}
+	big := b.String()
+	for _, tt := range []struct {
+		name, data string
+		chunked    bool // read entry by entry, not falling back
+	}{
+		{"generated", big, true},
+		{"falcoctl", readFile(t, "testdata/falcoctl-index.yaml"), true},
+		{"default", string(ferry.DefaultIndex), true},
+		{"alias across entries", big + "- name: z\n  type: asset\n  registry: r\n  repository: x/z\n  keywords: &k [a]\n- name: zz\n  type: asset\n  registry: r\n  repository: x/zz\n  keywords: *k\n", false},
+		{"duplicate far apart", big + indexgenEntry("plugin-000000"), false},
+		{"invalid entry at end", big + "- name: bad\n  type: asset\n  registry: host/path\n  repository: x/bad\n", false},
+		{"document marker", "---\n" + big, false},
+		{"indented before first", "  # indented comment\n" + big, false},
+	} {
+		name, data := tt.name, tt.data
+		t.Run(name, func(t *testing.T) {
+			if got := index.ParseChunked("x", []byte(data)); got != tt.chunked {
+				t.Errorf("read entry by entry: %v, want %v", got, tt.chunked)
+			}
+			restore := index.SetChunkMin(1 << 40)
+			whole, werr := index.Parse("x", []byte(data))
+			restore()
+			restore = index.SetChunkMin(0)
+			chunked, cerr := index.Parse("x", []byte(data))
+			restore()
+			if (werr == nil) != (cerr == nil) || werr != nil && werr.Error() != cerr.Error() {
+				t.Fatalf("whole: %v\nentry by entry: %v", werr, cerr)
+			}
+			if werr == nil {
+				if diff := cmp.Diff(whole.Entries, chunked.Entries); diff != "" {
+					t.Errorf("(-whole +entry by entry):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func indexgenEntry(name string) string {
+	return "- name: " + name + "\n  type: asset\n  registry: r\n  repository: x/" + name + "\n"
 }

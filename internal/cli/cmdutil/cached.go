@@ -1,8 +1,6 @@
 package cmdutil
 
 import (
-	"os"
-
 	ferry "github.com/ferryhq/ferry"
 	"github.com/ferryhq/ferry/pkg/index"
 )
@@ -17,17 +15,14 @@ func (f *Factory) CachedIndexes() *index.Set {
 		shadowed = f.Falcoctl && len(cfg.Indexes) > 0
 		for _, ic := range cfg.Indexes {
 			shadowed = shadowed || ic.Name == DefaultIndexName
-			data, err := os.ReadFile(f.IndexCachePath(ic.Name))
-			if err != nil {
-				continue
-			}
-			if idx, err := index.Parse(ic.Name, data); err == nil {
+			if idx, err := index.LoadCached(ic.Name, f.IndexCachePath(ic.Name)); err == nil {
 				list = append(list, idx)
 			}
 		}
 	}
 	if !shadowed {
 		if def, err := index.Parse(DefaultIndexName, ferry.DefaultIndex); err == nil {
+			def.Fallback = true
 			list = append(list, def)
 		}
 	}

@@ -43,8 +43,12 @@ func (f *Factory) FetchIndex(ctx context.Context, name, url string) (*index.Inde
 	idx.URL = url
 	// The cache spares the next run a fetch; where it cannot be written (a
 	// read-only root file system in a container) the index is still used.
-	if err := fsutil.WriteFile(f.IndexCachePath(name), data, 0o644); err != nil {
+	path := f.IndexCachePath(name)
+	if err := fsutil.WriteFile(path, data, 0o644); err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "warning: index %q is used but not cached: %v\n", name, err)
+	} else if fi, err := os.Stat(path); err == nil {
+		// Best effort: a missing compact form is rebuilt on first use.
+		_ = index.SaveCompact(idx, path, fi)
 	}
 	return idx, nil
 }
@@ -75,20 +79,17 @@ func (f *Factory) Indexes(ctx context.Context) (*index.Set, error) {
 			return nil, err
 		}
 		def.URL = "embedded"
+		def.Fallback = true
 		list = append(list, def)
 	}
 	return index.NewSet(list...), nil
 }
 
 func (f *Factory) loadCachedIndex(ctx context.Context, ic IndexConfig) (*index.Index, error) {
-	data, err := os.ReadFile(f.IndexCachePath(ic.Name))
+	idx, err := index.LoadCached(ic.Name, f.IndexCachePath(ic.Name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.FetchIndex(ctx, ic.Name, ic.URL)
 	}
-	if err != nil {
-		return nil, err
-	}
-	idx, err := index.Parse(ic.Name, data)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s (cached from %s): %w", f.IndexCachePath(ic.Name), ic.URL, err)
 	}
