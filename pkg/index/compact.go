@@ -219,7 +219,7 @@ func (c *compact) record(i int) (Entry, error) {
 	_, _, ro, rl := c.slot(i)
 	buf := make([]byte, rl)
 	if _, err := c.f.ReadAt(buf, c.recStart+int64(ro)); err != nil {
-		return Entry{}, fmt.Errorf("%w: %v", errCorrupt, err)
+		return Entry{}, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	if crc32.Checksum(buf, castagnoli) != c.crc(i) {
 		return Entry{}, errCorrupt
@@ -294,7 +294,7 @@ func (c *compact) records() (string, error) {
 	b.Grow(int(c.recLen))
 	h := crc32.New(castagnoli)
 	if _, err := io.Copy(&b, io.TeeReader(io.NewSectionReader(c.f, c.recStart, c.recLen), h)); err != nil {
-		return "", fmt.Errorf("%w: %v", errCorrupt, err)
+		return "", fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	recs := b.String()
 	if int64(len(recs)) != c.recLen || h.Sum32() != c.recCRC {
