@@ -7,7 +7,6 @@ import (
 	nethttp "net/http"
 	"os"
 	"path/filepath"
-	"strings"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
 )
@@ -82,6 +81,13 @@ type Request struct {
 	DryRun bool
 	// MaxBytes bounds the download (default DefaultMaxBytes).
 	MaxBytes int64
+	// NoDownload skips the repositories (falcoctl's --download=false).
+	NoDownload bool
+	// Compile builds the driver from its sources on this host when no
+	// prebuilt one is found (or NoDownload), as Build says. It is not done
+	// when SHA256 is given: a local build cannot have that digest.
+	Compile bool
+	Build   BuildOptions
 }
 
 // Status says what Install did.
@@ -117,8 +123,12 @@ type Result struct {
 	// Tried lists the repositories that did not serve the file.
 	Tried []Attempt `json:"tried,omitempty"`
 	// Cached is true when the file came from the cache, with no download.
-	Cached    bool   `json:"cached"`
-	CachePath string `json:"cachePath,omitempty"`
+	Cached bool `json:"cached"`
+	// Built is true when the file was built on this host, as Build says
+	// (with DryRun: how it would be built if no repository has it).
+	Built     bool       `json:"built"`
+	Build     *BuildPlan `json:"build,omitempty"`
+	CachePath string     `json:"cachePath,omitempty"`
 	// Path is the installed file; Link the eBPF probe link to it.
 	Path string `json:"path,omitempty"`
 	Link string `json:"link,omitempty"`
@@ -136,11 +146,11 @@ func (r *Result) What() string {
 }
 
 func (req *Request) validate() error {
-	switch {
-	case req.Name == "":
+	if req.Name == "" {
 		return errors.New("no driver name")
-	case strings.ContainsAny(req.Name, `/\`):
-		return fmt.Errorf("invalid driver name %q", req.Name)
+	}
+	if why := SafeElement(req.Name); why != "" {
+		return fmt.Errorf("driver name %q is %w: %s", req.Name, ErrUnsafeName, why)
 	}
 	if _, err := ParseType(string(req.Type)); err != nil {
 		return err
@@ -151,16 +161,17 @@ func (req *Request) validate() error {
 	switch {
 	case req.Version == "":
 		return errors.New("no driver version")
-	case strings.ContainsAny(req.Version, `/\`) || req.Version == "." || req.Version == "..":
-		return fmt.Errorf("invalid driver version %q", req.Version)
-	case req.Target.ID == "" || req.Target.ID == Undetermined:
-		return fmt.Errorf("%w: cannot determine the host's distribution, so no prebuilt driver can match it", ErrUnsupported)
-	case len(req.Repos) == 0:
+	case req.Target.ID == "" || (req.Target.ID == Undetermined && !req.Compile):
+		return fmt.Errorf("%w: detected an unsupported target system (cannot determine the host's distribution), so no prebuilt driver can match it", ErrUnsupported)
+	case len(req.Repos) == 0 && !req.NoDownload:
 		return errors.New("no driver repository")
 	case req.CacheDir == "":
 		return errors.New("no cache directory")
 	case req.InstallDir != "" && req.StateDir == "":
 		return errors.New("no state directory")
+	}
+	if err := CheckNames(req.Name, req.Version, req.Target); err != nil {
+		return err
 	}
 	if _, err := ferryhttp.NormalizeSHA256(req.SHA256); err != nil {
 		return err
@@ -201,6 +212,12 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		req.MaxBytes = DefaultMaxBytes
 	}
 
+	if req.NoDownload && !req.Compile {
+		res.Status = StatusNotNeeded
+		res.Note = "nothing to do: download and compile disabled"
+		return res, nil
+	}
+
 	// The cache, when it holds the file (with the expected digest, if any).
 	sum, found, err := fileSHA256(res.CachePath)
 	if err != nil {
@@ -214,20 +231,59 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		in.progress(Event{Step: "cached", Path: res.CachePath})
 	}
 
+	// An undetermined host has no prebuilt driver: only a build can help.
+	download := !req.NoDownload && req.Target.ID != Undetermined
+	compile := req.Compile && req.SHA256 == ""
+	if !download {
+		res.URLs = nil
+	}
+	if !res.Cached && !download && !compile {
+		return res, fmt.Errorf("%w for the %s: downloads are off, and a local build cannot have the expected sha256 %s", ErrNotFound, res.What(), want)
+	}
+
 	if req.DryRun {
 		res.Status = StatusWouldInstall
+		if !res.Cached && compile {
+			if plan, err := in.planBuild(req, res); err == nil {
+				res.Build = plan
+			} else if !download {
+				return res, err
+			}
+		}
 		if req.Load {
 			res.Commands, res.Note = loadPlan(req, res.Path)
 		}
 		return res, nil
 	}
 
-	downloaded := false
+	fresh := false
 	if !res.Cached {
-		if err := in.download(ctx, req, want, res); err != nil {
-			return res, err
+		var dlErr error
+		if download {
+			dlErr = in.download(ctx, req, want, res)
 		}
-		downloaded = true
+		var de *DownloadError
+		switch {
+		case download && dlErr == nil:
+		case download && !errors.As(dlErr, &de):
+			// A corrupt or oversized file, or an interrupted run: not a
+			// reason to build.
+			return res, dlErr
+		case !compile:
+			return res, dlErr
+		default:
+			plan, err := in.planBuild(req, res)
+			if err == nil {
+				err = in.build(ctx, req, plan, res)
+			}
+			if err != nil {
+				if dlErr != nil {
+					return res, fmt.Errorf("%w; then %w", dlErr, err)
+				}
+				return res, err
+			}
+		}
+		fresh = true
 	}
 
 	changed, err := in.place(ctx, req, res)
@@ -235,7 +291,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		return res, err
 	}
 	res.Status = StatusUpToDate
-	if downloaded || changed {
+	if fresh || changed {
 		res.Status = StatusInstalled
 	}
 
@@ -348,7 +404,7 @@ func (in *Installer) place(ctx context.Context, req Request, res *Result) (chang
 			in.progress(Event{Step: "installed", Path: res.Link})
 		}
 	}
-	entry := InstalledFile{Path: res.Path, Base: req.InstallDir, Name: req.Name, Version: req.Version, Type: req.Type, URL: res.URL, SHA256: res.SHA256}
+	entry := InstalledFile{Path: res.Path, Base: req.InstallDir, Name: req.Name, Version: req.Version, Type: req.Type, URL: res.URL, SHA256: res.SHA256, Built: res.Built}
 	return changed, updateState(ctx, req.StateDir, func(st *State) {
 		st.record(entry)
 		if res.Link != "" {

@@ -36,6 +36,8 @@ type InstalledFile struct {
 	Type    Type   `json:"type"`
 	URL     string `json:"url,omitempty"`
 	SHA256  string `json:"sha256,omitempty"`
+	// Built is true for a driver built on this host (URL is then empty).
+	Built bool `json:"built,omitempty"`
 }
 
 // StatePath is the state file in dir.
