@@ -118,6 +118,8 @@ func newEnv(t *testing.T) *env {
 		"FERRY_PLUGINS_DIR=" + filepath.Join(home, "plugins"),
 		"FERRY_ASSETS_DIR=" + filepath.Join(home, "assets"),
 		"FERRY_STATE_DIR=" + filepath.Join(home, "state"),
+		// driver config writes Falco's drop-in here, never in /etc/falco.
+		"FERRY_FALCO_CONFIG_DIR=" + filepath.Join(home, "falco-config"),
 	}}
 }
 

@@ -25,6 +25,41 @@ type Installer struct {
 	System System
 	// Progress, if set, is told about each step.
 	Progress func(Event)
+	// Header is added to every download request (falcoctl's --http-headers).
+	Header nethttp.Header
+}
+
+// client is HTTP with Header added to each request.
+func (in *Installer) client() *nethttp.Client {
+	c := in.HTTP
+	if c == nil {
+		c = nethttp.DefaultClient
+	}
+	if len(in.Header) == 0 {
+		return c
+	}
+	cp := *c
+	next := cp.Transport
+	if next == nil {
+		next = nethttp.DefaultTransport
+	}
+	cp.Transport = headerTransport{next: next, h: in.Header}
+	return &cp
+}
+
+type headerTransport struct {
+	next nethttp.RoundTripper
+	h    nethttp.Header
+}
+
+func (t headerTransport) RoundTrip(r *nethttp.Request) (*nethttp.Response, error) {
+	r = r.Clone(r.Context())
+	for k, vs := range t.h {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	return t.next.RoundTrip(r)
 }
 
 // Event is a step of Install or Cleanup, for progress reporting.
@@ -74,6 +109,9 @@ type Request struct {
 	InstallDir string
 	// StateDir holds the record of what was installed, for Cleanup.
 	StateDir string
+	// ProbeLinks are more paths linked to the installed eBPF probe (the
+	// legacy loader's FALCO_BPF_PROBE).
+	ProbeLinks []string
 	// Load loads a kernel module once installed (rmmod of the loaded one,
 	// then insmod). Other types have nothing to load.
 	Load bool
@@ -132,6 +170,12 @@ type Result struct {
 	// Path is the installed file; Link the eBPF probe link to it.
 	Path string `json:"path,omitempty"`
 	Link string `json:"link,omitempty"`
+	// CacheLink is <cache>/<name>-bpf.o, linked to the cached probe where
+	// the legacy loader put it ($HOME/.falco/falco-bpf.o), so that a Falco
+	// container given that directory finds it.
+	CacheLink string `json:"cacheLink,omitempty"`
+	// ProbeLinks are Request.ProbeLinks, linked to Path.
+	ProbeLinks []string `json:"probeLinks,omitempty"`
 	// SHA256 is the file's digest; Verified how it was checked ("" = not
 	// checked: no digest was available).
 	SHA256   string    `json:"sha256,omitempty"`
@@ -173,6 +217,11 @@ func (req *Request) validate() error {
 	if err := CheckNames(req.Name, req.Version, req.Target); err != nil {
 		return err
 	}
+	for _, l := range req.ProbeLinks {
+		if !filepath.IsAbs(l) {
+			return fmt.Errorf("probe link %q is not an absolute path", l)
+		}
+	}
 	if _, err := ferryhttp.NormalizeSHA256(req.SHA256); err != nil {
 		return err
 	}
@@ -202,6 +251,14 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		res.Path = LocalPath(req.InstallDir, req.Version, arch, res.FileName)
 		if req.Type == EBPF {
 			res.Link = ProbeLink(req.InstallDir, req.Name)
+			if l := ProbeLink(req.CacheDir, req.Name); filepath.Clean(l) != filepath.Clean(res.Link) {
+				res.CacheLink = l
+			}
+			for _, l := range req.ProbeLinks {
+				if c := filepath.Clean(l); c != filepath.Clean(res.Link) && c != filepath.Clean(res.CacheLink) {
+					res.ProbeLinks = append(res.ProbeLinks, c)
+				}
+			}
 		}
 	}
 	for _, repo := range req.Repos {
@@ -319,7 +376,7 @@ func (in *Installer) download(ctx context.Context, req Request, want string, res
 	for _, u := range res.URLs {
 		in.progress(Event{Step: "try", URL: u})
 		verified := ""
-		got, err := ferryhttp.DownloadFile(ctx, in.HTTP, u, res.CachePath, 0o644, ferryhttp.DownloadOptions{
+		got, err := ferryhttp.DownloadFile(ctx, in.client(), u, res.CachePath, 0o644, ferryhttp.DownloadOptions{
 			Limit:  req.MaxBytes,
 			SHA256: want,
 			Check: func(d ferryhttp.Downloaded) error {
@@ -357,7 +414,7 @@ func (in *Installer) download(ctx context.Context, req Request, want string, res
 
 // sidecar fetches URL.sha256; "" when the repository serves none.
 func (in *Installer) sidecar(ctx context.Context, u string) (string, error) {
-	data, err := ferryhttp.ReadURL(ctx, in.HTTP, u+".sha256", maxSidecarBytes)
+	data, err := ferryhttp.ReadURL(ctx, in.client(), u+".sha256", maxSidecarBytes)
 	if errors.Is(err, ferryhttp.ErrNotFound) {
 		return "", nil
 	}
@@ -391,26 +448,39 @@ func (in *Installer) place(ctx context.Context, req Request, res *Result) (chang
 			in.progress(Event{Step: "installed", Path: res.Path})
 		}
 	}
-	if res.Link != "" {
-		target, err := filepath.Rel(filepath.Dir(res.Link), res.Path)
+	links := [][2]string{{res.Link, res.Path}, {res.CacheLink, res.CachePath}}
+	for _, l := range res.ProbeLinks {
+		links = append(links, [2]string{l, res.Path})
+	}
+	for _, l := range links {
+		if l[0] == "" {
+			continue
+		}
+		target, err := filepath.Rel(filepath.Dir(l[0]), l[1])
 		if err != nil {
 			return false, err
 		}
-		if cur, err := os.Readlink(res.Link); err != nil || cur != target {
-			if err := symlinkAtomic(target, res.Link); err != nil {
+		if cur, err := os.Readlink(l[0]); err != nil || cur != target {
+			if err := symlinkAtomic(target, l[0]); err != nil {
 				return false, fmt.Errorf("linking the eBPF probe: %w", err)
 			}
 			changed = true
-			in.progress(Event{Step: "installed", Path: res.Link})
+			in.progress(Event{Step: "installed", Path: l[0]})
 		}
 	}
 	entry := InstalledFile{Path: res.Path, Base: req.InstallDir, Name: req.Name, Version: req.Version, Type: req.Type, URL: res.URL, SHA256: res.SHA256, Built: res.Built}
 	return changed, updateState(ctx, req.StateDir, func(st *State) {
 		st.record(entry)
-		if res.Link != "" {
-			link := entry
-			link.Path, link.Link, link.SHA256 = res.Link, true, ""
-			st.record(link)
+		links := [][2]string{{res.Link, req.InstallDir}, {res.CacheLink, req.CacheDir}}
+		for _, l := range res.ProbeLinks {
+			links = append(links, [2]string{l, ""})
+		}
+		for _, l := range links {
+			if l[0] != "" {
+				link := entry
+				link.Path, link.Base, link.Link, link.SHA256 = l[0], l[1], true, ""
+				st.record(link)
+			}
 		}
 	})
 }
