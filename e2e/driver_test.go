@@ -45,9 +45,9 @@ func driverArch() string {
 
 // driverRepo is a driver repository over HTTP that counts requests.
 type driverRepo struct {
-	URL   string
-	srv   *httptest.Server
-	mu    sync.Mutex
+	URL     string
+	srv     *httptest.Server
+	mu      sync.Mutex
 	files   map[string][]byte
 	codes   map[string]int
 	reqs    []string
