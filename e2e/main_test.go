@@ -31,12 +31,19 @@ func run(m *testing.M) int {
 		fmt.Println("e2e: skipped in -short mode")
 		return 0
 	}
+	// A test re-run in a private mount namespace (testutil.PrivateMounts)
+	// reuses the binaries its parent built.
+	if dir := os.Getenv("FERRY_E2E_BINDIR"); dir != "" {
+		ferryBin, registryBin = filepath.Join(dir, "ferry"), filepath.Join(dir, "registry")
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "ferry-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	os.Setenv("FERRY_E2E_BINDIR", dir)
 	ferryBin = filepath.Join(dir, "ferry")
 	registryBin = filepath.Join(dir, "registry")
 	for _, b := range [][]string{

@@ -319,7 +319,7 @@ fails, every other gcc* installed beside gcc is tried, as driverkit does.
 ebpf: 'make -C <sources>/bpf KERNELDIR=<headers>' with clang and llc,
 giving probe.o. The result must be a module whose vermagic names the kernel
 release (or a BPF object). The build's output goes to
-<state-dir>/driver-build/<file>.log (--build-log-dir); a failed build
+<state-dir>/driver-build/<driver version>/<file>.log (--build-log-dir); a failed build
 prints the log's last lines and its path. The built file is cached and
 installed under the same name a download would have. No sources: exit 3,
 naming where ferry looked; no headers: exit 3, naming the paths and the

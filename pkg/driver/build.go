@@ -43,8 +43,8 @@ type BuildOptions struct {
 	HostRoot string
 	// KernelDir, if set, is the kernel build directory to use (KERNELDIR).
 	KernelDir string
-	// LogDir receives the build log, <LogDir>/<file name>.log (default
-	// <StateDir>/driver-build).
+	// LogDir receives the build log, <LogDir>/<driver version>/<file
+	// name>.log (default <StateDir>/driver-build).
 	LogDir string
 	// DKMSTree is DKMS's tree (default /var/lib/dkms, DKMS's own default).
 	DKMSTree string
@@ -184,7 +184,7 @@ func (in *Installer) planBuild(req Request, res *Result) (*BuildPlan, error) {
 	if logDir == "" {
 		logDir = filepath.Join(req.StateDir, "driver-build")
 	}
-	p.Log = filepath.Join(logDir, res.FileName+".log")
+	p.Log = filepath.Join(logDir, req.Version, res.FileName+".log")
 	return p, nil
 }
 
@@ -332,7 +332,7 @@ func (b *builder) command(ctx context.Context, dir, cc string, env []string, arg
 		return fmt.Errorf("%s: timed out after %s", args[0], timeout)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", strings.Join(args[:min(len(args), 2)], " "), err)
+		return fmt.Errorf("%s: %w", strings.Join(args[:min(len(args), 3)], " "), err)
 	}
 	return nil
 }
