@@ -341,8 +341,14 @@ cached or built driver emits nothing, since nothing was downloaded.`,
   ferry driver install --host-root /host --repo https://mirror.internal/driver --repo https://download.falco.org/driver
   ferry driver install --type kmod --download=false          # build it here
   ferry driver install --type kmod --load --dry-run`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		// falcoctl's install takes (and ignores) arguments: the
+		// driver-loader entrypoint's unquoted --kernelversion=$2 splits
+		// "#1 SMP ..." into several. They are ignored with a warning.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				f.Logger().Warn("ignoring arguments, as falcoctl does (quote a --kernelversion with spaces)", "args", strings.Join(args, " "))
+			}
 			return driverInstallRun(cmd, f, opts)
 		},
 	}
