@@ -143,7 +143,12 @@ func newCmdDriver(f *cmdutil.Factory) *cobra.Command {
 		Short: "Install the kernel driver Falco needs",
 		Long: `Install the kernel driver Falco needs: the kernel module (kmod) or the legacy
 eBPF probe (ebpf), prebuilt by the Falco project for each distribution and
-kernel; the modern eBPF probe (modern_ebpf) is built into Falco and needs none.
+kernel, or built on this host from Falco's driver sources when none is
+prebuilt; the modern eBPF probe (modern_ebpf) is built into Falco and needs
+none.
+
+Flags not given are read from the config file's driver section (written by
+'driver config'); --host-root defaults to $HOST_ROOT.
 
 The distribution is read from <host-root>/etc/os-release (or
 /usr/lib/os-release, /etc/VERSION, /etc/debian_version, /etc/centos-release,

@@ -128,12 +128,19 @@ func TestBuildWithRealTools(t *testing.T) {
 		if err != nil || !res.Cached || res.Built || res.Status != StatusUpToDate || len(repo.requests()) != 1 {
 			t.Errorf("second run %+v, %v", res, err)
 		}
+		if len(st.DKMS) != 1 || st.DKMS[0] != (DKMSModule{Name: "falco", Version: "9.9.9+driver", Kernel: release}) {
+			t.Errorf("state DKMS %+v", st.DKMS)
+		}
 		cl, err := in.Cleanup(ctx, CleanupRequest{StateDir: req.StateDir})
-		if err != nil || len(cl.Removed) != 1 {
+		if err != nil || len(cl.Removed) != 1 || len(cl.Commands) != 1 || !cl.Commands[0].Ran || cl.Commands[0].Error != "" {
 			t.Errorf("cleanup %+v, %v", cl, err)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "root", ".falco", "9.9.9+driver")); !os.IsNotExist(err) {
 			t.Error("cleanup left the built driver")
+		}
+		// DKMS no longer has it for the release.
+		if _, err := os.Stat(filepath.Join("/var/lib/dkms/falco/9.9.9+driver", release)); !os.IsNotExist(err) {
+			t.Errorf("dkms remove left %v", err)
 		}
 	})
 

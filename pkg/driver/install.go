@@ -471,6 +471,9 @@ func (in *Installer) place(ctx context.Context, req Request, res *Result) (chang
 	entry := InstalledFile{Path: res.Path, Base: req.InstallDir, Name: req.Name, Version: req.Version, Type: req.Type, URL: res.URL, SHA256: res.SHA256, Built: res.Built}
 	return changed, updateState(ctx, req.StateDir, func(st *State) {
 		st.record(entry)
+		if res.Built && res.Build != nil && res.Build.Method == "dkms" {
+			st.recordDKMS(DKMSModule{Name: req.Name, Version: req.Version, Kernel: req.Target.KernelRelease})
+		}
 		links := [][2]string{{res.Link, req.InstallDir}, {res.CacheLink, req.CacheDir}}
 		for _, l := range res.ProbeLinks {
 			links = append(links, [2]string{l, ""})
@@ -520,8 +523,8 @@ func (in *Installer) run(ctx context.Context, cmds []Command) error {
 			if !loaded {
 				continue
 			}
-		case "chcon":
-			if !sys.HasCommand("chcon") {
+		case "chcon", "dkms":
+			if !sys.HasCommand(c.Args[0]) {
 				continue
 			}
 			in.progress(Event{Step: "run", Path: c.String()})
