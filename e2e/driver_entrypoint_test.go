@@ -160,6 +160,9 @@ func TestDriverLoaderEntrypoint(t *testing.T) {
 	})
 
 	t.Run("kmod --download --kernel-release", func(t *testing.T) {
+		// The script passes FALCOCTL_DRIVER_HTTP_HEADERS as --http-headers.
+		p.vars = append(p.vars, "FALCOCTL_DRIVER_HTTP_HEADERS=x-emc-namespace: default,Proxy-Authenticate: Basic")
+		defer func() { p.vars = p.vars[:len(p.vars)-1] }()
 		r := p.run(append([]string{"kmod", "--download"}, kernel...)...)
 		if r.Code != 0 || engineKindFile(t) != "kmod" {
 			t.Fatalf("exit %d, kind %q: %s%s", r.Code, engineKindFile(t), r.Stdout, r.Stderr)
@@ -167,6 +170,12 @@ func TestDriverLoaderEntrypoint(t *testing.T) {
 		mustContain(t, "stdout", r.Stdout, "Installed the falco kmod driver "+buildVersion, "from    "+repo.URL+koPath)
 		if got, err := os.ReadFile(installed); err != nil || string(got) != "prebuilt module" {
 			t.Errorf("installed %q, %v", got, err)
+		}
+		repo.mu.Lock()
+		h := repo.headers[koPath]
+		repo.mu.Unlock()
+		if h.Get("X-Emc-Namespace") != "default" || h.Get("Proxy-Authenticate") != "Basic" {
+			t.Errorf("request headers %v", h)
 		}
 		// The stored choice is what install used: the config says kmod.
 		mustContain(t, "config", e.read("config", "ferry", "config.yaml"), "- kmod\n")
