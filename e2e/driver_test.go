@@ -534,11 +534,21 @@ func TestDriverBadInput(t *testing.T) {
 		{"bad sha256", append(driverCmd("install", driverArgs(host, "kmod", repo)...), "--sha256", "abc"), "--sha256"},
 		{"no version", driverCmd("install", "--host-root", host, "--kernelrelease", debianRelease, "--kernelversion", debianVersion, "--type", "kmod", "--repo", repo.URL), "--version"},
 		{"extra argument", driverCmd("printenv", "extra"), "extra"},
+		// A file name component that is not one path element never leaves
+		// its directory: refused before any request.
+		{"kernel release climbing out", driverCmd("install", "--host-root", host, "--kernelrelease", "../../../../tmp/x/PWNED",
+			"--kernelversion", debianVersion, "--version", driverVersion, "--type", "kmod", "--repo", repo.URL), "kernel release \"../../../../tmp/x/PWNED\" is not a single safe path element"},
 	} {
 		t.Run(c.name, func(t *testing.T) { oneLine(t, e.ferry(c.args...), 2, c.want) })
 	}
+	// An os-release ID="../../x" is refused the same way.
+	e.write("hostile/etc/os-release", "ID=\"../../x\"\n")
+	oneLine(t, e.ferry(driverCmd("install", driverArgs(e.path("hostile"), "kmod", repo)...)...), 2, `target id "../../x" is not a single safe path element`)
 	if len(repo.requests()) != 0 {
 		t.Errorf("requests %v", repo.requests())
+	}
+	if _, err := os.Stat("/tmp/x/PWNED_1.ko"); err == nil {
+		t.Error("wrote outside the directories")
 	}
 }
 

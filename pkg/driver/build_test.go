@@ -279,6 +279,17 @@ func TestBuildNotFound(t *testing.T) {
 	if got := repo.requests(); len(got) != 2 {
 		t.Errorf("requests %v", got)
 	}
+	// An undetermined host has no prebuilt driver: falcoctl compiles
+	// anyway, asking no repository; without --compile it is unsupported.
+	und := req
+	und.Target.ID, und.Target.Distro = Undetermined, Undetermined
+	if _, err := in.Install(ctx, und); !errors.Is(err, ErrNoHeaders) || len(repo.requests()) != 2 {
+		t.Errorf("undetermined: %v, %d requests", err, len(repo.requests()))
+	}
+	und.Compile = false
+	if _, err := in.Install(ctx, und); !errors.Is(err, ErrUnsupported) || len(repo.requests()) != 2 {
+		t.Errorf("undetermined without compile: %v", err)
+	}
 	// Neither download nor compile: nothing to do, as falcoctl says.
 	req.NoDownload, req.Compile = true, false
 	res, err = in.Install(ctx, req)
