@@ -185,6 +185,25 @@ func TestDriverBuildFromSources(t *testing.T) {
 		}
 	})
 
+	t.Run("the legacy facade's --compile builds and loads it", func(t *testing.T) {
+		calls := fakeModuleTools(t, e)
+		if err := os.RemoveAll(e.path(".falco")); err != nil { // the cache: build again
+			t.Fatal(err)
+		}
+		r := e.loader([]string{"HOST_ROOT=" + host, "DRIVER_VERSION=" + buildVersion, "DRIVERS_REPO=" + repo.URL,
+			"FALCO_CONFIG_DIR=" + e.path("falco-config")},
+			"kmod", "--compile", "--kernel-release", release, "--kernel-version", kver)
+		if r.Code != 0 {
+			t.Fatalf("exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
+		}
+		mustContain(t, "stdout", r.Stdout, "Configured Falco for kmod", "Built and installed the falco kmod driver", "built   dkms", "ran     insmod "+installed)
+		if vm := moduleVermagic(t, installed); !strings.HasPrefix(vm, release+" ") {
+			t.Errorf("vermagic %q", vm)
+		}
+		mustContain(t, "module tools", e.read(filepath.Base(calls)), "insmod "+installed)
+		e.ok("driver", "cleanup")
+	})
+
 	t.Run("failures", func(t *testing.T) {
 		// No headers for the release: exit 3, the paths and the package.
 		r := e.ferry(driverCmd("install", "--host-root", host, "--kernelrelease", "6.1.0-999-amd64", "--kernelversion", "#1 SMP",

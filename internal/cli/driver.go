@@ -608,6 +608,10 @@ func printDriverResult(w io.Writer, r *driver.Result) {
 				fmt.Fprintf(w, "  sha256  %s (built here)\n", r.SHA256)
 				break
 			}
+			if r.Cached {
+				fmt.Fprintf(w, "  sha256  %s (the cached file)\n", r.SHA256)
+				break
+			}
 			fmt.Fprintf(w, "  sha256  %s (not verified: no --sha256 given and the repository serves no .sha256)\n", r.SHA256)
 		default:
 			fmt.Fprintf(w, "  sha256  %s (verified: %s)\n", r.SHA256, r.Verified)
