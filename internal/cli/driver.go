@@ -424,6 +424,9 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 			return cmdutil.Usage(fmt.Errorf("--probe-link must be an absolute path, not %q", l))
 		}
 	}
+	if opts.KernelDir != "" && !filepath.IsAbs(opts.KernelDir) {
+		return cmdutil.Usage(fmt.Errorf("--kernel-dir must be an absolute path, not %q", opts.KernelDir))
+	}
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
 		home := f.Getenv("HOME")
@@ -664,8 +667,10 @@ func newCmdDriverCleanup(f *cmdutil.Factory, dopts *driverOptions) *cobra.Comman
 		Short: "Remove what 'ferry driver install' put in place",
 		Long: `Remove the driver files and links 'ferry driver install' put in place, as
 its state file under --state-dir records them, and the directories that
-leaves empty. The download cache is kept. With --unload, the kernel module
-is unloaded (rmmod) if it is loaded.`,
+leaves empty, and runs 'dkms remove -m <name> -v <version> -k <release>' for
+each module install built with DKMS. The download cache is kept. With
+--unload, the kernel module is unloaded (rmmod) if it is loaded. (falcoctl's
+cleanup also unloads, and removes every DKMS version of the module.)`,
 		Example: `  ferry driver cleanup
   ferry driver cleanup --unload --dry-run`,
 		Args: usageArgs(cobra.NoArgs),
