@@ -246,6 +246,11 @@ func (b *builder) run(ctx context.Context) (string, error) {
 	if b.plan.Method == "make-bpf" {
 		return b.bpf(ctx)
 	}
+	for _, tool := range []string{"make", "gcc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return "", fmt.Errorf("building the kernel module needs %s in PATH (install make and gcc)", tool)
+		}
+	}
 	if b.plan.Method == "make" {
 		if err := copyTree(b.plan.SourceDir, filepath.Join(b.work, "src")); err != nil {
 			return "", fmt.Errorf("copying the sources: %w", err)
