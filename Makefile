@@ -55,6 +55,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/install/
 	$(GO) test -run '^$$' -fuzz '^FuzzMirrorListing$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/install/
 	$(GO) test -run '^$$' -fuzz '^FuzzRulesRequirements$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/oci/
+	$(GO) test -run '^$$' -fuzz '^FuzzDriverFileName$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/driver/
 
 # Go benchmarks of the hot paths, then the end-to-end table (scripts/bench;
 # RUNS, LARGE_MB, SMALL and TAGS tune it).

@@ -50,11 +50,11 @@ var kernelFlags = []string{"--kernel-release", debianRelease, "--kernel-version"
 
 func engineKind(t *testing.T, host string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(host, "etc", "falco", "config.d", "engine-kind-ferry.yaml"))
+	data, err := os.ReadFile(filepath.Join(host, "etc", "falco", "config.d", "engine-kind-falcoctl.yaml"))
 	if err != nil {
 		return ""
 	}
-	return strings.TrimPrefix(strings.TrimSpace(string(data)), "engine:\n  kind: ")
+	return strings.TrimPrefix(strings.TrimSpace(string(data)), "engine:\n    kind: ")
 }
 
 func TestLoaderPrintEnv(t *testing.T) {
@@ -183,7 +183,7 @@ func TestLoaderExitCodes(t *testing.T) {
 	}{
 		{"not found is 3", loaderEnv(host, empty), append([]string{"kmod"}, kernelFlags...), 3, empty.fileURL(debianKo)},
 		{"corrupt is 5", loaderEnv(host, corrupt), append([]string{"kmod"}, kernelFlags...), 5, "digest mismatch"},
-		{"compile alone is refused", loaderEnv(host, empty), []string{"--compile"}, 2, "--compile is not supported"},
+		{"compile alone, no sources", loaderEnv(host, empty), append([]string{"kmod", "--compile"}, kernelFlags...), 3, "no driver sources for falco 8.0.0+driver"},
 		{"unknown option", nil, []string{"--frobnicate"}, 2, "unknown option: --frobnicate"},
 		{"unknown driver", nil, []string{"gvisor"}, 2, "unknown driver: gvisor"},
 		{"two drivers", nil, []string{"kmod", "ebpf"}, 2, "only one driver"},
@@ -200,12 +200,17 @@ func TestLoaderExitCodes(t *testing.T) {
 		})
 	}
 
-	// --compile with --download downloads, with a note.
+	// --compile alone asks no repository; --compile with --download
+	// downloads first.
 	good := newDriverRepo(t, false)
 	good.put(debianKo, []byte("module"))
-	r := e.loader(loaderEnv(host, good), append([]string{"kmod", "--compile", "--download"}, kernelFlags...)...)
-	if r.Code != 0 || !strings.Contains(r.Stderr, "--compile is ignored") {
-		t.Errorf("exit %d: %s", r.Code, r.Stderr)
+	r := e.loader(loaderEnv(host, good), append([]string{"kmod", "--compile"}, kernelFlags...)...)
+	if r.Code != 3 || len(good.requests()) != 0 {
+		t.Errorf("exit %d, %d requests: %s", r.Code, len(good.requests()), r.Stderr)
+	}
+	r = e.loader(loaderEnv(host, good), append([]string{"kmod", "--compile", "--download"}, kernelFlags...)...)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "from    "+good.fileURL(debianKo)) {
+		t.Errorf("exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	r = e.loader(nil, "--help")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "--print-env") {
@@ -227,5 +232,53 @@ func TestLoaderHTTPInsecure(t *testing.T) {
 	r = e.loader(loaderEnv(host, repo), append([]string{"kmod", "--http-insecure"}, kernelFlags...)...)
 	if r.Code != 0 || e.installedDriver(host, debianKo) != "module" {
 		t.Fatalf("with --http-insecure: exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The old loader's environment: DRIVER_INSECURE_DOWNLOAD, and
+	// DRIVER_CURL_OPTIONS with -k and a header.
+	e.ok("driver", "cleanup")
+	r = e.loader(append(loaderEnv(host, repo), "DRIVER_INSECURE_DOWNLOAD=true"), append([]string{"kmod"}, kernelFlags...)...)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Installed the falco kmod driver") {
+		t.Fatalf("DRIVER_INSECURE_DOWNLOAD: exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	e.ok("driver", "cleanup")
+	if err := os.RemoveAll(e.path(".falco")); err != nil { // the cache: download again
+		t.Fatal(err)
+	}
+	r = e.loader(append(loaderEnv(host, repo), "DRIVER_CURL_OPTIONS=-k --silent -H x-emc-namespace:default"), append([]string{"kmod", "--download"}, kernelFlags...)...)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "--silent is ignored") {
+		t.Fatalf("DRIVER_CURL_OPTIONS: exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if h := repo.header(debianKo, "x-emc-namespace"); h != "default" {
+		t.Errorf("header %q", h)
+	}
+}
+
+// The old loader's DRIVER_KERNEL_RELEASE, DRIVER_KERNEL_VERSION and
+// FALCO_BPF_PROBE; --source-only prints the variables.
+func TestLoaderLegacyEnvironment(t *testing.T) {
+	e := newEnv(t)
+	host := debianHost(t, e)
+	fakeModuleTools(t, e)
+	repo := newDriverRepo(t, false)
+	repo.put(debianProbe, []byte("probe"))
+	env := append(loaderEnv(host, repo), "DRIVER_KERNEL_RELEASE="+debianRelease, "DRIVER_KERNEL_VERSION="+debianVersion)
+
+	r := e.loader(env, "--source-only", "bpf")
+	mustContain(t, "stdout", r.Stdout, `FIXED_KERNEL_RELEASE="6.1.38-2-cloud-amd64"`, `DRIVER="ebpf"`, `HOST_ROOT="`+host+`"`)
+	// The flags win over the environment.
+	r = e.loader(env, "--print-env", "bpf", "--kernel-version", "#9 SMP")
+	mustContain(t, "stdout", r.Stdout, `FIXED_KERNEL_VERSION="9"`)
+
+	probe := e.path("elsewhere", "probe.o")
+	r = e.loader(append(env, "FALCO_BPF_PROBE="+probe), "bpf")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if data, err := os.ReadFile(probe); err != nil || string(data) != "probe" {
+		t.Errorf("FALCO_BPF_PROBE: %q, %v", data, err)
+	}
+	r = e.loader(env, "--clean")
+	if _, err := os.Lstat(probe); r.Code != 0 || !os.IsNotExist(err) {
+		t.Errorf("--clean left %s: %s", probe, r.Stdout)
 	}
 }

@@ -45,21 +45,23 @@ func driverArch() string {
 
 // driverRepo is a driver repository over HTTP that counts requests.
 type driverRepo struct {
-	URL   string
-	srv   *httptest.Server
-	mu    sync.Mutex
-	files map[string][]byte
-	codes map[string]int
-	reqs  []string
+	URL     string
+	srv     *httptest.Server
+	mu      sync.Mutex
+	files   map[string][]byte
+	codes   map[string]int
+	reqs    []string
+	headers map[string]http.Header
 }
 
 func newDriverRepo(t *testing.T, tls bool) *driverRepo {
 	t.Helper()
-	r := &driverRepo{files: map[string][]byte{}, codes: map[string]int{}}
+	r := &driverRepo{files: map[string][]byte{}, codes: map[string]int{}, headers: map[string]http.Header{}}
 	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		p := req.URL.EscapedPath()
 		r.mu.Lock()
 		r.reqs = append(r.reqs, p)
+		r.headers[p] = req.Header.Clone()
 		body, ok := r.files[p]
 		code := r.codes[p]
 		r.mu.Unlock()
@@ -99,6 +101,13 @@ func (r *driverRepo) fail(file string, code int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.codes[r.path(file)] = code
+}
+
+// header is the named header of the last request for file.
+func (r *driverRepo) header(file, name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.headers[r.path(file)].Get(name)
 }
 
 func (r *driverRepo) requests() []string {
@@ -299,6 +308,7 @@ func TestDriverPrintenv(t *testing.T) {
 DRIVERS_REPO="https://a.example/driver, https://b.example/driver"
 DRIVER_VERSION="8.0.0+driver"
 DRIVER_NAME="falco"
+HOST_ROOT="` + host + `"
 TARGET_ID="debian"
 ARCH="` + driverArch() + `"
 KERNEL_RELEASE="6.1.0-10-cloud-amd64"
@@ -335,23 +345,60 @@ FIXED_KERNEL_VERSION="1"
 func TestDriverConfig(t *testing.T) {
 	e := newEnv(t)
 	host := debianHost(t, e)
-	path := filepath.Join(host, "etc", "falco", "config.d", "engine-kind-ferry.yaml")
+	falcoDir := e.path("etc-falco")
+	path := filepath.Join(falcoDir, "config.d", "engine-kind-falcoctl.yaml")
+	cfg := e.path("config", "ferry", "config.yaml")
 
-	r := e.ok("driver", "config", "--type", "kmod", "--host-root", host)
-	mustContain(t, "stdout", r.Stdout, "Configured Falco for kmod in "+path)
-	if got := e.read("host", "etc", "falco", "config.d", "engine-kind-ferry.yaml"); got != "engine:\n  kind: kmod\n" {
+	r := e.ok("driver", "config", "--type", "kmod", "--host-root", host, "--falco-config-dir", falcoDir)
+	mustContain(t, "stdout", r.Stdout, "Configured Falco for kmod in "+path, "Stored driver type kmod in "+cfg)
+	if got := e.read("etc-falco", "config.d", "engine-kind-falcoctl.yaml"); got != "engine:\n    kind: kmod\n" {
 		t.Errorf("config %q", got)
 	}
-	r = e.ok("driver", "config", "--type", "kmod", "--host-root", host)
+	// The choice is in the config file's driver section, falcoctl's shape.
+	mustContain(t, "config", e.read("config", "ferry", "config.yaml"), "driver:\n", "type:\n    - kmod\n", "name: falco\n", "hostRoot: "+host+"\n")
+	r = e.ok("driver", "config", "--type", "kmod", "--host-root", host, "--falco-config-dir", falcoDir)
 	mustContain(t, "stdout", r.Stdout, "already configured for kmod")
 
-	r = e.ok("driver", "config", "--type", "auto", "--host-root", host, "--kernelrelease", debianRelease, "--kernelversion", debianVersion, "-o", "json")
+	// The next command without --type uses it: printenv says kmod on a
+	// kernel where auto would choose modern_ebpf; so does install.
+	r = e.ok("driver", "printenv", "--kernelrelease", debianRelease, "--kernelversion", debianVersion, "--version", driverVersion)
+	mustContain(t, "stdout", r.Stdout, `DRIVER="kmod"`, `HOST_ROOT="`+host+`"`)
+
+	r = e.ok("driver", "config", "--type", "auto", "--host-root", host, "--kernelrelease", debianRelease, "--kernelversion", debianVersion,
+		"--falco-config-dir", falcoDir, "-o", "json")
 	mustContain(t, "stdout", r.Stdout, `"kind": "modern_ebpf"`, `"changed": true`)
-	if got := e.read("host", "etc", "falco", "config.d", "engine-kind-ferry.yaml"); got != "engine:\n  kind: modern_ebpf\n" {
+	if got := e.read("etc-falco", "config.d", "engine-kind-falcoctl.yaml"); got != "engine:\n    kind: modern_ebpf\n" {
 		t.Errorf("config %q", got)
 	}
+	// A Falco that runs no driver is left alone; --update-falco=false
+	// only stores the choice.
+	e.write("etc-falco/falco.yaml", "engine:\n  kind: nodriver\n")
+	r = e.ok("driver", "config", "--type", "kmod", "--host-root", host, "--falco-config-dir", falcoDir)
+	mustContain(t, "stdout", r.Stdout, "left alone", `"nodriver"`, "Stored driver type kmod")
+	r = e.ok("driver", "config", "--type", "ebpf", "--host-root", host, "--falco-config-dir", falcoDir, "--update-falco=false")
+	if strings.Contains(r.Stdout, "Falco") || e.read("etc-falco", "config.d", "engine-kind-falcoctl.yaml") != "engine:\n    kind: modern_ebpf\n" {
+		t.Errorf("--update-falco=false: %s", r.Stdout)
+	}
+	mustContain(t, "config", e.read("config", "ferry", "config.yaml"), "- ebpf\n")
+
 	oneLine(t, e.ferry("driver", "config", "--type", "module", "--host-root", host), 2, "--type")
 	oneLine(t, e.ferry("driver", "config", "--type", "kmod", "--host-root", "relative/host"), 2, "--host-root")
+	for _, k := range []string{"--kubeconfig", "--namespace", "--configmap"} {
+		oneLine(t, e.ferry("driver", "config", "--type", "kmod", k, "x"), 2, k+" is not supported", "ConfigMap")
+	}
+}
+
+// HOST_ROOT names the host root when --host-root does not, as in falcoctl.
+func TestDriverHostRootEnv(t *testing.T) {
+	e := newEnv(t)
+	host := debianHost(t, e)
+	e.vars = append(e.vars, "HOST_ROOT="+host)
+	r := e.ok("driver", "printenv", "--kernelrelease", debianRelease, "--kernelversion", debianVersion, "--version", driverVersion, "--type", "kmod")
+	mustContain(t, "stdout", r.Stdout, `HOST_ROOT="`+host+`"`, `TARGET_ID="debian"`, `FIXED_KERNEL_RELEASE="6.1.38-2-cloud-amd64"`)
+	r = e.ok("driver", "printenv", "--host-root", "/", "--kernelrelease", debianRelease, "--kernelversion", debianVersion, "--version", driverVersion, "--type", "kmod")
+	mustContain(t, "stdout", r.Stdout, `HOST_ROOT="/"`)
+	// Without a driver version printenv fails, as falcoctl's does.
+	oneLine(t, e.ferry("driver", "printenv", "--kernelrelease", debianRelease, "--kernelversion", debianVersion), 2, "--version is required")
 }
 
 func TestDriverCleanup(t *testing.T) {
@@ -375,7 +422,7 @@ func TestDriverCleanup(t *testing.T) {
 	}
 
 	r = e.ok("driver", "cleanup")
-	if strings.Count(r.Stdout, "Removed ") != 3 {
+	if strings.Count(r.Stdout, "Removed ") != 4 || !strings.Contains(r.Stdout, "Removed "+e.path(".falco", "falco-bpf.o")) {
 		t.Errorf("stdout:\n%s", r.Stdout)
 	}
 	if _, err := os.Stat(filepath.Join(host, "root", ".falco", driverVersion)); !os.IsNotExist(err) {
@@ -487,11 +534,21 @@ func TestDriverBadInput(t *testing.T) {
 		{"bad sha256", append(driverCmd("install", driverArgs(host, "kmod", repo)...), "--sha256", "abc"), "--sha256"},
 		{"no version", driverCmd("install", "--host-root", host, "--kernelrelease", debianRelease, "--kernelversion", debianVersion, "--type", "kmod", "--repo", repo.URL), "--version"},
 		{"extra argument", driverCmd("printenv", "extra"), "extra"},
+		// A file name component that is not one path element never leaves
+		// its directory: refused before any request.
+		{"kernel release climbing out", driverCmd("install", "--host-root", host, "--kernelrelease", "../../../../tmp/x/PWNED",
+			"--kernelversion", debianVersion, "--version", driverVersion, "--type", "kmod", "--repo", repo.URL), "kernel release \"../../../../tmp/x/PWNED\" is not a single safe path element"},
 	} {
 		t.Run(c.name, func(t *testing.T) { oneLine(t, e.ferry(c.args...), 2, c.want) })
 	}
+	// An os-release ID="../../x" is refused the same way.
+	e.write("hostile/etc/os-release", "ID=\"../../x\"\n")
+	oneLine(t, e.ferry(driverCmd("install", driverArgs(e.path("hostile"), "kmod", repo)...)...), 2, `target id "../../x" is not a single safe path element`)
 	if len(repo.requests()) != 0 {
 		t.Errorf("requests %v", repo.requests())
+	}
+	if _, err := os.Stat("/tmp/x/PWNED_1.ko"); err == nil {
+		t.Error("wrote outside the directories")
 	}
 }
 

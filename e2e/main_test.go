@@ -31,12 +31,19 @@ func run(m *testing.M) int {
 		fmt.Println("e2e: skipped in -short mode")
 		return 0
 	}
+	// A test re-run in a private mount namespace (testutil.PrivateMounts)
+	// reuses the binaries its parent built.
+	if dir := os.Getenv("FERRY_E2E_BINDIR"); dir != "" {
+		ferryBin, registryBin = filepath.Join(dir, "ferry"), filepath.Join(dir, "registry")
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "ferry-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	os.Setenv("FERRY_E2E_BINDIR", dir)
 	ferryBin = filepath.Join(dir, "ferry")
 	registryBin = filepath.Join(dir, "registry")
 	for _, b := range [][]string{
@@ -118,6 +125,8 @@ func newEnv(t *testing.T) *env {
 		"FERRY_PLUGINS_DIR=" + filepath.Join(home, "plugins"),
 		"FERRY_ASSETS_DIR=" + filepath.Join(home, "assets"),
 		"FERRY_STATE_DIR=" + filepath.Join(home, "state"),
+		// driver config writes Falco's drop-in here, never in /etc/falco.
+		"FERRY_FALCO_CONFIG_DIR=" + filepath.Join(home, "falco-config"),
 	}}
 }
 

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +22,7 @@ import (
 )
 
 const driverNotFoundHint = "no prebuilt driver exists for this kernel in these repositories: " +
-	"build it locally with the kernel headers installed (driverkit, or dkms with Falco's driver sources), " +
+	"install Falco's driver sources and the kernel headers and keep --compile on (the default) to build it here, " +
 	"add a repository that has it with --repo, or use --type modern_ebpf (kernel >= 5.8), which needs no download"
 
 // driverOptions is the flag group every driver command shares; the names are
@@ -41,20 +43,37 @@ func (o *driverOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Version, "version", "", "driver version, e.g. 8.0.0+driver (default: the highest /usr/src/<name>-<version> under / or --host-root)")
 	fs.StringSliceVar(&o.Repos, "repo", []string{driver.DefaultRepo}, "driver repository URL, tried in order (repeatable)")
 	fs.StringVar(&o.Name, "name", "falco", "driver name")
-	fs.StringVar(&o.HostRoot, "host-root", "/", "root of the host file system (os-release is read and drivers are installed under it)")
+	fs.StringVar(&o.HostRoot, "host-root", "/", "root of the host file system: os-release, the driver sources and the kernel headers are read and drivers installed under it (default: $HOST_ROOT, else /)")
 	fs.StringVar(&o.KernelRelease, "kernelrelease", "", "kernel release as uname -r prints it (default: the running kernel's), e.g. 6.1.0-10-cloud-amd64")
 	fs.StringVar(&o.KernelVersion, "kernelversion", "", "kernel version as uname -v prints it (default: the running kernel's), e.g. '#1 SMP PREEMPT_DYNAMIC Debian 6.1.38-2 (2023-07-27)'")
+}
+
+// resolve fills host-root from HOST_ROOT when neither the flag nor
+// FERRY_HOST_ROOT set it (as falcoctl reads it), then validates the flags.
+// The config file's driver section (falcoctl's driver.{type, name, repos,
+// version, hostRoot}, which 'driver config' writes) reaches the flags
+// through the key table, like every other key.
+func (o *driverOptions) resolve(cmd *cobra.Command, f *cmdutil.Factory) error {
+	if fl := cmd.Flags().Lookup("host-root"); fl != nil && !fl.Changed && f.Getenv("FERRY_HOST_ROOT") == "" {
+		if hr := f.Getenv("HOST_ROOT"); hr != "" {
+			o.HostRoot = hr
+		}
+	}
+	return o.Validate()
 }
 
 func (o *driverOptions) Validate() error {
 	if !filepath.IsAbs(o.HostRoot) {
 		return cmdutil.Usage(fmt.Errorf("--host-root must be an absolute path, not %q", o.HostRoot))
 	}
-	if o.Name == "" || strings.ContainsAny(o.Name, `/\ `) {
-		return cmdutil.Usage(fmt.Errorf("--name %q is not a driver name", o.Name))
+	if strings.Contains(o.Name, " ") {
+		return cmdutil.Usage(fmt.Errorf("--name %q is not a driver name: contains a space", o.Name))
 	}
-	if strings.ContainsAny(o.Version, `/\`) {
-		return cmdutil.Usage(fmt.Errorf("--version %q is not a driver version", o.Version))
+	if why := driver.SafeElement(o.Name); why != "" {
+		return cmdutil.Usage(fmt.Errorf("--name %q is not a driver name: %s", o.Name, why))
+	}
+	if why := driver.SafeElement(o.Version); why != "" && o.Version != "" {
+		return cmdutil.Usage(fmt.Errorf("--version %q is not a driver version: %s", o.Version, why))
 	}
 	if _, err := driver.ParseTypes(o.Types); err != nil {
 		return cmdutil.Usage(fmt.Errorf("--type: %w", err))
@@ -118,7 +137,12 @@ func newCmdDriver(f *cmdutil.Factory) *cobra.Command {
 		Short: "Install the kernel driver Falco needs",
 		Long: `Install the kernel driver Falco needs: the kernel module (kmod) or the legacy
 eBPF probe (ebpf), prebuilt by the Falco project for each distribution and
-kernel; the modern eBPF probe (modern_ebpf) is built into Falco and needs none.
+kernel, or built on this host from Falco's driver sources when none is
+prebuilt; the modern eBPF probe (modern_ebpf) is built into Falco and needs
+none.
+
+Flags not given are read from the config file's driver section (written by
+'driver config'); --host-root defaults to $HOST_ROOT.
 
 The distribution is read from <host-root>/etc/os-release (or
 /usr/lib/os-release, /etc/VERSION, /etc/debian_version, /etc/centos-release,
@@ -160,48 +184,55 @@ func newCmdDriverPrintenv(f *cmdutil.Factory, opts *driverOptions) *cobra.Comman
 	return &cobra.Command{
 		Use:   "printenv",
 		Short: "Print the driver variables falcoctl and falco-driver-loader print",
-		Long: `Print, one KEY="VALUE" a line (shell-sourceable), the variables falcoctl's
-'driver printenv' prints: DRIVER, DRIVERS_REPO, DRIVER_VERSION, DRIVER_NAME,
-TARGET_ID, ARCH, KERNEL_RELEASE, KERNEL_VERSION, FIXED_KERNEL_RELEASE and
-FIXED_KERNEL_VERSION. The FIXED_ values and TARGET_ID name the file:
-<repo>/<driver version>/<arch>/<name>_<target id>_<fixed release>_<fixed version>.ko`,
-		Example: `  ferry driver printenv
+		Long: `Print, one KEY="VALUE" a line, the variables falcoctl's 'driver printenv'
+prints, in its order and quoting: DRIVER, DRIVERS_REPO, DRIVER_VERSION,
+DRIVER_NAME, HOST_ROOT, TARGET_ID, ARCH, KERNEL_RELEASE, KERNEL_VERSION,
+FIXED_KERNEL_RELEASE and FIXED_KERNEL_VERSION. The FIXED_ values and
+TARGET_ID name the file:
+<repo>/<driver version>/<arch>/<name>_<target id>_<fixed release>_<fixed version>.ko
+
+Values are quoted as Go's %q quotes them (falcoctl's format), and "$" and
+"` + "`" + `" are escaped too, so that the output can be sourced by a shell.
+Without a driver version (--version, the config file, or a
+/usr/src/<name>-<version> directory) it fails, as falcoctl does.`,
+		Example: `  ferry driver printenv --version 8.0.0+driver
   ferry driver printenv --host-root /host --version 8.0.0+driver -o json
   ferry driver printenv --kernelrelease 6.1.0-10-cloud-amd64 --kernelversion '#1 SMP PREEMPT_DYNAMIC Debian 6.1.38-2 (2023-07-27)'`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return driverPrintenvRun(f, opts)
+			return driverPrintenvRun(cmd, f, opts)
 		},
 	}
 }
 
-func driverPrintenvRun(f *cmdutil.Factory, opts *driverOptions) error {
-	if err := opts.Validate(); err != nil {
+func driverPrintenvRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverOptions) error {
+	if err := opts.resolve(cmd, f); err != nil {
 		return err
+	}
+	version := opts.driverVersion()
+	if version == "" {
+		return cmdutil.Usage(fmt.Errorf("--version is required: no %s to read the driver version from",
+			filepath.Join("/usr/src", opts.Name+"-<version>")))
 	}
 	t, err := opts.detect(f)
 	if err != nil {
 		return err
 	}
 	v := driverEnvView{
-		DriversRepo: opts.Repos, DriverVersion: opts.driverVersion(), DriverName: opts.Name, HostRoot: opts.HostRoot,
+		DriversRepo: opts.Repos, DriverVersion: version, DriverName: opts.Name, HostRoot: opts.HostRoot,
 		Distro: t.Distro, TargetID: t.ID, Arch: t.Arch, KernelRelease: t.KernelRelease, KernelVersion: t.KernelVersion,
 		FixedKernelRelease: t.FixedKernelRelease, FixedKernelVersion: t.FixedKernelVersion, BuildID: t.BuildID, Warnings: t.Warnings,
 	}
-	log := f.Logger()
-	if typ, err := opts.chooseType(t); err != nil {
-		log.Warn(err.Error())
-	} else {
-		v.Driver = string(typ)
-		if typ.NeedsFile() {
-			v.FileName = driver.FileName(opts.Name, typ, t)
-			for _, r := range opts.Repos {
-				v.URLs = append(v.URLs, driver.URL(r, v.DriverVersion, t.Arch, v.FileName))
-			}
-		}
+	typ, err := opts.chooseType(t)
+	if err != nil {
+		return err
 	}
-	if v.DriverVersion == "" {
-		log.Warn("no driver version: pass --version (no /usr/src/" + opts.Name + "-<version> to read it from)")
+	v.Driver = string(typ)
+	if typ.NeedsFile() {
+		v.FileName = driver.FileName(opts.Name, typ, t)
+		for _, r := range opts.Repos {
+			v.URLs = append(v.URLs, driver.URL(r, v.DriverVersion, t.Arch, v.FileName))
+		}
 	}
 	if f.Global.JSON() {
 		return f.PrintJSON(v)
@@ -212,6 +243,7 @@ func driverPrintenvRun(f *cmdutil.Factory, opts *driverOptions) error {
 		{"DRIVERS_REPO", strings.Join(v.DriversRepo, ", ")},
 		{"DRIVER_VERSION", v.DriverVersion},
 		{"DRIVER_NAME", v.DriverName},
+		{"HOST_ROOT", v.HostRoot},
 		{"TARGET_ID", v.TargetID},
 		{"ARCH", v.Arch},
 		{"KERNEL_RELEASE", v.KernelRelease},
@@ -226,19 +258,11 @@ func driverPrintenvRun(f *cmdutil.Factory, opts *driverOptions) error {
 	return nil
 }
 
-// shellQuote double-quotes s as falcoctl does, escaping what a POSIX shell
-// would expand inside double quotes, so that the output can be sourced.
+// shellQuote quotes s as falcoctl does (Go's %q), and escapes "$" and "`"
+// too, so that a shell sourcing the output expands nothing.
 func shellQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		if strings.ContainsRune("\"\\$`", r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('"')
-	return b.String()
+	q := strconv.Quote(s)
+	return strings.NewReplacer("$", `\$`, "`", "\\`").Replace(q)
 }
 
 type driverInstallOptions struct {
@@ -250,33 +274,80 @@ type driverInstallOptions struct {
 	Load     bool
 	DryRun   bool
 	MaxSize  int64
+	// falcoctl's flags.
+	Download        bool
+	Compile         bool
+	DownloadHeaders bool
+	HTTPInsecure    bool
+	HTTPTimeout     time.Duration
+	HTTPHeaders     string
+	// Builds.
+	KernelDir    string
+	BuildLogDir  string
+	BuildTimeout time.Duration
+	NoDKMS       bool
+	ProbeLinks   []string
 }
 
 func newCmdDriverInstall(f *cmdutil.Factory, dopts *driverOptions) *cobra.Command {
 	opts := &driverInstallOptions{driverOptions: dopts}
 	cmd := &cobra.Command{
 		Use:   "install",
-		Short: "Download and install the prebuilt driver for this kernel",
-		Long: `Download and install the prebuilt driver for this kernel.
+		Short: "Install the driver for this kernel: cached, downloaded prebuilt, or built here",
+		Long: `Install the driver for this kernel: from the cache, else downloaded prebuilt
+(--download, on by default), else built on this host (--compile, on by
+default), in that order, as falcoctl does.
 
-The file <repo>/<url-escaped driver version>/<arch>/<name>_<target id>_<kernel
-release>_<kernel version>.ko (.o for ebpf) is fetched from the first --repo
-that has it, verified when a digest is known (--sha256, or a sha256sum file
-at the same URL + ".sha256" when the repository serves one), and cached as
-Falco does under --cache-dir: <cache>/<driver version>/<arch>/<file>. A
-cached file is used without any request.
+Download: the file <repo>/<url-escaped driver version>/<arch>/<name>_<target
+id>_<kernel release>_<kernel version>.ko (.o for ebpf) is fetched from the
+first --repo that has it, verified when a digest is known (--sha256, or a
+sha256sum file at the same URL + ".sha256" when the repository serves one),
+and cached as Falco does under --cache-dir: <cache>/<driver version>/<arch>/<file>.
+A cached file is used without any request.
 
-It is then installed atomically where Falco looks for it when it runs as
-root on the host, <host-root>/root/.falco/<driver version>/<arch>/<file>;
-for ebpf, <host-root>/root/.falco/<name>-bpf.o links to it (Falco's default
-engine.ebpf.probe). What is installed is recorded under --state-dir for
-'ferry driver cleanup'. With --load, a kernel module is loaded: rmmod of the
-loaded one, then insmod (needs root). modern_ebpf needs no download.`,
+Build, when no repository has the file (or --download=false): from the
+driver sources Falco's packages install at <host-root>/usr/src/<name>-<version>
+(else /usr/src/<name>-<version>), against the kernel headers found at
+<host-root>/lib/modules/<release>/build, /usr/src/kernels/<release> or
+/usr/src/linux-headers-<release> (else the same under /; --kernel-dir to
+choose). kmod: 'dkms install -m <name> -v <version> -k <release>' when dkms
+is installed and the sources have a dkms.conf, the module then taken from
+DKMS's tree (/var/lib/dkms/<name>/<version>/<release>/<arch>/module); else
+'make -C <headers> M=<copy of the sources> modules'. If the default compiler
+fails, every other gcc* installed beside gcc is tried, as driverkit does.
+ebpf: 'make -C <sources>/bpf KERNELDIR=<headers>' with clang and llc,
+giving probe.o. The result must be a module whose vermagic names the kernel
+release (or a BPF object). The build's output goes to
+<state-dir>/driver-build/<driver version>/<file>.log (--build-log-dir); a failed build
+prints the log's last lines and its path. The built file is cached and
+installed under the same name a download would have. No sources: exit 3,
+naming where ferry looked; no headers: exit 3, naming the paths and the
+package to install; a failed build: exit 1. Nothing is installed when any
+step fails. With --sha256, nothing is built (a build cannot have that
+digest). ferry never downloads kernel headers: --download-headers is
+accepted for falcoctl's command lines and does nothing.
+
+Install: atomically where Falco looks for the driver when it runs as root on
+the host, <host-root>/root/.falco/<driver version>/<arch>/<file>; for ebpf,
+<host-root>/root/.falco/<name>-bpf.o (Falco's default engine.ebpf.probe) and
+<cache>/<name>-bpf.o (where the legacy loader put it, for Falco containers
+given $HOME/.falco) link to it. What is installed is recorded under
+--state-dir for 'ferry driver cleanup'. With --load, a kernel module is
+loaded: rmmod of the loaded one, then insmod (needs root). modern_ebpf needs
+no file. A download emits artifact.downloaded (see 'ferry events'); a
+cached or built driver emits nothing, since nothing was downloaded.`,
 		Example: `  ferry driver install --type kmod --version 8.0.0+driver --load
   ferry driver install --host-root /host --repo https://mirror.internal/driver --repo https://download.falco.org/driver
+  ferry driver install --type kmod --download=false          # build it here
   ferry driver install --type kmod --load --dry-run`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		// falcoctl's install takes (and ignores) arguments: the
+		// driver-loader entrypoint's unquoted --kernelversion=$2 splits
+		// "#1 SMP ..." into several. They are ignored with a warning.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				f.Logger().Warn("ignoring arguments, as falcoctl does (quote a --kernelversion with spaces)", "args", strings.Join(args, " "))
+			}
 			return driverInstallRun(cmd, f, opts)
 		},
 	}
@@ -285,14 +356,43 @@ loaded one, then insmod (needs root). modern_ebpf needs no download.`,
 	fl.StringVar(&opts.StateDir, "state-dir", "/var/lib/ferry", "directory for ferry's install state")
 	fl.StringVar(&opts.SHA256, "sha256", "", "expected sha256 of the driver file (hex); a mismatch fails with exit code 5")
 	fl.BoolVar(&opts.Load, "load", false, "load the kernel module once installed (rmmod, insmod; needs root)")
-	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the URLs, paths and commands without downloading, writing or running anything")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the URLs, paths, build and commands without downloading, building, writing or running anything")
 	fl.Int64Var(&opts.MaxSize, "max-size", driver.DefaultMaxBytes, "refuse driver files larger than this many bytes")
+	fl.BoolVar(&opts.Download, "download", true, "download a prebuilt driver (falcoctl's flag)")
+	fl.BoolVar(&opts.Compile, "compile", true, "build the driver on this host when no prebuilt one is found (falcoctl's flag)")
+	fl.BoolVar(&opts.DownloadHeaders, "download-headers", true, "accepted for falcoctl's command lines: ferry never downloads kernel headers (install them with the package manager)")
+	fl.BoolVar(&opts.HTTPInsecure, "http-insecure", false, "do not verify the driver repositories' TLS certificates (falcoctl's flag)")
+	fl.DurationVar(&opts.HTTPTimeout, "http-timeout", 60*time.Second, "bound on each driver download request, body included (falcoctl's flag)")
+	fl.StringVar(&opts.HTTPHeaders, "http-headers", "", "comma-separated headers for the driver downloads, e.g. 'x-emc-namespace: default,Proxy-Authenticate: Basic' (falcoctl's flag)")
+	fl.StringVar(&opts.KernelDir, "kernel-dir", "", "kernel build directory (headers) to build against (default: looked up under --host-root, then /)")
+	fl.StringVar(&opts.BuildLogDir, "build-log-dir", "", "directory for build logs (default <state-dir>/driver-build)")
+	fl.DurationVar(&opts.BuildTimeout, "build-timeout", driver.DefaultBuildTimeout, "bound on each build attempt")
+	fl.BoolVar(&opts.NoDKMS, "no-dkms", false, "build the kernel module with make even when dkms is installed")
+	fl.StringSliceVar(&opts.ProbeLinks, "probe-link", nil, "also link this absolute path to the installed eBPF probe (falco-driver-loader's FALCO_BPF_PROBE; repeatable)")
 	opts.eventsOptions.AddFlags(cmd)
 	return cmd
 }
 
+// parseHTTPHeaders parses falcoctl's --http-headers: "Key: value" pairs
+// separated by commas.
+func parseHTTPHeaders(s string) (http.Header, error) {
+	h := http.Header{}
+	if strings.TrimSpace(s) == "" {
+		return h, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t\r\n") || strings.ContainsAny(v, "\r\n") {
+			return nil, fmt.Errorf("%q is not a 'Key: value' header", kv)
+		}
+		h.Add(k, strings.TrimSpace(v))
+	}
+	return h, nil
+}
+
 func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstallOptions) error {
-	if err := opts.Validate(); err != nil {
+	if err := opts.resolve(cmd, f); err != nil {
 		return err
 	}
 	if opts.SHA256 != "" {
@@ -303,8 +403,23 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 	if opts.MaxSize < 1 {
 		return cmdutil.Usage(errors.New("--max-size must be positive"))
 	}
+	if opts.HTTPTimeout <= 0 || opts.BuildTimeout <= 0 {
+		return cmdutil.Usage(errors.New("--http-timeout and --build-timeout must be positive"))
+	}
+	header, err := parseHTTPHeaders(opts.HTTPHeaders)
+	if err != nil {
+		return cmdutil.Usage(fmt.Errorf("--http-headers: %w", err))
+	}
 	if strings.TrimSpace(opts.StateDir) == "" {
 		return cmdutil.Usage(errors.New("--state-dir must not be empty"))
+	}
+	for _, l := range opts.ProbeLinks {
+		if !filepath.IsAbs(l) {
+			return cmdutil.Usage(fmt.Errorf("--probe-link must be an absolute path, not %q", l))
+		}
+	}
+	if opts.KernelDir != "" && !filepath.IsAbs(opts.KernelDir) {
+		return cmdutil.Usage(fmt.Errorf("--kernel-dir must be an absolute path, not %q", opts.KernelDir))
 	}
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
@@ -331,23 +446,38 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 		return cmdutil.Usage(fmt.Errorf("--version is required: no %s to read the driver version from",
 			filepath.Join(opts.HostRoot, "usr", "src", opts.Name+"-<version>")))
 	}
+	if typ.NeedsFile() {
+		if err := driver.CheckNames(opts.Name, version, t); err != nil {
+			return cmdutil.Usage(err)
+		}
+	}
+	log := f.Logger()
+	if opts.Compile && cmd.Flags().Changed("download-headers") && opts.DownloadHeaders {
+		log.Info("--download-headers: ferry does not download kernel headers; install them with the package manager")
+	}
+	if opts.HTTPInsecure {
+		f.Global.InsecureSkipVerify = true
+	}
 	hc, err := f.HTTPClient()
 	if err != nil {
 		return err
 	}
-	log := f.Logger()
+	client := *hc
+	client.Timeout = opts.HTTPTimeout
 	if opts.Load && typ == driver.Kmod && opts.KernelRelease != "" {
 		if running, err := driver.HostKernel("", ""); err == nil && running.Release != opts.KernelRelease {
 			log.Warn("--load: the module is for kernel "+opts.KernelRelease+" but "+running.Release+" is running; insmod will likely refuse it",
 				"kernelrelease", opts.KernelRelease, "running", running.Release)
 		}
 	}
-	in := &driver.Installer{HTTP: hc, Progress: func(e driver.Event) {
+	in := &driver.Installer{HTTP: &client, Header: header, Progress: func(e driver.Event) {
 		switch e.Step {
 		case "miss":
 			log.Info("driver not served", "url", e.URL, "reason", e.Err)
 		case "try":
 			log.Info("trying", "url", e.URL)
+		case "build":
+			log.Info("building the driver", "sources", e.Path)
 		default:
 			log.Info(e.Step, "url", e.URL, "path", e.Path)
 		}
@@ -360,11 +490,14 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 	res, err := in.Install(cmd.Context(), driver.Request{
 		Name: opts.Name, Version: version, Type: typ, Target: t, Repos: opts.Repos, SHA256: opts.SHA256,
 		CacheDir: cacheDir, InstallDir: opts.falcoDir(), StateDir: opts.StateDir,
-		Load: opts.Load, DryRun: opts.DryRun, MaxBytes: opts.MaxSize,
+		Load: opts.Load, DryRun: opts.DryRun, MaxBytes: opts.MaxSize, ProbeLinks: opts.ProbeLinks,
+		NoDownload: !opts.Download, Compile: opts.Compile,
+		Build: driver.BuildOptions{HostRoot: opts.HostRoot, KernelDir: opts.KernelDir, LogDir: opts.BuildLogDir,
+			Timeout: opts.BuildTimeout, NoDKMS: opts.NoDKMS},
 	})
 	// A file fetched from a repository is a download, even when loading it
-	// failed afterwards.
-	if res != nil && em.Enabled() && !res.Cached && res.URL != "" && res.SHA256 != "" && !opts.DryRun {
+	// failed afterwards; a built one is not.
+	if res != nil && em.Enabled() && !res.Cached && !res.Built && res.URL != "" && res.SHA256 != "" && !opts.DryRun {
 		a := events.Artifact{Name: opts.Name, Version: version, Digest: "sha256:" + res.SHA256, URL: res.URL, ServedBy: res.URL,
 			Path: res.Path, Duration: time.Since(start)}
 		if fi, serr := os.Stat(res.CachePath); serr == nil {
@@ -377,14 +510,7 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 		}
 	}
 	if err != nil {
-		switch {
-		case errors.Is(err, driver.ErrNotFound), errors.Is(err, driver.ErrUnsupported):
-			return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err, Hint: driverNotFoundHint}
-		case errors.Is(err, driver.ErrLoad):
-			return &cmdutil.CodedError{Code: cmdutil.ExitError, Err: err,
-				Hint: "loading a kernel module needs root (CAP_SYS_MODULE), and with Secure Boot a signed module; the driver is installed, run without --load to only install it"}
-		}
-		return err
+		return driverInstallError(f, err)
 	}
 	if f.Global.JSON() {
 		return f.PrintJSON(res)
@@ -393,9 +519,47 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 	return nil
 }
 
+// driverInstallError gives a failed install its exit code and hint; a
+// failed build first prints the end of its log.
+func driverInstallError(f *cmdutil.Factory, err error) error {
+	var be *driver.BuildError
+	switch {
+	case errors.As(err, &be):
+		fmt.Fprintf(f.IO.ErrOut, "the last lines of the build log %s:\n", be.Log)
+		for _, l := range be.Tail {
+			fmt.Fprintf(f.IO.ErrOut, "  | %s\n", l)
+		}
+		return &cmdutil.CodedError{Code: cmdutil.ExitError, Err: err,
+			Hint: "read the whole build log; a newer driver version, other kernel headers (--kernel-dir) or --type modern_ebpf (kernel >= 5.8) may help"}
+	case errors.As(err, new(*driver.DownloadError)) && !errors.Is(err, driver.ErrNotFound):
+		// A repository failed (not a 404) and nothing could be built
+		// instead: the repository's failure is the error.
+		return err
+	case errors.Is(err, driver.ErrNoHeaders):
+		return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err,
+			Hint: "install the kernel headers for this kernel, or pass --kernel-dir; or use --type modern_ebpf (kernel >= 5.8), which needs no build"}
+	case errors.Is(err, driver.ErrNoSource):
+		return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err,
+			Hint: "no prebuilt driver, and none can be built here: install Falco's driver sources (its packages put them in /usr/src) and the kernel headers, " +
+				"add a repository that has it with --repo, or use --type modern_ebpf (kernel >= 5.8), which needs neither"}
+	case errors.Is(err, driver.ErrUnsafeName):
+		return cmdutil.Usage(err)
+	case errors.Is(err, driver.ErrNotFound), errors.Is(err, driver.ErrUnsupported):
+		return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err, Hint: driverNotFoundHint}
+	case errors.Is(err, driver.ErrLoad):
+		return &cmdutil.CodedError{Code: cmdutil.ExitError, Err: err,
+			Hint: "loading a kernel module needs root (CAP_SYS_MODULE), and with Secure Boot a signed module; the driver is installed, run without --load to only install it"}
+	}
+	return err
+}
+
 func printDriverResult(w io.Writer, r *driver.Result) {
 	switch r.Status {
 	case driver.StatusNotNeeded:
+		if r.Type.NeedsFile() {
+			fmt.Fprintf(w, "%s\n", upperFirst(r.Note))
+			return
+		}
 		fmt.Fprintf(w, "Nothing to install for %s: %s\n", r.Type, r.Note)
 		return
 	case driver.StatusUpToDate:
@@ -403,6 +567,10 @@ func printDriverResult(w io.Writer, r *driver.Result) {
 	case driver.StatusWouldInstall:
 		fmt.Fprintf(w, "Would install the %s\n", r.What())
 	default:
+		if r.Built {
+			fmt.Fprintf(w, "Built and installed the %s\n", r.What())
+			break
+		}
 		fmt.Fprintf(w, "Installed the %s\n", r.What())
 	}
 	switch {
@@ -412,8 +580,18 @@ func printDriverResult(w io.Writer, r *driver.Result) {
 		for _, u := range r.URLs {
 			fmt.Fprintf(w, "  try     %s\n", u)
 		}
+		if b := r.Build; b != nil {
+			fmt.Fprintf(w, "  build   %s from %s against %s%s\n", b.Method, b.SourceDir, b.KernelDir, map[bool]string{true: " (if no repository has it)"}[len(r.URLs) > 0])
+			fmt.Fprintf(w, "  log     %s\n", b.Log)
+		}
 	case r.Cached:
 		fmt.Fprintf(w, "  from    cache %s\n", r.CachePath)
+	case r.Built:
+		for _, a := range r.Tried {
+			fmt.Fprintf(w, "  skipped %s (%s)\n", a.URL, a.Error)
+		}
+		fmt.Fprintf(w, "  built   %s from %s against %s\n", r.Build.Method, r.Build.SourceDir, r.Build.KernelDir)
+		fmt.Fprintf(w, "  log     %s\n", r.Build.Log)
 	default:
 		fmt.Fprintf(w, "  from    %s\n", r.URL)
 		for _, a := range r.Tried {
@@ -423,6 +601,14 @@ func printDriverResult(w io.Writer, r *driver.Result) {
 	if r.SHA256 != "" {
 		switch r.Verified {
 		case "":
+			if r.Built {
+				fmt.Fprintf(w, "  sha256  %s (built here)\n", r.SHA256)
+				break
+			}
+			if r.Cached {
+				fmt.Fprintf(w, "  sha256  %s (the cached file)\n", r.SHA256)
+				break
+			}
 			fmt.Fprintf(w, "  sha256  %s (not verified: no --sha256 given and the repository serves no .sha256)\n", r.SHA256)
 		default:
 			fmt.Fprintf(w, "  sha256  %s (verified: %s)\n", r.SHA256, r.Verified)
@@ -432,8 +618,10 @@ func printDriverResult(w io.Writer, r *driver.Result) {
 		fmt.Fprintf(w, "  cache   %s\n", r.CachePath)
 	}
 	fmt.Fprintf(w, "  file    %s\n", r.Path)
-	if r.Link != "" {
-		fmt.Fprintf(w, "  link    %s\n", r.Link)
+	for _, l := range []string{r.Link, r.CacheLink} {
+		if l != "" {
+			fmt.Fprintf(w, "  link    %s\n", l)
+		}
 	}
 	for _, c := range r.Commands {
 		switch {
@@ -473,13 +661,15 @@ func newCmdDriverCleanup(f *cmdutil.Factory, dopts *driverOptions) *cobra.Comman
 		Short: "Remove what 'ferry driver install' put in place",
 		Long: `Remove the driver files and links 'ferry driver install' put in place, as
 its state file under --state-dir records them, and the directories that
-leaves empty. The download cache is kept. With --unload, the kernel module
-is unloaded (rmmod) if it is loaded.`,
+leaves empty, and runs 'dkms remove -m <name> -v <version> -k <release>' for
+each module install built with DKMS. The download cache is kept. With
+--unload, the kernel module is unloaded (rmmod) if it is loaded. (falcoctl's
+cleanup also unloads, and removes every DKMS version of the module.)`,
 		Example: `  ferry driver cleanup
   ferry driver cleanup --unload --dry-run`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.Validate(); err != nil {
+			if err := opts.resolve(cmd, f); err != nil {
 				return err
 			}
 			if strings.TrimSpace(opts.StateDir) == "" {
@@ -530,54 +720,120 @@ is unloaded (rmmod) if it is loaded.`,
 
 type driverConfigOptions struct {
 	*driverOptions
-	DryRun bool
+	DryRun         bool
+	UpdateFalco    bool
+	FalcoConfigDir string
+	Kubeconfig     string
+	Namespace      string
+	ConfigMap      string
 }
 
 func newCmdDriverConfig(f *cmdutil.Factory, dopts *driverOptions) *cobra.Command {
 	opts := &driverConfigOptions{driverOptions: dopts}
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Tell Falco which driver to use",
-		Long: `Tell Falco which driver to use: write <host-root>/etc/falco/config.d/engine-kind-ferry.yaml
-with "engine: {kind: <type>}" (atomically). Falco (0.38+) reads the files of
-config.d over falco.yaml. With one --type, that type is written; with a list
-(or auto), the first the kernel supports.`,
+		Short: "Choose the driver: for Falco, and for the next 'driver install'",
+		Long: `Choose the driver, as falcoctl's 'driver config' does: with one --type, that
+type; with a list (or auto), the first the kernel supports.
+
+With --update-falco (the default), Falco is told: <falco-config-dir>/config.d/
+engine-kind-falcoctl.yaml says "engine: {kind: <type>}" (atomically; Falco
+0.38+ reads config.d over falco.yaml), unless <falco-config-dir>/falco.yaml
+runs an engine that is not a driver (plugins, gvisor), which is left alone.
+
+The choice (type, name, repos, version, host root) is stored in the driver
+section of the config file (--config; falcoctl's driver.{type,name,repos,
+version,hostRoot}), where the driver commands read what their flags do not
+say: the driver-loader image runs 'driver config --type X' and then
+'driver install' with no --type.
+
+falcoctl's Kubernetes flags (--kubeconfig, --namespace, --configmap:
+updating Falco's ConfigMap) are not supported: exit 2.`,
 		Example: `  ferry driver config --type kmod
-  ferry driver config --type auto --host-root /host`,
+  ferry driver config --type modern_ebpf --type kmod --host-root /host
+  ferry driver config --type kmod --update-falco=false`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.Validate(); err != nil {
-				return err
-			}
-			types, _ := driver.ParseTypes(opts.Types)
-			typ := types[0]
-			if len(types) > 1 {
-				t, err := opts.detect(f)
-				if err != nil {
-					return err
-				}
-				if typ, err = driver.ChooseType(types, t); err != nil {
-					return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err}
-				}
-			}
-			res, err := driver.WriteEngineConfig(opts.HostRoot, typ, opts.DryRun)
-			if err != nil {
-				return err
-			}
-			if f.Global.JSON() {
-				return f.PrintJSON(res)
-			}
-			switch {
-			case !res.Changed:
-				fmt.Fprintf(f.IO.Out, "Falco is already configured for %s in %s\n", res.Kind, res.Path)
-			case opts.DryRun:
-				fmt.Fprintf(f.IO.Out, "Would configure Falco for %s in %s\n", res.Kind, res.Path)
-			default:
-				fmt.Fprintf(f.IO.Out, "Configured Falco for %s in %s\n", res.Kind, res.Path)
-			}
-			return nil
+			return driverConfigRun(cmd, f, opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what would be written and write nothing")
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print what would be written and write nothing")
+	fl.BoolVar(&opts.UpdateFalco, "update-falco", true, "write Falco's engine-kind drop-in (falcoctl's flag)")
+	fl.StringVar(&opts.FalcoConfigDir, "falco-config-dir", driver.DefaultFalcoConfigDir, "Falco's configuration directory (falcoctl's flag)")
+	fl.StringVar(&opts.Kubeconfig, "kubeconfig", "", "not supported: ferry does not update Kubernetes ConfigMaps (falcoctl's flag)")
+	fl.StringVar(&opts.Namespace, "namespace", "", "not supported: ferry does not update Kubernetes ConfigMaps (falcoctl's flag)")
+	fl.StringVar(&opts.ConfigMap, "configmap", "", "not supported: ferry does not update Kubernetes ConfigMaps (falcoctl's flag)")
 	return cmd
+}
+
+// driverConfigView is the JSON shape of `driver config`.
+type driverConfigView struct {
+	Type       driver.Type          `json:"type"`
+	Falco      *driver.ConfigResult `json:"falco,omitempty"`
+	ConfigFile string               `json:"configFile"`
+	DryRun     bool                 `json:"dryRun,omitempty"`
+}
+
+func driverConfigRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverConfigOptions) error {
+	for _, k := range []struct{ flag, v string }{{"kubeconfig", opts.Kubeconfig}, {"namespace", opts.Namespace}, {"configmap", opts.ConfigMap}} {
+		if k.v != "" {
+			return cmdutil.Usage(fmt.Errorf("--%s is not supported: ferry does not update Falco's Kubernetes ConfigMap; "+
+				"mount Falco's config.d and pass --falco-config-dir, or pass --update-falco=false", k.flag))
+		}
+	}
+	if err := opts.resolve(cmd, f); err != nil {
+		return err
+	}
+	if !filepath.IsAbs(opts.FalcoConfigDir) {
+		return cmdutil.Usage(fmt.Errorf("--falco-config-dir must be an absolute path, not %q", opts.FalcoConfigDir))
+	}
+	types, _ := driver.ParseTypes(opts.Types)
+	typ := types[0]
+	if len(types) > 1 {
+		t, err := opts.detect(f)
+		if err != nil {
+			return err
+		}
+		if typ, err = driver.ChooseType(types, t); err != nil {
+			return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err}
+		}
+	}
+	v := driverConfigView{Type: typ, ConfigFile: f.ConfigPath(), DryRun: opts.DryRun}
+	if opts.UpdateFalco {
+		res, err := driver.WriteEngineConfig(opts.FalcoConfigDir, typ, opts.DryRun)
+		if err != nil {
+			return err
+		}
+		v.Falco = res
+	}
+	if !opts.DryRun {
+		err := storeDriverSection(v.ConfigFile, driverSection{Type: []string{string(typ)}, Name: opts.Name, Repos: opts.Repos,
+			Version: opts.driverVersion(), HostRoot: opts.HostRoot})
+		if err != nil {
+			return err
+		}
+	}
+	if f.Global.JSON() {
+		return f.PrintJSON(v)
+	}
+	w := f.IO.Out
+	if res := v.Falco; res != nil {
+		switch {
+		case res.Skipped != "":
+			fmt.Fprintf(w, "Falco's configuration is left alone: %s\n", res.Skipped)
+		case !res.Changed:
+			fmt.Fprintf(w, "Falco is already configured for %s in %s\n", res.Kind, res.Path)
+		case opts.DryRun:
+			fmt.Fprintf(w, "Would configure Falco for %s in %s\n", res.Kind, res.Path)
+		default:
+			fmt.Fprintf(w, "Configured Falco for %s in %s\n", res.Kind, res.Path)
+		}
+	}
+	if opts.DryRun {
+		fmt.Fprintf(w, "Would store driver type %s in %s\n", typ, v.ConfigFile)
+	} else {
+		fmt.Fprintf(w, "Stored driver type %s in %s\n", typ, v.ConfigFile)
+	}
+	return nil
 }

@@ -57,7 +57,7 @@ func TestDriverPrintenvSourceable(t *testing.T) {
 	if string(out) != want {
 		t.Errorf("sourced %q\nwant    %q", out, want)
 	}
-	if n := strings.Count(r.out, "\n"); n != 10 {
+	if n := strings.Count(r.out, "\n"); n != 11 {
 		t.Errorf("%d lines:\n%s", n, r.out)
 	}
 }

@@ -91,20 +91,38 @@ func (in *Installer) Cleanup(ctx context.Context, req CleanupRequest) (*CleanupR
 	}
 	st.Files = kept
 
+	// What DKMS built for ferry: removed from DKMS's tree and the
+	// kernel's module directory (a failure is reported, not fatal).
+	for _, m := range st.DKMS {
+		res.Commands = append(res.Commands, Command{Args: []string{"dkms", "remove", "-m", m.Name, "-v", m.Version, "-k", m.Kernel},
+			When: "if dkms is installed; failure ignored"})
+	}
+	if !req.DryRun && len(st.DKMS) > 0 {
+		if err := in.run(ctx, res.Commands); err != nil {
+			return res, err
+		}
+		st.DKMS = nil
+	}
+
 	if req.Unload {
 		mods := slices.Clone(st.Loaded)
 		if req.Name != "" && !slices.Contains(mods, ModuleName(req.Name)) {
 			mods = append(mods, ModuleName(req.Name))
 		}
+		var rm []Command
 		for _, m := range mods {
-			res.Commands = append(res.Commands, Command{Args: []string{"rmmod", m}, When: "if " + m + " is loaded"})
+			rm = append(rm, Command{Args: []string{"rmmod", m}, When: "if " + m + " is loaded"})
 		}
 		if !req.DryRun {
-			if err := in.run(ctx, res.Commands); err != nil {
+			err := in.run(ctx, rm)
+			res.Commands = append(res.Commands, rm...)
+			if err != nil {
 				_ = st.write(req.StateDir)
 				return res, fmt.Errorf("%w: %w", ErrLoad, err)
 			}
 			st.Loaded = nil
+		} else {
+			res.Commands = append(res.Commands, rm...)
 		}
 	}
 	if len(res.Removed) == 0 && len(res.Missing) == 0 && !slices.ContainsFunc(res.Commands, func(c Command) bool { return c.Ran }) {

@@ -75,10 +75,18 @@ func Detect(hostRoot string, k Kernel) (Target, error) {
 		return t, err
 	}
 	id := strings.ToLower(osr["ID"])
-	switch {
-	case mkVersion != "":
+	if mkVersion != "" {
 		// /etc/VERSION overrides the ID: minikube's os-release says buildroot.
 		id = "minikube"
+	}
+	// falcoctl reads the keys a distribution needs when it discovers it;
+	// one missing fails the discovery, which then falls back to the
+	// release files, and else to an undetermined target.
+	if missing := missingKeys(id, osr); missing != "" {
+		t.Warnings = append(t.Warnings, fmt.Sprintf("%s: os-release has no %s", id, missing))
+		id = ""
+	}
+	switch {
 	case id != "":
 	case hostFileExists(hostRoot, "etc/debian_version"):
 		id = "debian"
@@ -88,20 +96,11 @@ func Detect(hostRoot string, k Kernel) (Target, error) {
 		id = "rhel"
 	default:
 		t.Distro, t.ID = Undetermined, Undetermined
-		t.Warnings = append(t.Warnings, "cannot determine the distribution: no os-release with an ID under "+rootName(hostRoot))
+		t.Warnings = append(t.Warnings, "cannot determine the distribution: no os-release with an ID (and the keys it needs) under "+rootName(hostRoot))
 		return t, nil
 	}
 	t.Distro, t.ID = id, id
 
-	need := func(keys ...string) bool {
-		for _, key := range keys {
-			if osr[key] == "" {
-				t.Warnings = append(t.Warnings, fmt.Sprintf("%s: os-release has no %s; using the generic rules", id, key))
-				return false
-			}
-		}
-		return true
-	}
 	switch id {
 	case "amzn":
 		switch osr["VERSION_ID"] {
@@ -135,26 +134,43 @@ func Detect(hostRoot string, k Kernel) (Target, error) {
 		}
 	case "flatcar":
 		// Files are named after the Flatcar release, not the kernel.
-		if need("VERSION_ID") {
+		if osr["VERSION_ID"] != "" {
 			t.FixedKernelRelease = osr["VERSION_ID"]
 		}
 	case "minikube":
 		t.FixedKernelVersion = "1_" + mkVersion
 	case "bottlerocket":
-		if need("VERSION_ID", "VARIANT_ID") {
+		{
 			variant, _, _ := strings.Cut(osr["VARIANT_ID"], "-")
 			t.FixedKernelVersion = "1_" + osr["VERSION_ID"] + "-" + variant
 		}
 	case "talos":
-		if need("VERSION_ID") {
-			t.FixedKernelVersion = "1_" + osr["VERSION_ID"]
-		}
+		t.FixedKernelVersion = "1_" + osr["VERSION_ID"]
 	case "cos":
-		if need("BUILD_ID") {
-			t.BuildID = osr["BUILD_ID"]
-		}
+		t.BuildID = osr["BUILD_ID"]
 	}
 	return t, nil
+}
+
+// requiredKeys are the os-release keys falcoctl needs to discover a
+// distribution.
+var requiredKeys = map[string][]string{
+	"amzn":         {"VERSION_ID"},
+	"talos":        {"VERSION_ID"},
+	"flatcar":      {"VERSION_ID"},
+	"bottlerocket": {"VERSION_ID", "VARIANT_ID"},
+	"cos":          {"BUILD_ID"},
+}
+
+// missingKeys names the keys id needs that osr lacks, or "".
+func missingKeys(id string, osr map[string]string) string {
+	var missing []string
+	for _, k := range requiredKeys[id] {
+		if _, ok := osr[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	return strings.Join(missing, " and ")
 }
 
 func rootName(root string) string {

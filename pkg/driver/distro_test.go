@@ -219,29 +219,39 @@ func TestDetectRules(t *testing.T) {
 			k:     k, id: "bottlerocket", release: k.Release, version: "1_1.17.0-aws",
 		},
 		{
-			name:  "bottlerocket without VARIANT_ID falls back to the generic rules",
+			name:  "bottlerocket without VARIANT_ID is undetermined, as in falcoctl",
 			files: map[string]string{"etc/os-release": "ID=bottlerocket\nVERSION_ID=1.11.0\n"},
-			k:     k, id: "bottlerocket", release: k.Release, version: "1", warnings: 1,
+			k:     k, id: "undetermined", release: k.Release, version: "1", warnings: 2,
 		},
 		{
 			name:  "talos without VERSION_ID",
 			files: map[string]string{"etc/os-release": "ID=talos\n"},
-			k:     k, id: "talos", release: k.Release, version: "1", warnings: 1,
+			k:     k, id: "undetermined", release: k.Release, version: "1", warnings: 2,
 		},
 		{
 			name:  "flatcar without VERSION_ID",
 			files: map[string]string{"etc/os-release": "ID=flatcar\n"},
-			k:     k, id: "flatcar", release: k.Release, version: "1", warnings: 1,
+			k:     k, id: "undetermined", release: k.Release, version: "1", warnings: 2,
 		},
 		{
 			name:  "cos without BUILD_ID",
 			files: map[string]string{"etc/os-release": "ID=cos\n"},
-			k:     k, id: "cos", release: k.Release, version: "1", warnings: 1,
+			k:     k, id: "undetermined", release: k.Release, version: "1", warnings: 2,
+		},
+		{
+			name:  "talos without VERSION_ID, but a release file",
+			files: map[string]string{"etc/os-release": "ID=talos\n", "etc/redhat-release": "x\n"},
+			k:     k, id: "rhel", release: k.Release, version: "1", warnings: 1,
+		},
+		{
+			name:  "KEY = value lines, as falcoctl's ini reader reads them",
+			files: map[string]string{"etc/os-release": "ID = talos\nVERSION_ID = \"v1.6.0\"\n"},
+			k:     k, id: "talos", release: k.Release, version: "1_v1.6.0",
 		},
 		{
 			name:  "amazon linux without VERSION_ID",
 			files: map[string]string{"etc/os-release": "ID=\"amzn\"\n"},
-			k:     k, id: "amazonlinux", release: k.Release, version: "1",
+			k:     k, id: "undetermined", release: k.Release, version: "1", warnings: 2,
 		},
 		{
 			name:  "generic keeps a version without a build number",

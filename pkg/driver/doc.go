@@ -13,10 +13,15 @@
 // (<cache>/<driver version>/<arch>/<file>), installs it atomically where
 // Falco looks for it (<host root>/root/.falco/...), records what it put in
 // place in a state file that Cleanup reads, and loads a kernel module only
-// when asked. WriteEngineConfig tells Falco which engine kind to use.
+// when asked. When no repository has the file and Request.Compile is set,
+// it builds the driver from Falco's sources (<host root>/usr/src/<name>-
+// <version>) against the kernel headers: a module with DKMS or make, the
+// eBPF probe with make, clang and llc (build.go). WriteEngineConfig tells
+// Falco which engine kind to use.
 //
 // The package never prints: it returns results and errors (test them with
-// errors.Is against ErrNotFound, ErrDigestMismatch, ErrUnsupported, ErrLoad)
+// errors.Is against ErrNotFound, ErrDigestMismatch, ErrUnsupported, ErrLoad,
+// ErrNoSource, ErrNoHeaders, ErrBuild, ErrUnsafeName)
 // and reports progress through Installer.Progress. Commands (rmmod, insmod)
 // run through the System interface, which tests replace.
 package driver

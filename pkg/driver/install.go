@@ -7,7 +7,6 @@ import (
 	nethttp "net/http"
 	"os"
 	"path/filepath"
-	"strings"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
 )
@@ -26,6 +25,41 @@ type Installer struct {
 	System System
 	// Progress, if set, is told about each step.
 	Progress func(Event)
+	// Header is added to every download request (falcoctl's --http-headers).
+	Header nethttp.Header
+}
+
+// client is HTTP with Header added to each request.
+func (in *Installer) client() *nethttp.Client {
+	c := in.HTTP
+	if c == nil {
+		c = nethttp.DefaultClient
+	}
+	if len(in.Header) == 0 {
+		return c
+	}
+	cp := *c
+	next := cp.Transport
+	if next == nil {
+		next = nethttp.DefaultTransport
+	}
+	cp.Transport = headerTransport{next: next, h: in.Header}
+	return &cp
+}
+
+type headerTransport struct {
+	next nethttp.RoundTripper
+	h    nethttp.Header
+}
+
+func (t headerTransport) RoundTrip(r *nethttp.Request) (*nethttp.Response, error) {
+	r = r.Clone(r.Context())
+	for k, vs := range t.h {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	return t.next.RoundTrip(r)
 }
 
 // Event is a step of Install or Cleanup, for progress reporting.
@@ -75,6 +109,9 @@ type Request struct {
 	InstallDir string
 	// StateDir holds the record of what was installed, for Cleanup.
 	StateDir string
+	// ProbeLinks are more paths linked to the installed eBPF probe (the
+	// legacy loader's FALCO_BPF_PROBE).
+	ProbeLinks []string
 	// Load loads a kernel module once installed (rmmod of the loaded one,
 	// then insmod). Other types have nothing to load.
 	Load bool
@@ -82,6 +119,13 @@ type Request struct {
 	DryRun bool
 	// MaxBytes bounds the download (default DefaultMaxBytes).
 	MaxBytes int64
+	// NoDownload skips the repositories (falcoctl's --download=false).
+	NoDownload bool
+	// Compile builds the driver from its sources on this host when no
+	// prebuilt one is found (or NoDownload), as Build says. It is not done
+	// when SHA256 is given: a local build cannot have that digest.
+	Compile bool
+	Build   BuildOptions
 }
 
 // Status says what Install did.
@@ -117,11 +161,21 @@ type Result struct {
 	// Tried lists the repositories that did not serve the file.
 	Tried []Attempt `json:"tried,omitempty"`
 	// Cached is true when the file came from the cache, with no download.
-	Cached    bool   `json:"cached"`
-	CachePath string `json:"cachePath,omitempty"`
+	Cached bool `json:"cached"`
+	// Built is true when the file was built on this host, as Build says
+	// (with DryRun: how it would be built if no repository has it).
+	Built     bool       `json:"built"`
+	Build     *BuildPlan `json:"build,omitempty"`
+	CachePath string     `json:"cachePath,omitempty"`
 	// Path is the installed file; Link the eBPF probe link to it.
 	Path string `json:"path,omitempty"`
 	Link string `json:"link,omitempty"`
+	// CacheLink is <cache>/<name>-bpf.o, linked to the cached probe where
+	// the legacy loader put it ($HOME/.falco/falco-bpf.o), so that a Falco
+	// container given that directory finds it.
+	CacheLink string `json:"cacheLink,omitempty"`
+	// ProbeLinks are Request.ProbeLinks, linked to Path.
+	ProbeLinks []string `json:"probeLinks,omitempty"`
 	// SHA256 is the file's digest; Verified how it was checked ("" = not
 	// checked: no digest was available).
 	SHA256   string    `json:"sha256,omitempty"`
@@ -136,11 +190,11 @@ func (r *Result) What() string {
 }
 
 func (req *Request) validate() error {
-	switch {
-	case req.Name == "":
+	if req.Name == "" {
 		return errors.New("no driver name")
-	case strings.ContainsAny(req.Name, `/\`):
-		return fmt.Errorf("invalid driver name %q", req.Name)
+	}
+	if why := SafeElement(req.Name); why != "" {
+		return fmt.Errorf("driver name %q is %w: %s", req.Name, ErrUnsafeName, why)
 	}
 	if _, err := ParseType(string(req.Type)); err != nil {
 		return err
@@ -151,16 +205,22 @@ func (req *Request) validate() error {
 	switch {
 	case req.Version == "":
 		return errors.New("no driver version")
-	case strings.ContainsAny(req.Version, `/\`) || req.Version == "." || req.Version == "..":
-		return fmt.Errorf("invalid driver version %q", req.Version)
-	case req.Target.ID == "" || req.Target.ID == Undetermined:
-		return fmt.Errorf("%w: cannot determine the host's distribution, so no prebuilt driver can match it", ErrUnsupported)
-	case len(req.Repos) == 0:
+	case req.Target.ID == "" || (req.Target.ID == Undetermined && !req.Compile):
+		return fmt.Errorf("%w: detected an unsupported target system (cannot determine the host's distribution), so no prebuilt driver can match it", ErrUnsupported)
+	case len(req.Repos) == 0 && !req.NoDownload:
 		return errors.New("no driver repository")
 	case req.CacheDir == "":
 		return errors.New("no cache directory")
 	case req.InstallDir != "" && req.StateDir == "":
 		return errors.New("no state directory")
+	}
+	if err := CheckNames(req.Name, req.Version, req.Target); err != nil {
+		return err
+	}
+	for _, l := range req.ProbeLinks {
+		if !filepath.IsAbs(l) {
+			return fmt.Errorf("probe link %q is not an absolute path", l)
+		}
 	}
 	if _, err := ferryhttp.NormalizeSHA256(req.SHA256); err != nil {
 		return err
@@ -191,6 +251,14 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		res.Path = LocalPath(req.InstallDir, req.Version, arch, res.FileName)
 		if req.Type == EBPF {
 			res.Link = ProbeLink(req.InstallDir, req.Name)
+			if l := ProbeLink(req.CacheDir, req.Name); filepath.Clean(l) != filepath.Clean(res.Link) {
+				res.CacheLink = l
+			}
+			for _, l := range req.ProbeLinks {
+				if c := filepath.Clean(l); c != filepath.Clean(res.Link) && c != filepath.Clean(res.CacheLink) {
+					res.ProbeLinks = append(res.ProbeLinks, c)
+				}
+			}
 		}
 	}
 	for _, repo := range req.Repos {
@@ -199,6 +267,12 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 	want, _ := ferryhttp.NormalizeSHA256(req.SHA256)
 	if req.MaxBytes <= 0 {
 		req.MaxBytes = DefaultMaxBytes
+	}
+
+	if req.NoDownload && !req.Compile {
+		res.Status = StatusNotNeeded
+		res.Note = "nothing to do: download and compile disabled"
+		return res, nil
 	}
 
 	// The cache, when it holds the file (with the expected digest, if any).
@@ -214,20 +288,59 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		in.progress(Event{Step: "cached", Path: res.CachePath})
 	}
 
+	// An undetermined host has no prebuilt driver: only a build can help.
+	download := !req.NoDownload && req.Target.ID != Undetermined
+	compile := req.Compile && req.SHA256 == ""
+	if !download {
+		res.URLs = nil
+	}
+	if !res.Cached && !download && !compile {
+		return res, fmt.Errorf("%w for the %s: downloads are off, and a local build cannot have the expected sha256 %s", ErrNotFound, res.What(), want)
+	}
+
 	if req.DryRun {
 		res.Status = StatusWouldInstall
+		if !res.Cached && compile {
+			if plan, err := in.planBuild(req, res); err == nil {
+				res.Build = plan
+			} else if !download {
+				return res, err
+			}
+		}
 		if req.Load {
 			res.Commands, res.Note = loadPlan(req, res.Path)
 		}
 		return res, nil
 	}
 
-	downloaded := false
+	fresh := false
 	if !res.Cached {
-		if err := in.download(ctx, req, want, res); err != nil {
-			return res, err
+		var dlErr error
+		if download {
+			dlErr = in.download(ctx, req, want, res)
 		}
-		downloaded = true
+		var de *DownloadError
+		switch {
+		case download && dlErr == nil:
+		case download && !errors.As(dlErr, &de):
+			// A corrupt or oversized file, or an interrupted run: not a
+			// reason to build.
+			return res, dlErr
+		case !compile:
+			return res, dlErr
+		default:
+			plan, err := in.planBuild(req, res)
+			if err == nil {
+				err = in.build(ctx, req, plan, res)
+			}
+			if err != nil {
+				if dlErr != nil {
+					return res, fmt.Errorf("%w; then %w", dlErr, err)
+				}
+				return res, err
+			}
+		}
+		fresh = true
 	}
 
 	changed, err := in.place(ctx, req, res)
@@ -235,7 +348,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		return res, err
 	}
 	res.Status = StatusUpToDate
-	if downloaded || changed {
+	if fresh || changed {
 		res.Status = StatusInstalled
 	}
 
@@ -263,7 +376,7 @@ func (in *Installer) download(ctx context.Context, req Request, want string, res
 	for _, u := range res.URLs {
 		in.progress(Event{Step: "try", URL: u})
 		verified := ""
-		got, err := ferryhttp.DownloadFile(ctx, in.HTTP, u, res.CachePath, 0o644, ferryhttp.DownloadOptions{
+		got, err := ferryhttp.DownloadFile(ctx, in.client(), u, res.CachePath, 0o644, ferryhttp.DownloadOptions{
 			Limit:  req.MaxBytes,
 			SHA256: want,
 			Check: func(d ferryhttp.Downloaded) error {
@@ -301,7 +414,7 @@ func (in *Installer) download(ctx context.Context, req Request, want string, res
 
 // sidecar fetches URL.sha256; "" when the repository serves none.
 func (in *Installer) sidecar(ctx context.Context, u string) (string, error) {
-	data, err := ferryhttp.ReadURL(ctx, in.HTTP, u+".sha256", maxSidecarBytes)
+	data, err := ferryhttp.ReadURL(ctx, in.client(), u+".sha256", maxSidecarBytes)
 	if errors.Is(err, ferryhttp.ErrNotFound) {
 		return "", nil
 	}
@@ -335,26 +448,42 @@ func (in *Installer) place(ctx context.Context, req Request, res *Result) (chang
 			in.progress(Event{Step: "installed", Path: res.Path})
 		}
 	}
-	if res.Link != "" {
-		target, err := filepath.Rel(filepath.Dir(res.Link), res.Path)
+	links := [][2]string{{res.Link, res.Path}, {res.CacheLink, res.CachePath}}
+	for _, l := range res.ProbeLinks {
+		links = append(links, [2]string{l, res.Path})
+	}
+	for _, l := range links {
+		if l[0] == "" {
+			continue
+		}
+		target, err := filepath.Rel(filepath.Dir(l[0]), l[1])
 		if err != nil {
 			return false, err
 		}
-		if cur, err := os.Readlink(res.Link); err != nil || cur != target {
-			if err := symlinkAtomic(target, res.Link); err != nil {
+		if cur, err := os.Readlink(l[0]); err != nil || cur != target {
+			if err := symlinkAtomic(target, l[0]); err != nil {
 				return false, fmt.Errorf("linking the eBPF probe: %w", err)
 			}
 			changed = true
-			in.progress(Event{Step: "installed", Path: res.Link})
+			in.progress(Event{Step: "installed", Path: l[0]})
 		}
 	}
-	entry := InstalledFile{Path: res.Path, Base: req.InstallDir, Name: req.Name, Version: req.Version, Type: req.Type, URL: res.URL, SHA256: res.SHA256}
+	entry := InstalledFile{Path: res.Path, Base: req.InstallDir, Name: req.Name, Version: req.Version, Type: req.Type, URL: res.URL, SHA256: res.SHA256, Built: res.Built}
 	return changed, updateState(ctx, req.StateDir, func(st *State) {
 		st.record(entry)
-		if res.Link != "" {
-			link := entry
-			link.Path, link.Link, link.SHA256 = res.Link, true, ""
-			st.record(link)
+		if res.Built && res.Build != nil && res.Build.Method == "dkms" {
+			st.recordDKMS(DKMSModule{Name: req.Name, Version: req.Version, Kernel: req.Target.KernelRelease})
+		}
+		links := [][2]string{{res.Link, req.InstallDir}, {res.CacheLink, req.CacheDir}}
+		for _, l := range res.ProbeLinks {
+			links = append(links, [2]string{l, ""})
+		}
+		for _, l := range links {
+			if l[0] != "" {
+				link := entry
+				link.Path, link.Base, link.Link, link.SHA256 = l[0], l[1], true, ""
+				st.record(link)
+			}
 		}
 	})
 }
@@ -394,8 +523,8 @@ func (in *Installer) run(ctx context.Context, cmds []Command) error {
 			if !loaded {
 				continue
 			}
-		case "chcon":
-			if !sys.HasCommand("chcon") {
+		case "chcon", "dkms":
+			if !sys.HasCommand(c.Args[0]) {
 				continue
 			}
 			in.progress(Event{Step: "run", Path: c.String()})

@@ -406,15 +406,18 @@ func TestCleanup(t *testing.T) {
 	}
 
 	dry, err := f.in.Cleanup(context.Background(), CleanupRequest{StateDir: f.req.StateDir, Name: "falco", Unload: true, DryRun: true})
-	if err != nil || dry.Status != "would-clean" || len(dry.Removed) != 3 || len(dry.Commands) != 1 {
+	// The probe is linked in the install directory and, where the legacy
+	// loader put it, in the cache ($HOME/.falco/falco-bpf.o).
+	if err != nil || dry.Status != "would-clean" || len(dry.Removed) != 4 || len(dry.Commands) != 1 ||
+		dry.Removed[1] != ProbeLink(f.req.CacheDir, "falco") {
 		t.Fatalf("dry: %+v, %v", dry, err)
 	}
-	if !strings.HasSuffix(dry.Removed[0], "falco-bpf.o") {
+	if !strings.HasSuffix(dry.Removed[0], "falco-bpf.o") || !strings.HasSuffix(dry.Removed[1], "falco-bpf.o") {
 		t.Errorf("links go first: %v", dry.Removed)
 	}
 	f.sys.ran = nil
 	res, err := f.in.Cleanup(context.Background(), CleanupRequest{StateDir: f.req.StateDir, Name: "falco", Unload: true})
-	if err != nil || res.Status != "cleaned" || len(res.Removed) != 3 {
+	if err != nil || res.Status != "cleaned" || len(res.Removed) != 4 {
 		t.Fatalf("%+v, %v", res, err)
 	}
 	if !cmp.Equal(f.sys.ran, [][]string{{"rmmod", "falco"}}) {
@@ -447,11 +450,11 @@ func TestWriteEngineConfig(t *testing.T) {
 		t.Error("dry run wrote")
 	}
 	res, err = WriteEngineConfig(root, Kmod, false)
-	if err != nil || !res.Changed || res.Path != filepath.Join(root, "etc/falco/config.d/engine-kind-ferry.yaml") {
+	if err != nil || !res.Changed || res.Path != filepath.Join(root, "config.d/engine-kind-falcoctl.yaml") {
 		t.Fatalf("%+v, %v", res, err)
 	}
 	data, _ := os.ReadFile(res.Path)
-	if string(data) != "engine:\n  kind: kmod\n" {
+	if string(data) != "engine:\n    kind: kmod\n" {
 		t.Errorf("wrote %q", data)
 	}
 	if res, err := WriteEngineConfig(root, Kmod, false); err != nil || res.Changed {
@@ -459,6 +462,23 @@ func TestWriteEngineConfig(t *testing.T) {
 	}
 	if _, err := WriteEngineConfig(root, "auto", false); err == nil {
 		t.Error("auto accepted")
+	}
+	// A Falco running a driver gets the drop-in; one running plugins
+	// (engine kind nodriver, gvisor...) is left alone, as falcoctl does.
+	if err := os.WriteFile(filepath.Join(root, "falco.yaml"), []byte("engine:\n  kind: kmod\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := WriteEngineConfig(root, ModernEBPF, false); err != nil || !res.Changed || res.Skipped != "" {
+		t.Errorf("driver engine: %+v, %v", res, err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "falco.yaml"), []byte("engine:\n  kind: nodriver\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := WriteEngineConfig(root, Kmod, false); err != nil || res.Changed || !strings.Contains(res.Skipped, `"nodriver"`) {
+		t.Errorf("plugin engine: %+v, %v", res, err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "config.d", EngineConfigName)); string(data) != "engine:\n    kind: modern_ebpf\n" {
+		t.Errorf("skipped config changed: %q", data)
 	}
 }
 

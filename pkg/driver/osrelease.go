@@ -12,7 +12,8 @@ import (
 	"syscall"
 )
 
-// ParseOSRelease parses os-release(5): KEY=VALUE lines, values optionally
+// ParseOSRelease parses os-release(5): KEY=VALUE lines (spaces around the
+// "=" are allowed, as falcoctl's ini reader allows them), values optionally
 // quoted with "..." (backslash escapes \" \\ \$ \`) or '...'; comments and
 // blank lines are skipped.
 func ParseOSRelease(data []byte) map[string]string {
@@ -24,6 +25,7 @@ func ParseOSRelease(data []byte) map[string]string {
 			continue
 		}
 		key, val, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
 		if !ok || !validKey(key) {
 			continue
 		}

@@ -22,6 +22,22 @@ type State struct {
 	Files []InstalledFile `json:"files"`
 	// Loaded lists the kernel modules Install loaded.
 	Loaded []string `json:"loaded,omitempty"`
+	// DKMS lists the modules Install built with dkms install, which
+	// Cleanup removes from DKMS (dkms remove).
+	DKMS []DKMSModule `json:"dkms,omitempty"`
+}
+
+// DKMSModule is a module DKMS built and installed for a kernel.
+type DKMSModule struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Kernel  string `json:"kernel"`
+}
+
+func (s *State) recordDKMS(m DKMSModule) {
+	if !slices.Contains(s.DKMS, m) {
+		s.DKMS = append(s.DKMS, m)
+	}
 }
 
 // InstalledFile is one file or symbolic link Install created.
@@ -36,6 +52,8 @@ type InstalledFile struct {
 	Type    Type   `json:"type"`
 	URL     string `json:"url,omitempty"`
 	SHA256  string `json:"sha256,omitempty"`
+	// Built is true for a driver built on this host (URL is then empty).
+	Built bool `json:"built,omitempty"`
 }
 
 // StatePath is the state file in dir.
@@ -91,7 +109,7 @@ func updateState(ctx context.Context, dir string, fn func(*State)) error {
 
 // write saves the state atomically; an empty state removes the file.
 func (s *State) write(dir string) error {
-	if len(s.Files) == 0 && len(s.Loaded) == 0 {
+	if len(s.Files) == 0 && len(s.Loaded) == 0 && len(s.DKMS) == 0 {
 		if err := os.Remove(StatePath(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("removing driver state: %w", err)
 		}

@@ -85,7 +85,7 @@ func (t Type) minKernel(arch string) [3]int {
 		if arch == "aarch64" {
 			return [3]int{3, 16, 0}
 		}
-		return [3]int{2, 6, 0}
+		return [3]int{3, 10, 0}
 	case EBPF:
 		if arch == "aarch64" {
 			return [3]int{4, 17, 0}
@@ -101,6 +101,9 @@ func (t Type) minKernel(arch string) [3]int {
 func (t Type) Supported(tg Target) (bool, string) {
 	if t == Kmod && tg.Distro == "cos" {
 		return false, "Container-Optimized OS does not load out-of-tree kernel modules"
+	}
+	if t == Kmod && tg.Distro == "ol" && strings.Contains(tg.KernelRelease, "uek") {
+		return false, "the module does not build on Oracle Linux's UEK kernels (falcoctl skips kmod there too)"
 	}
 	v, ok := kernelNumbers(tg.KernelRelease)
 	if !ok {
