@@ -177,8 +177,13 @@ func TestDriverLoaderEntrypoint(t *testing.T) {
 		if h.Get("X-Emc-Namespace") != "default" || h.Get("Proxy-Authenticate") != "Basic" {
 			t.Errorf("request headers %v", h)
 		}
-		// The stored choice is what install used: the config says kmod.
-		mustContain(t, "config", e.read("config", "ferry", "config.yaml"), "- kmod\n")
+		// The stored choice is what install used: falcoctl's config file
+		// (the one ferry reads as falcoctl) says kmod.
+		cfg, err := os.ReadFile("/etc/falcoctl/falcoctl.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, "config", string(cfg), "- kmod\n")
 	})
 
 	t.Run("--clean", func(t *testing.T) {
