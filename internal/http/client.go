@@ -75,6 +75,7 @@ func New(opts Options) (*nethttp.Client, error) {
 	if !opts.NoRetry {
 		rt = &retry.Transport{Base: rt, Policy: retryPolicy}
 	}
+	rt = &headFallback{next: rt}
 	return &nethttp.Client{Transport: rt}, nil
 }
 
