@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/ferryhq/ferry/internal/testutil"
+	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 // noHEAD makes reg answer 405 to every HEAD, as some CDNs in front of
@@ -102,4 +104,77 @@ func TestOrasPushedEmptyConfig(t *testing.T) {
 	if r.Code == 0 || !strings.Contains(r.Stderr, "plugin") {
 		t.Errorf("install of a contradicting artifact type: exit %d\n%s", r.Code, r.Stderr)
 	}
+}
+
+// info and verify read a registry in install's channel order: host mirrors
+// from the config, the primary, the entry's mirrors, fallback-only host
+// mirrors.
+func TestInfoAndVerifyUseChannels(t *testing.T) {
+	primary, mirror := testutil.NewRegistry(t), testutil.NewRegistry(t)
+	e := newEnv(t)
+	publishRules(t, e, primary.Host+"/acme/rules/my-rules", "1.0.0")
+	from := oci.Location{Registry: primary.Host, Repository: "acme/rules/my-rules"}
+	mirrorCopy(t, from, oci.Location{Registry: mirror.Host, Repository: "acme/rules/my-rules"}, "1.0.0")
+	mirrorCopy(t, from, oci.Location{Registry: mirror.Host, Repository: "cache/my-rules"}, "1.0.0")
+	mirrorCopy(t, from, oci.Location{Registry: mirror.Host, Repository: "acme/rules/my-rules"}, "1.0")
+	mirrorCopy(t, from, oci.Location{Registry: mirror.Host, Repository: "cache/my-rules"}, "1.0")
+	d := digestOf(t, e, primary.Host+"/acme/rules/my-rules:1.0.0")
+
+	check := func(t *testing.T, e *env, ref string) {
+		t.Helper()
+		r := e.ok("artifact", "info", ref, "-o", "json")
+		mustContain(t, "info", r.Stdout, d, `"1.0.0"`)
+		r = e.ok("artifact", "verify", ref)
+		mustContain(t, "verify", r.Stdout, "Verified: ", d)
+		if mirror.Count(http.MethodGet, "/blobs/") == 0 {
+			t.Errorf("no blob was read from the mirror")
+		}
+	}
+
+	t.Run("host mirror before a primary that is up", func(t *testing.T) {
+		cfg := e.write("host.yaml", fmt.Sprintf("registries:\n  - host: %s\n    mirrors: [%s]\n", primary.Host, mirror.Host))
+		e := *e
+		e.t = t
+		e.vars = append(append([]string{}, e.vars...), "FERRY_CONFIG="+cfg)
+		e.ok("index", "add", "acme", e.write("acme.yaml", rulesIndex(primary.Host)))
+		primary.Reset()
+		mirror.Reset()
+		check(t, &e, "rules:1.x")
+		if n := primary.Count("", "/blobs/"); n != 0 {
+			t.Errorf("%d blob requests went to the primary", n)
+		}
+		if n := len(primary.Requests()); n != 0 {
+			t.Errorf("%d requests went to the primary, which comes after its host mirror", n)
+		}
+	})
+
+	down := downRegistry(t)
+	t.Run("primary down, index mirror", func(t *testing.T) {
+		e := *e
+		e.t = t
+		e.vars = append(append([]string{}, e.vars...), "XDG_CONFIG_HOME="+e.path("config-index-mirror"))
+		e.ok("index", "add", "acme", e.write("acme-down.yaml", fmt.Sprintf(`- name: rules
+  type: rulesfile
+  registry: %s
+  repository: acme/rules/my-rules
+  mirrors:
+    - registry: %s
+      repository: cache/my-rules
+`, down, mirror.Host)))
+		mirror.Reset()
+		check(t, &e, "rules:1.x")
+		check(t, &e, "rules:1.0.0")
+	})
+
+	t.Run("primary down, fallback-only host mirror", func(t *testing.T) {
+		cfg := e.write("fallback.yaml", fmt.Sprintf("registries:\n  - host: %s\n    mirrors: [%s]\n    fallbackOnly: true\n", down, mirror.Host))
+		e := *e
+		e.t = t
+		e.vars = append(append([]string{}, e.vars...), "FERRY_CONFIG="+cfg)
+		e.ok("index", "add", "acme", e.write("acme-down2.yaml", strings.ReplaceAll(rulesIndex(primary.Host), primary.Host, down)))
+		mirror.Reset()
+		check(t, &e, "rules:1.x")
+		// A full reference to the primary host goes through its mirrors too.
+		check(t, &e, down+"/acme/rules/my-rules:1.0.0")
+	})
 }
