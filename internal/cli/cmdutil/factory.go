@@ -41,6 +41,10 @@ type GlobalOptions struct {
 	CAFile             string
 	InsecureSkipVerify bool
 	IdleTimeout        time.Duration
+	ConnectTimeout     time.Duration
+	ResponseTimeout    time.Duration
+	RetryMaxWait       time.Duration
+	RetryTimeout       time.Duration
 }
 
 // AddFlags binds the global flags.
@@ -52,7 +56,11 @@ func (g *GlobalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&g.PlainHTTP, "plain-http", false, "talk plain HTTP, not HTTPS, to registries")
 	fs.StringVar(&g.CAFile, "ca-file", "", "PEM file of CA certificates to trust for registries and mirrors")
 	fs.BoolVar(&g.InsecureSkipVerify, "insecure-skip-tls-verify", false, "do not verify registry TLS certificates")
-	fs.DurationVar(&g.IdleTimeout, "idle-timeout", 60*time.Second, "give up on a download that receives no byte for this long (then it resumes or the next channel is tried)")
+	fs.DurationVar(&g.IdleTimeout, "idle-timeout", ferryhttp.DefaultIdleTimeout, "give up on a download that receives no byte for this long (then it resumes or the next channel is tried)")
+	fs.DurationVar(&g.ConnectTimeout, "connect-timeout", ferryhttp.DefaultConnectTimeout, "give up on a connection (TCP, a proxy's CONNECT, TLS) not ready after this long")
+	fs.DurationVar(&g.ResponseTimeout, "response-timeout", ferryhttp.DefaultResponseTimeout, "give up on a request whose response headers do not come within this long")
+	fs.DurationVar(&g.RetryMaxWait, "retry-max-wait", ferryhttp.DefaultRetryMaxWait, "longest wait before a retry; a server asking for more (Retry-After) fails the request at once")
+	fs.DurationVar(&g.RetryTimeout, "retry-timeout", ferryhttp.DefaultRetryTimeout, "start no retry of a request later than this after its first attempt")
 }
 
 // Validate checks the global flag values.
@@ -65,8 +73,13 @@ func (g *GlobalOptions) Validate() error {
 	default:
 		return Usage(fmt.Errorf("--log-level must be error, warn, info or debug, not %q", g.LogLevel))
 	}
-	if g.IdleTimeout <= 0 {
-		return Usage(fmt.Errorf("--idle-timeout must be positive, not %s", g.IdleTimeout))
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"idle-timeout", g.IdleTimeout}, {"connect-timeout", g.ConnectTimeout}, {"response-timeout", g.ResponseTimeout}, {"retry-max-wait", g.RetryMaxWait}, {"retry-timeout", g.RetryTimeout}} {
+		if d.v <= 0 {
+			return Usage(fmt.Errorf("--%s must be positive, not %s", d.flag, d.v))
+		}
 	}
 	return nil
 }
@@ -164,6 +177,11 @@ func (f *Factory) HTTPClient() (*http.Client, error) {
 			InsecureSkipVerify: f.Global.InsecureSkipVerify,
 			Hosts:              hosts,
 			IdleTimeout:        f.Global.IdleTimeout,
+			ConnectTimeout:     f.Global.ConnectTimeout,
+			ResponseTimeout:    f.Global.ResponseTimeout,
+			RetryMaxWait:       f.Global.RetryMaxWait,
+			RetryTimeout:       f.Global.RetryTimeout,
+			Logger:             f.Logger(),
 		})
 	})
 	return f.http, f.httpErr
