@@ -357,7 +357,7 @@ func newCmdArtifactInfo(f *cmdutil.Factory) *cobra.Command {
 			if err := opts.Validate(); err != nil {
 				return err
 			}
-			resolver, err := newResolver(f, cmd, opts.Platform)
+			resolver, err := newChannelResolver(f, cmd, opts.Platform)
 			if err != nil {
 				return err
 			}
@@ -425,6 +425,19 @@ func newResolver(f *cmdutil.Factory, cmd *cobra.Command, platform string) (*inst
 	return &install.Resolver{Indexes: set, Client: client, Platform: platform}, nil
 }
 
+// newChannelResolver is newResolver reading registries in install's channel
+// order: the config's host mirrors, the primary, the entry's mirrors.
+func newChannelResolver(f *cmdutil.Factory, cmd *cobra.Command, platform string) (*install.Resolver, error) {
+	r, err := newResolver(f, cmd, platform)
+	if err != nil {
+		return nil, err
+	}
+	if r.HostMirrors, err = hostMirrors(f); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // artifactInfo returns what is known of raw. When the reference resolves to a
 // digest but its artifact cannot be read (a missing platform, a manifest
 // that does not parse), the view holds the facts found so far along with
@@ -449,7 +462,7 @@ func artifactInfo(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, r
 		return v, err
 	}
 	v.Type, v.Platform = art.Type, art.Platform
-	cfg, err := r.Client.FetchConfig(cmd.Context(), res.Location, art.Config)
+	cfg, err := r.Client.FetchConfig(cmd.Context(), art.Location, art.Config)
 	if err != nil {
 		return v, err
 	}

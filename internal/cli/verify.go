@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
@@ -81,7 +84,12 @@ func verifyRef(ctx context.Context, f *cmdutil.Factory, resolver *install.Resolv
 	if req.Signature, err = o.verifier(ctx, f, res.Entry); err != nil {
 		return nil, err
 	}
-	rep, err := resolver.Client.Verify(ctx, res.Location, req)
+	locs := res.OCILocations()
+	if req.Signature != nil && len(locs) > 1 {
+		req.Signature = &signatureOnAny{v: req.Signature, locs: locs}
+	}
+	// The channel that served the root serves its blobs too.
+	rep, err := resolver.Client.Verify(ctx, locs[0], req)
 	if err != nil {
 		return nil, fmt.Errorf("verifying %q: %w", raw, err)
 	}
@@ -194,7 +202,7 @@ any check fails.`,
 			if from != "" {
 				resolver, err = bundleResolver(cmd, from, "")
 			} else {
-				resolver, err = newResolver(f, cmd, "")
+				resolver, err = newChannelResolver(f, cmd, "")
 			}
 			if err != nil {
 				return err
@@ -217,4 +225,38 @@ any check fails.`,
 	opts.AddFlags(cmd)
 	cmd.Flags().StringVar(&from, "from", "", "verify REF inside this bundle (written by ferry artifact bundle) instead of the registry: no network")
 	return cmd
+}
+
+// signatureOnAny verifies a signature on each channel that serves the
+// artifact until one verifies, as install does: a signature binds the
+// digest, so any channel may carry it. Otherwise it reports the first
+// channel that answered.
+type signatureOnAny struct {
+	v    oci.SignatureVerifier
+	locs []oci.Location
+}
+
+func (s *signatureOnAny) VerifySignature(ctx context.Context, c *oci.Client, _ oci.Location, desc ocispec.Descriptor) ([]oci.Check, error) {
+	var first []oci.Check
+	var firstErr error
+	for _, loc := range s.locs {
+		checks, err := s.v.VerifySignature(ctx, c, loc, desc)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		if !slices.ContainsFunc(checks, func(c oci.Check) bool { return !c.OK }) {
+			return checks, nil
+		}
+		if first == nil {
+			first = checks
+		}
+	}
+	if first != nil {
+		return first, nil
+	}
+	return nil, firstErr
 }

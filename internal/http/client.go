@@ -5,12 +5,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	nethttp "net/http"
 	"os"
 	"time"
-
-	"oras.land/oras-go/v2/registry/remote/retry"
 )
 
 // HostConfig holds the TLS settings for one registry or mirror host.
@@ -29,15 +28,25 @@ type Options struct {
 	InsecureSkipVerify bool
 	// Hosts holds per-host TLS settings, keyed by host[:port].
 	Hosts map[string]HostConfig
-	// ConnectTimeout bounds dialing and the TLS handshake (default 10s).
+	// ConnectTimeout bounds getting a connection: dialing, a proxy's
+	// answer to CONNECT and the TLS handshake (default 10s).
 	ConnectTimeout time.Duration
-	// ResponseTimeout bounds the wait for response headers (default 30s).
-	// Bodies are bounded by the caller's context, so large downloads are not
-	// cut off.
+	// ResponseTimeout bounds the wait for response headers once the
+	// request is sent (default 30s). Bodies are bounded by IdleTimeout, so
+	// large downloads are not cut off.
 	ResponseTimeout time.Duration
 	// IdleTimeout fails a response body that delivers no byte for this
 	// long (default 60s).
 	IdleTimeout time.Duration
+	// RetryMaxWait is the longest wait before a retry; a server's
+	// Retry-After beyond it ends the request at once (default 30s).
+	RetryMaxWait time.Duration
+	// RetryTimeout bounds a request's retry cycle: no retry starts later
+	// than this after the first attempt (default 60s).
+	RetryTimeout time.Duration
+	// Logger, when set, gets one line per retry: info level, or warn when
+	// the wait or the stalled attempt exceeds a few seconds.
+	Logger *slog.Logger
 	// NoRetry disables retries (for tests that count requests).
 	NoRetry bool
 }
@@ -67,26 +76,26 @@ func New(opts Options) (*nethttp.Client, error) {
 	if opts.UserAgent != "" {
 		rt = &userAgent{next: rt, ua: opts.UserAgent}
 	}
-	idle := opts.IdleTimeout
-	if idle <= 0 {
-		idle = 60 * time.Second
+	rt = &phases{next: rt, proxy: nethttp.ProxyFromEnvironment,
+		connect:  orDefault(opts.ConnectTimeout, DefaultConnectTimeout),
+		response: orDefault(opts.ResponseTimeout, DefaultResponseTimeout),
+		idle:     orDefault(opts.IdleTimeout, DefaultIdleTimeout),
 	}
-	rt = &idleTimeout{next: rt, idle: idle}
 	if !opts.NoRetry {
-		rt = &retry.Transport{Base: rt, Policy: retryPolicy}
+		rt = &retrier{next: rt, log: opts.Logger,
+			maxWait: orDefault(opts.RetryMaxWait, DefaultRetryMaxWait),
+			budget:  orDefault(opts.RetryTimeout, DefaultRetryTimeout),
+		}
 	}
+	rt = &headFallback{next: rt}
 	return &nethttp.Client{Transport: rt}, nil
 }
 
 func newTransport(opts Options, hc HostConfig) (*nethttp.Transport, error) {
-	connect := opts.ConnectTimeout
-	if connect <= 0 {
-		connect = 10 * time.Second
-	}
-	response := opts.ResponseTimeout
-	if response <= 0 {
-		response = 30 * time.Second
-	}
+	// The phases transport bounds each phase with errors that name host
+	// and proxy; these bounds are a backstop for work that outlives a
+	// cancelled attempt (a dial goes on to fill the pool).
+	connect := orDefault(opts.ConnectTimeout, DefaultConnectTimeout) + time.Second
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: hc.InsecureSkipVerify} //nolint:gosec // only when the user asks for it
 	if hc.CAFile != "" {
 		pool, err := certPool(hc.CAFile)
@@ -101,7 +110,6 @@ func newTransport(opts Options, hc HostConfig) (*nethttp.Transport, error) {
 		DialContext:           dialer.DialContext,
 		TLSClientConfig:       tlsConfig,
 		TLSHandshakeTimeout:   connect,
-		ResponseHeaderTimeout: response,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
@@ -128,6 +136,20 @@ func certPool(file string) (*x509.CertPool, error) {
 		return nil, errors.New("reading CA file: " + file + ": no PEM certificate found")
 	}
 	return pool, nil
+}
+
+// Default bounds of a request's phases.
+const (
+	DefaultConnectTimeout  = 10 * time.Second
+	DefaultResponseTimeout = 30 * time.Second
+	DefaultIdleTimeout     = 60 * time.Second
+)
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 type perHost struct {

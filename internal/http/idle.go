@@ -2,39 +2,19 @@ package http
 
 import (
 	"context"
-	"fmt"
 	"io"
-	nethttp "net/http"
 	"sync"
 	"time"
 )
 
-// idleTimeout fails a response body that delivers nothing for too long, so a
+// idleBody fails a response body that delivers nothing for idle, so a
 // stalled connection ends in an error (which a resuming reader or the next
-// channel then handles) instead of a hang. Large, slow but steady downloads
-// are not cut off.
-type idleTimeout struct {
-	next nethttp.RoundTripper
-	idle time.Duration
-}
-
-func (t *idleTimeout) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
-	ctx, cancel := context.WithCancelCause(req.Context())
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		cancel(nil)
-		return nil, err
-	}
-	b := &idleBody{rc: resp.Body, cancel: cancel, idle: t.idle}
-	b.timer = time.AfterFunc(t.idle, b.expire)
-	resp.Body = b
-	return resp, nil
-}
-
+// channel then handles) instead of a hang.
 type idleBody struct {
 	rc     io.ReadCloser
 	cancel context.CancelCauseFunc
 	idle   time.Duration
+	stall  error
 	timer  *time.Timer
 	once   sync.Once
 	mu     sync.Mutex
@@ -43,7 +23,7 @@ type idleBody struct {
 
 func (b *idleBody) expire() {
 	b.mu.Lock()
-	b.err = fmt.Errorf("no data received for %s: connection stalled", b.idle)
+	b.err = b.stall
 	b.mu.Unlock()
 	b.cancel(b.err)
 }

@@ -67,7 +67,12 @@ func newRegistry(t testing.TB, tls bool) *Registry {
 	cfg.HTTP.Secret = "ferry-test-secret"
 	cfg.Log.Level = "error"
 	cfg.Log.AccessLog.Disabled = true
-	app := handlers.NewApp(context.Background(), cfg)
+	return serveRegistry(t, handlers.NewApp(context.Background(), cfg), tls)
+}
+
+// serveRegistry serves app on loopback, recording requests and running faults.
+func serveRegistry(t testing.TB, app http.Handler, tls bool) *Registry {
+	t.Helper()
 	reg := &Registry{app: app}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Record the request as it arrives: a client may read the whole

@@ -3,6 +3,8 @@ package oci
 import (
 	"fmt"
 	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Artifact types. The type of an artifact is read from its layer media type.
@@ -31,6 +33,51 @@ func TypeFromLayerMediaType(mt string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("layer media type %q is not a Falco artifact (%w)", mt, ErrNotArtifact)
+}
+
+// typeFromConfigMediaType returns the artifact type of a Falco config media
+// type, or "".
+func typeFromConfigMediaType(mt string) string {
+	for _, t := range Types {
+		if mt == ConfigMediaType(t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// ManifestType is the one media-type rule install and verify share. A
+// manifest is a Falco artifact of type T when:
+//   - it has exactly one layer, of media type LayerMediaType(T);
+//   - its config is ConfigMediaType(T) (as falcoctl and ferry push it) or
+//     the OCI empty config (as oras push writes for image-spec 1.1);
+//   - its artifactType is unset or ConfigMediaType(T) (what
+//     `oras push --artifact-type` is given).
+//
+// It returns T and the layer, or an error matching ErrNotArtifact that names
+// what breaks the rule.
+func ManifestType(m ocispec.Manifest) (string, ocispec.Descriptor, error) {
+	if len(m.Layers) != 1 {
+		return "", ocispec.Descriptor{}, fmt.Errorf("manifest has %d layers, want 1: %w", len(m.Layers), ErrNotArtifact)
+	}
+	layer := m.Layers[0]
+	typ, err := TypeFromLayerMediaType(layer.MediaType)
+	if err != nil {
+		return "", ocispec.Descriptor{}, err
+	}
+	if cfg := m.Config.MediaType; cfg != ConfigMediaType(typ) && cfg != ocispec.MediaTypeEmptyJSON {
+		if other := typeFromConfigMediaType(cfg); other != "" {
+			return "", ocispec.Descriptor{}, fmt.Errorf("config media type %q is a %s's, the layer a %s's: %w", cfg, other, typ, ErrNotArtifact)
+		}
+		return "", ocispec.Descriptor{}, fmt.Errorf("config media type %q is neither %q nor the empty config %q: %w", cfg, ConfigMediaType(typ), ocispec.MediaTypeEmptyJSON, ErrNotArtifact)
+	}
+	if at := m.ArtifactType; at != "" && at != ConfigMediaType(typ) {
+		if other := typeFromConfigMediaType(at); other != "" {
+			return "", ocispec.Descriptor{}, fmt.Errorf("artifactType %q is a %s's, the layer a %s's: %w", at, other, typ, ErrNotArtifact)
+		}
+		return "", ocispec.Descriptor{}, fmt.Errorf("artifactType %q is not %q: %w", at, ConfigMediaType(typ), ErrNotArtifact)
+	}
+	return typ, layer, nil
 }
 
 // ValidType reports an error for an unknown artifact type.

@@ -121,12 +121,35 @@ func (c *Client) Tags(ctx context.Context, loc Location) ([]string, error) {
 		return nil, err
 	}
 	var tags []string
-	err = repo.Tags(ctx, "", func(page []string) error {
-		tags = append(tags, page...)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing tags of %s: %w", loc, classify(loc.Registry, err))
+	last := ""
+	for range repo.TagListMaxPages {
+		// oras-go follows Link headers; some registries (go-containerregistry's,
+		// some proxies) cut the list at n and send none. A full last page
+		// then means "ask again after its last tag".
+		full, fresh, pageLast := false, 0, ""
+		err = repo.Tags(ctx, last, func(page []string) error {
+			full = len(page) >= repo.TagListPageSize
+			if len(page) > 0 {
+				pageLast = page[len(page)-1]
+			}
+			for _, tag := range page {
+				// A registry that ignores last= (or answers a last past
+				// the end with the whole list) must not repeat tags.
+				if last != "" && tag <= last {
+					continue
+				}
+				tags = append(tags, tag)
+				fresh++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing tags of %s: %w", loc, classify(loc.Registry, err))
+		}
+		if !full || fresh == 0 {
+			return tags, nil
+		}
+		last = pageLast
 	}
-	return tags, nil
+	return nil, fmt.Errorf("listing tags of %s: more than %d pages of %d tags", loc, repo.TagListMaxPages, repo.TagListPageSize)
 }

@@ -115,18 +115,12 @@ func (c *Client) Resolve(ctx context.Context, root *Root, platform string) (*Art
 }
 
 func (a *Artifact) fromManifest(m ocispec.Manifest) error {
-	for _, l := range m.Layers {
-		typ, err := TypeFromLayerMediaType(l.MediaType)
-		if err != nil {
-			continue
-		}
-		a.Layer, a.Type, a.Config = l, typ, m.Config
-		return nil
+	typ, layer, err := ManifestType(m)
+	if err != nil {
+		return err
 	}
-	if len(m.Layers) == 0 {
-		return fmt.Errorf("manifest has no layers: %w", ErrNotArtifact)
-	}
-	return fmt.Errorf("no layer has a Falco media type (first is %q): %w", m.Layers[0].MediaType, ErrNotArtifact)
+	a.Layer, a.Type, a.Config = layer, typ, m.Config
+	return nil
 }
 
 func selectPlatform(idx ocispec.Index, platform string) (ocispec.Descriptor, []string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
@@ -55,7 +56,7 @@ func (c *Client) CopySignatures(ctx context.Context, loc Location, desc ocispec.
 // attachedSource lists desc's Sigstore bundle referrers and returns where
 // to fetch their manifests and blobs from: loc's registry, or the OCI image
 // layout (a bundle file, an oci-layout: reference) that the client reads.
-func (c *Client) attachedSource(ctx context.Context, loc Location, desc ocispec.Descriptor, artifactType string) (referrers []ocispec.Descriptor, manifests, blobs content.Fetcher, err error) {
+func (c *Client) attachedSource(ctx context.Context, loc Location, desc ocispec.Descriptor) (referrers []ocispec.Descriptor, manifests, blobs content.Fetcher, err error) {
 	l, _, err := c.layoutFor(ctx, loc)
 	if err != nil {
 		return nil, nil, nil, err
@@ -82,12 +83,27 @@ func (c *Client) attachedSource(ctx context.Context, loc Location, desc ocispec.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	err = repo.Referrers(ctx, desc, artifactType, func(page []ocispec.Descriptor) error {
-		referrers = append(referrers, page...)
+	// Not filtered by the registry: some (go-containerregistry's) list a
+	// referrer's config media type as its artifactType, which is the OCI
+	// empty config for cosign's bundles. Such referrers are kept too; the
+	// caller tells a bundle by what its manifest holds.
+	err = repo.Referrers(ctx, desc, "", func(page []ocispec.Descriptor) error {
+		for _, p := range page {
+			if maybeBundle(p.ArtifactType) {
+				referrers = append(referrers, p)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("listing the referrers of %s: %w", desc.Digest, classify(loc.Registry, err))
 	}
 	return referrers, repo.Manifests(), repo.Blobs(), nil
+}
+
+// maybeBundle reports whether a referrer listed with artifactType may be a
+// Sigstore bundle (any version): it says so, or the registry listed no type
+// or the empty config's media type in its place.
+func maybeBundle(artifactType string) bool {
+	return strings.HasPrefix(artifactType, mediaTypeSigstoreBundlePrefix) || artifactType == "" || artifactType == ocispec.MediaTypeEmptyJSON
 }

@@ -27,11 +27,14 @@ import (
 // --new-bundle-format), and the annotations of cosign's legacy keyless
 // signatures under the sha256-<digest>.sig tag.
 const (
-	MediaTypeSigstoreBundle     = "application/vnd.dev.sigstore.bundle.v0.3+json"
-	PredicateCosignSign         = "https://sigstore.dev/cosign/sign/v1"
-	AnnotationCosignCertificate = "dev.sigstore.cosign/certificate"
-	AnnotationCosignChain       = "dev.sigstore.cosign/chain"
-	AnnotationCosignBundle      = "dev.sigstore.cosign/bundle"
+	MediaTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	// mediaTypeSigstoreBundlePrefix starts the media type of every bundle
+	// version (v0.1 and v0.2 are "...bundle+json;version=0.x").
+	mediaTypeSigstoreBundlePrefix = "application/vnd.dev.sigstore.bundle"
+	PredicateCosignSign           = "https://sigstore.dev/cosign/sign/v1"
+	AnnotationCosignCertificate   = "dev.sigstore.cosign/certificate"
+	AnnotationCosignChain         = "dev.sigstore.cosign/chain"
+	AnnotationCosignBundle        = "dev.sigstore.cosign/bundle"
 )
 
 // ErrNoTrustedRoot means a keyless signature cannot be verified because no
@@ -179,7 +182,7 @@ func (v *KeylessVerifier) verifyReferrers(ctx context.Context, c *Client, loc Lo
 // eachBundle calls try with every Sigstore bundle attached to desc as an
 // OCI referrer, until one verifies; it returns why the others did not.
 func eachBundle(ctx context.Context, c *Client, loc Location, desc ocispec.Descriptor, try func(r ocispec.Descriptor, b *bundle.Bundle, artifact verify.ArtifactPolicyOption) error) ([]string, error) {
-	referrers, manifests, blobs, err := c.attachedSource(ctx, loc, desc, MediaTypeSigstoreBundle)
+	referrers, manifests, blobs, err := c.attachedSource(ctx, loc, desc)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +204,7 @@ func eachBundle(ctx context.Context, c *Client, loc Location, desc ocispec.Descr
 			continue
 		}
 		for _, l := range m.Layers {
-			if !strings.HasPrefix(l.MediaType, "application/vnd.dev.sigstore.bundle") {
+			if !strings.HasPrefix(l.MediaType, mediaTypeSigstoreBundlePrefix) {
 				continue
 			}
 			data, err := fetchAll(ctx, blobs, l, maxBundleBytes)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/ferryhq/ferry/internal/testutil"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
@@ -94,5 +96,30 @@ func TestKeylessSignature(t *testing.T) {
 	rep, _ := c.Verify(ctx, loc, oci.VerifyRequest{Reference: "1.0.0", Signature: &oci.KeylessVerifier{Identity: good.Identity}})
 	if !errors.Is(rep.Err(), oci.ErrNoTrustedRoot) {
 		t.Errorf("no trusted root: %v", rep.Err())
+	}
+}
+
+// go-containerregistry's registry lists a referrer's config media type as
+// its artifactType: cosign's bundle (empty config) is listed as
+// application/vnd.oci.empty.v1+json and must still be found by its manifest.
+func TestBundleOnRegistryListingConfigType(t *testing.T) {
+	ctx := context.Background()
+	reg := testutil.NewGGCRRegistry(t)
+	c := newClient(t, true)
+	loc := oci.Location{Registry: reg.Host, Repository: "acme/rules/keyless"}
+	signed := pushRules(t, c, loc, "1.0.0", false)
+	ss := testutil.NewSigstore(t)
+	testutil.AttachBundle(t, reg.Host, loc.Repository, "1.0.0", ss.Bundle(signed.Digest, signer, issuer))
+	// Something else attached: an SBOM-like referrer that is no bundle.
+	subject := ocispec.Descriptor{MediaType: signed.MediaType, Digest: signed.Digest, Size: signed.Size}
+	pushPlain(t, c, loc, "application/spdx+json", &subject)
+
+	rep, err := c.Verify(ctx, loc, oci.VerifyRequest{Reference: "1.0.0", Signature: trustedRoot(t, ss, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := rep.Checks[len(rep.Checks)-1]
+	if last.Name != oci.CheckSignature || !last.OK || !strings.Contains(last.Detail, "Sigstore bundle") {
+		t.Errorf("check %+v", last)
 	}
 }

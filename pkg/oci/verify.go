@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -191,7 +192,6 @@ func (c *Client) Verify(ctx context.Context, loc Location, req VerifyRequest) (*
 		return rep, err
 	}
 	var manifests []ocispec.Manifest
-	var types []string
 	switch root.Descriptor.MediaType {
 	case ocispec.MediaTypeImageManifest:
 		var m ocispec.Manifest
@@ -262,9 +262,8 @@ func (c *Client) Verify(ctx context.Context, loc Location, req VerifyRequest) (*
 				}
 			}
 		}
-		types = append(types, mediaTypesType(m))
 	}
-	rep.add(checkMediaTypes(root, manifests, types, req.Type, rep))
+	rep.add(checkMediaTypes(root, manifests, req.Type, rep))
 
 	if req.Signature != nil {
 		checks, err := req.Signature.VerifySignature(ctx, c, loc, root.Descriptor)
@@ -338,36 +337,26 @@ func fetchAll(ctx context.Context, f content.Fetcher, d ocispec.Descriptor, limi
 	return content.ReadAll(rc, d)
 }
 
-// mediaTypesType returns the artifact type a manifest's media types
-// describe, or "" when they describe none consistently.
-func mediaTypesType(m ocispec.Manifest) string {
-	if len(m.Layers) != 1 {
-		return ""
-	}
-	typ, err := TypeFromLayerMediaType(m.Layers[0].MediaType)
-	if err != nil || m.Config.MediaType != ConfigMediaType(typ) {
-		return ""
-	}
-	return typ
-}
-
-// checkMediaTypes checks that every manifest has exactly one layer, a
-// config and a layer of the same Falco type, the expected type when one is
-// given, and that plugins (and only plugins) come as an image index.
-func checkMediaTypes(root *Root, manifests []ocispec.Manifest, types []string, want string, rep *VerifyReport) Check {
+// checkMediaTypes checks every manifest against ManifestType, that they
+// are all of one type, the expected type when one is given, and that
+// plugins (and only plugins) come as an image index.
+func checkMediaTypes(root *Root, manifests []ocispec.Manifest, want string, rep *VerifyReport) Check {
 	ck := Check{Name: CheckMediaTypes, Subject: root.Descriptor.Digest.String()}
 	var problems []string
 	typ := ""
-	for i, m := range manifests {
+	var cfgTypes []string
+	for _, m := range manifests {
+		t, _, err := ManifestType(m)
 		switch {
-		case len(m.Layers) != 1:
-			problems = append(problems, fmt.Sprintf("manifest has %d layers, want 1", len(m.Layers)))
-		case types[i] == "":
-			problems = append(problems, fmt.Sprintf("config %q and layer %q are not the media types of a Falco artifact", m.Config.MediaType, m.Layers[0].MediaType))
-		case typ != "" && types[i] != typ:
-			problems = append(problems, fmt.Sprintf("manifests of different types (%s, %s)", typ, types[i]))
+		case err != nil:
+			problems = append(problems, strings.TrimSuffix(err.Error(), ": "+ErrNotArtifact.Error()))
+		case typ != "" && t != typ:
+			problems = append(problems, fmt.Sprintf("manifests of different types (%s, %s)", typ, t))
 		default:
-			typ = types[i]
+			typ = t
+			if !slices.Contains(cfgTypes, m.Config.MediaType) {
+				cfgTypes = append(cfgTypes, m.Config.MediaType)
+			}
 		}
 	}
 	rep.Type = typ
@@ -385,7 +374,7 @@ func checkMediaTypes(root *Root, manifests []ocispec.Manifest, types []string, w
 		return ck
 	}
 	ck.OK = true
-	ck.Detail = fmt.Sprintf("%s: config %s, layer %s", typ, ConfigMediaType(typ), LayerMediaType(typ))
+	ck.Detail = fmt.Sprintf("%s: config %s, layer %s", typ, strings.Join(cfgTypes, ", "), LayerMediaType(typ))
 	return ck
 }
 

@@ -46,7 +46,11 @@ type GlobalOptions struct {
 	Verbose bool
 	// PlainHTTPSet says --plain-http was given on the command line: it
 	// then wins over a host's plainHTTP in the config.
-	PlainHTTPSet bool
+	PlainHTTPSet    bool
+	ConnectTimeout  time.Duration
+	ResponseTimeout time.Duration
+	RetryMaxWait    time.Duration
+	RetryTimeout    time.Duration
 }
 
 // AddFlags binds the global flags.
@@ -60,6 +64,10 @@ func (g *GlobalOptions) AddFlags(fs *pflag.FlagSet) {
 	Declare(fs, "ca-file", &g.CAFile)
 	Declare(fs, "insecure-skip-tls-verify", &g.InsecureSkipVerify)
 	Declare(fs, "idle-timeout", &g.IdleTimeout)
+	Declare(fs, "connect-timeout", &g.ConnectTimeout)
+	Declare(fs, "response-timeout", &g.ResponseTimeout)
+	Declare(fs, "retry-max-wait", &g.RetryMaxWait)
+	Declare(fs, "retry-timeout", &g.RetryTimeout)
 }
 
 // Validate checks the global flag values.
@@ -77,8 +85,13 @@ func (g *GlobalOptions) Validate() error {
 	default:
 		return Usage(fmt.Errorf("--log-format must be text, color or json, not %q", g.LogFormat))
 	}
-	if g.IdleTimeout <= 0 {
-		return Usage(fmt.Errorf("--idle-timeout must be positive, not %s", g.IdleTimeout))
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"idle-timeout", g.IdleTimeout}, {"connect-timeout", g.ConnectTimeout}, {"response-timeout", g.ResponseTimeout}, {"retry-max-wait", g.RetryMaxWait}, {"retry-timeout", g.RetryTimeout}} {
+		if d.v <= 0 {
+			return Usage(fmt.Errorf("--%s must be positive, not %s", d.flag, d.v))
+		}
 	}
 	return nil
 }
@@ -210,6 +223,11 @@ func (f *Factory) HTTPClient() (*http.Client, error) {
 			InsecureSkipVerify: f.Global.InsecureSkipVerify,
 			Hosts:              hosts,
 			IdleTimeout:        f.Global.IdleTimeout,
+			ConnectTimeout:     f.Global.ConnectTimeout,
+			ResponseTimeout:    f.Global.ResponseTimeout,
+			RetryMaxWait:       f.Global.RetryMaxWait,
+			RetryTimeout:       f.Global.RetryTimeout,
+			Logger:             f.Logger(),
 		})
 	})
 	return f.http, f.httpErr

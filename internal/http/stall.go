@@ -1,0 +1,190 @@
+package http
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptrace"
+	"net/url"
+	"sync"
+	"time"
+
+	nethttp "net/http"
+)
+
+// StallError is a request that got no answer in time: no connection (to the
+// host or through the proxy), no response headers, or a body that stopped
+// delivering. It is a timeout (net.Error), so it is retried.
+type StallError struct {
+	// Phase is "connect", "tls", "proxy", "response" or "body".
+	Phase string
+	// Host is the host:port asked for, Proxy the proxy's host:port ("" when
+	// none is used).
+	Host, Proxy string
+	// After is the bound that ran out; Flag the option that sets it.
+	After time.Duration
+	Flag  string
+}
+
+func (e *StallError) Error() string {
+	via := ""
+	if e.Proxy != "" {
+		via = " via proxy " + e.Proxy
+	}
+	var what string
+	switch e.Phase {
+	case "proxy":
+		what = fmt.Sprintf("no answer from proxy %s to CONNECT %s within %s", e.Proxy, e.Host, e.After)
+	case "connect":
+		if e.Proxy != "" {
+			what = fmt.Sprintf("could not connect to proxy %s (for %s) within %s", e.Proxy, e.Host, e.After)
+		} else {
+			what = fmt.Sprintf("could not connect to %s within %s", e.Host, e.After)
+		}
+	case "tls":
+		what = fmt.Sprintf("TLS handshake with %s%s did not finish within %s", e.Host, via, e.After)
+	case "response":
+		what = fmt.Sprintf("no response headers from %s%s within %s", e.Host, via, e.After)
+	default:
+		what = fmt.Sprintf("no data from %s%s for %s: connection stalled", e.Host, via, e.After)
+	}
+	return what + " (" + e.Flag + ")"
+}
+
+// Timeout makes a stall a net.Error timeout.
+func (e *StallError) Timeout() bool { return true }
+
+// Temporary is part of net.Error.
+func (e *StallError) Temporary() bool { return true }
+
+// phases bounds each phase of one attempt: connecting (TCP, a proxy's
+// CONNECT, TLS) by connect, the wait for response headers by response, and
+// every silence in the body by idle. Large, slow but steady downloads are
+// not cut off. A bound that runs out ends the attempt with a *StallError
+// that names the host and the proxy.
+type phases struct {
+	next                    nethttp.RoundTripper
+	connect, response, idle time.Duration
+	proxy                   func(*nethttp.Request) (*url.URL, error)
+}
+
+func (p *phases) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
+	host := hostPort(req.URL)
+	proxy := ""
+	if p.proxy != nil {
+		if u, err := p.proxy(req); err == nil && u != nil {
+			proxy = hostPort(u)
+		}
+	}
+	ctx, cancel := context.WithCancelCause(req.Context())
+	w := &watch{cancel: cancel}
+	connectPhase := "connect"
+	var mu sync.Mutex
+	setPhase := func(ph string) {
+		mu.Lock()
+		connectPhase = ph
+		mu.Unlock()
+	}
+	w.arm(p.connect, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return &StallError{Phase: connectPhase, Host: host, Proxy: proxy, After: p.connect, Flag: "--connect-timeout"}
+	})
+	waitHeaders := func() {
+		w.arm(p.response, func() error {
+			return &StallError{Phase: "response", Host: host, Proxy: proxy, After: p.response, Flag: "--response-timeout"}
+		})
+	}
+	hasBody := req.Body != nil && req.Body != nethttp.NoBody
+	trace := &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil && proxy != "" && req.URL.Scheme == "https" {
+				setPhase("proxy")
+			}
+		},
+		TLSHandshakeStart: func() { setPhase("tls") },
+		GotConn: func(httptrace.GotConnInfo) {
+			if hasBody {
+				// An upload may take long to write; the wait for
+				// headers starts once it is written.
+				w.disarm()
+				return
+			}
+			waitHeaders()
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if hasBody && info.Err == nil {
+				waitHeaders()
+			}
+		},
+	}
+	resp, err := p.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	w.disarm()
+	if cause := w.fired(); cause != nil {
+		// The bound ran out, possibly just as the answer came.
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel(nil)
+		return nil, cause
+	}
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	b := &idleBody{rc: resp.Body, cancel: cancel, idle: p.idle, stall: &StallError{Phase: "body", Host: host, Proxy: proxy, After: p.idle, Flag: "--idle-timeout"}}
+	b.timer = time.AfterFunc(p.idle, b.expire)
+	resp.Body = b
+	return resp, nil
+}
+
+// watch runs one phase timer at a time; when it fires, the attempt's
+// context is cancelled with the phase's error.
+type watch struct {
+	mu     sync.Mutex
+	timer  *time.Timer
+	cancel context.CancelCauseFunc
+	cause  error
+}
+
+func (w *watch) arm(d time.Duration, stall func() error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.timer = time.AfterFunc(d, func() {
+		err := stall()
+		w.mu.Lock()
+		w.cause = err
+		w.mu.Unlock()
+		w.cancel(err)
+	})
+}
+
+func (w *watch) disarm() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+func (w *watch) fired() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cause
+}
+
+// hostPort is u's host with the scheme's default port made explicit.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	switch u.Scheme {
+	case "https":
+		return u.Host + ":443"
+	case "http":
+		return u.Host + ":80"
+	}
+	return u.Host
+}
