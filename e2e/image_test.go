@@ -298,3 +298,56 @@ indexes:
 		}
 	}
 }
+
+// TestImageFalcoctlChart runs the image's falcoctl variant as Falco's chart
+// runs falcosecurity/falcoctl: entrypoint falcoctl, only the init
+// container's and the sidecar's exact arguments (_helpers.tpl with
+// values.yaml's args), the rendered ConfigMap mounted at
+// /etc/falcoctl/falcoctl.yaml, the chart's volumes at /plugins, /rulesfiles
+// and /artifactstate, and a read-only root file system as uid 65532.
+func TestImageFalcoctlChart(t *testing.T) {
+	p := newPodman(t)
+	e := newFalcoctlEnv(t)
+	reg := startFalcoRegistry(t, e)
+	image := p.buildImage("v0.0.0-image.2") + "-falcoctl"
+	rules, plugins, state := artifactDirs(t, e.env)
+	// The volume paths are the pod's own: only what points outside the test
+	// is replaced (testdata/falco/README.md).
+	config := e.write("pod/etc/falcoctl/falcoctl.yaml", reg.localize(falcoTestdata(t, "rendered/falcoctl.yaml"), nil))
+	pod := append(append([]string(nil), unprivileged...),
+		"-v", filepath.Dir(config)+":/etc/falcoctl:ro",
+		"-v", plugins+":/plugins", "-v", rules+":/rulesfiles", "-v", state+":/artifactstate",
+		// As falcoctl.artifact.{install,follow}.env would set it: the test
+		// registry speaks plain HTTP.
+		"-e", "FERRY_PLAIN_HTTP=true")
+
+	// The init container.
+	r := p.run(append(append(append([]string(nil), pod...), image), chartArgs(t, "install")...)...)
+	if r.Code != 0 {
+		t.Fatalf("init container: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	jsonLines(t, r.Stderr)
+	if got := e.read("mnt", "rulesfiles", "falco_rules.yaml"); !strings.Contains(got, "version 5.0.0") {
+		t.Errorf("falco_rules.yaml: %q", got)
+	}
+	if got := e.read("mnt", "plugins", "libcontainer.so"); !strings.HasPrefix(got, "container 0.7.1 "+runtime.GOARCH) {
+		t.Errorf("libcontainer.so: %q", got)
+	}
+	if entries, err := os.ReadDir(state); err != nil || len(entries) == 0 {
+		t.Errorf("the state volume holds nothing: %v %v", entries, err)
+	}
+
+	// The sidecar, checking every second instead of every week (as
+	// falcoctl.artifact.follow.env could set it), stopped as Kubernetes
+	// stops it.
+	args := append(append(append([]string(nil), pod...), "-e", "FALCOCTL_ARTIFACT_FOLLOW_EVERY=1s", image), chartArgs(t, "follow")...)
+	fw := p.follow("ferry-e2e-chart-sidecar", args...)
+	fw.waitFor("a first check", func() bool { return strings.Contains(fw.stderr.String(), `"msg":"check done"`) })
+	pushFalcoRules(t, e, reg.Host, "5.0.1")
+	fw.waitFor("falco-rules 5.0.1 installed by the sidecar", func() bool {
+		data, _ := os.ReadFile(filepath.Join(rules, "falco_rules.yaml"))
+		return strings.Contains(string(data), "version 5.0.1")
+	})
+	fw.stop()
+	jsonLines(t, fw.stderr.String())
+}
