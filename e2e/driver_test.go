@@ -383,8 +383,37 @@ func TestDriverConfig(t *testing.T) {
 
 	oneLine(t, e.ferry("driver", "config", "--type", "module", "--host-root", host), 2, "--type")
 	oneLine(t, e.ferry("driver", "config", "--type", "kmod", "--host-root", "relative/host"), 2, "--host-root")
-	for _, k := range []string{"--kubeconfig", "--namespace", "--configmap"} {
-		oneLine(t, e.ferry("driver", "config", "--type", "kmod", k, "x"), 2, k+" is not supported", "ConfigMap")
+
+	// Falco's chart (driver.kind auto) names its ConfigMap, which falcoctl
+	// reads only to check Falco runs with a driver: ferry says it does not
+	// read it and writes the drop-in the chart shares with Falco. Through
+	// falcoctl's environment, as the chart sets it, in falcoctl mode.
+	// (--config keeps falcoctl's file in the test's directory; the chart's
+	// driver loader mounts only Falco's config.d.)
+	chartDir := e.path("chart-config")
+	fc := newFalcoctlEnv(t)
+	fcConfig := fc.path("falcoctl.yaml")
+	if err := os.WriteFile(fcConfig, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc.vars = append(fc.vars, "FALCOCTL_DRIVER_CONFIG_NAMESPACE=falco", "FALCOCTL_DRIVER_CONFIG_CONFIGMAP=falco-cm")
+	r = fc.run("driver", "config", "--config", fcConfig, "--type", "kmod", "--host-root", host, "--falco-config-dir", chartDir)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	mustContain(t, "stderr", r.Stderr, "ConfigMap falco/falco-cm is not read", filepath.Join(chartDir, "config.d"))
+	if got := e.read("chart-config", "config.d", "engine-kind-falcoctl.yaml"); got != "engine:\n    kind: kmod\n" {
+		t.Errorf("config %q", got)
+	}
+	// FALCOCTL_DRIVER_CONFIG_UPDATE_FALCO=false (the chart's other case)
+	// leaves Falco's drop-in alone.
+	fc.vars = append(fc.vars[:len(fc.vars)-2], "FALCOCTL_DRIVER_CONFIG_UPDATE_FALCO=false")
+	r = fc.run("driver", "config", "--config", fcConfig, "--type", "modern_ebpf", "--host-root", host, "--falco-config-dir", chartDir)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if got := e.read("chart-config", "config.d", "engine-kind-falcoctl.yaml"); got != "engine:\n    kind: kmod\n" {
+		t.Errorf("config after update_falco=false %q", got)
 	}
 }
 

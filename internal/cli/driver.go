@@ -747,8 +747,13 @@ version,hostRoot}), where the driver commands read what their flags do not
 say: the driver-loader image runs 'driver config --type X' and then
 'driver install' with no --type.
 
-falcoctl's Kubernetes flags (--kubeconfig, --namespace, --configmap:
-updating Falco's ConfigMap) are not supported: exit 2.`,
+falcoctl's Kubernetes flags (--kubeconfig, --namespace, --configmap, and
+FALCOCTL_DRIVER_CONFIG_NAMESPACE / _CONFIGMAP, which Falco's chart sets with
+driver.kind auto) name Falco's ConfigMap, which falcoctl reads only to check
+that Falco runs with a driver before it writes the same config.d drop-in.
+ferry has no Kubernetes client: it says so on stderr, assumes Falco runs
+with a driver (the chart runs its driver loader only then) and writes the
+drop-in, which the chart shares with Falco's container.`,
 		Example: `  ferry driver config --type kmod
   ferry driver config --type modern_ebpf --type kmod --host-root /host
   ferry driver config --type kmod --update-falco=false`,
@@ -761,9 +766,9 @@ updating Falco's ConfigMap) are not supported: exit 2.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print what would be written and write nothing")
 	fl.BoolVar(&opts.UpdateFalco, "update-falco", true, "write Falco's engine-kind drop-in (falcoctl's flag)")
 	fl.StringVar(&opts.FalcoConfigDir, "falco-config-dir", driver.DefaultFalcoConfigDir, "Falco's configuration directory (falcoctl's flag)")
-	fl.StringVar(&opts.Kubeconfig, "kubeconfig", "", "not supported: ferry does not update Kubernetes ConfigMaps (falcoctl's flag)")
-	fl.StringVar(&opts.Namespace, "namespace", "", "not supported: ferry does not update Kubernetes ConfigMaps (falcoctl's flag)")
-	fl.StringVar(&opts.ConfigMap, "configmap", "", "not supported: ferry does not update Kubernetes ConfigMaps (falcoctl's flag)")
+	fl.StringVar(&opts.Kubeconfig, "kubeconfig", "", "falcoctl's flag: accepted, not read (ferry reads no Kubernetes ConfigMap)")
+	fl.StringVar(&opts.Namespace, "namespace", "", "falcoctl's flag: Falco's ConfigMap namespace, not read (ferry assumes Falco runs with a driver)")
+	fl.StringVar(&opts.ConfigMap, "configmap", "", "falcoctl's flag: Falco's ConfigMap, not read (ferry assumes Falco runs with a driver)")
 	return cmd
 }
 
@@ -776,14 +781,13 @@ type driverConfigView struct {
 }
 
 func driverConfigRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverConfigOptions) error {
-	for _, k := range []struct{ flag, v string }{{"kubeconfig", opts.Kubeconfig}, {"namespace", opts.Namespace}, {"configmap", opts.ConfigMap}} {
-		if k.v != "" {
-			return cmdutil.Usage(fmt.Errorf("--%s is not supported: ferry does not update Falco's Kubernetes ConfigMap; "+
-				"mount Falco's config.d and pass --falco-config-dir, or pass --update-falco=false", k.flag))
-		}
-	}
 	if err := opts.resolve(cmd, f); err != nil {
 		return err
+	}
+	if opts.UpdateFalco && (opts.Kubeconfig != "" || opts.Namespace != "" || opts.ConfigMap != "") {
+		fmt.Fprintf(f.IO.ErrOut, "warning: Falco's ConfigMap %s/%s is not read (ferry has no Kubernetes client): "+
+			"Falco is assumed to run with a driver, and the drop-in goes to %s\n",
+			opts.Namespace, opts.ConfigMap, filepath.Join(opts.FalcoConfigDir, "config.d"))
 	}
 	if !filepath.IsAbs(opts.FalcoConfigDir) {
 		return cmdutil.Usage(fmt.Errorf("--falco-config-dir must be an absolute path, not %q", opts.FalcoConfigDir))

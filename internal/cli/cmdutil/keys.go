@@ -92,6 +92,9 @@ var (
 	followCmd  = []string{"artifact follow"}
 	artifacts  = []string{"artifact install", "artifact follow"}
 	drivers    = []string{"driver"}
+	// driverConfigCmd is driver config, whose driver.config.* keys falcoctl
+	// binds to its flags.
+	driverConfigCmd = []string{"driver config"}
 )
 
 func checkDuration(v string) error {
@@ -166,6 +169,11 @@ var Keys = []Key{
 	{Name: "defaults.repo", Flag: "repo", Kind: KindList, Falcoctl: []Alias{{"driver.repos", drivers}}},
 	{Name: "defaults.version", Flag: "version", Kind: KindString, Falcoctl: []Alias{{"driver.version", drivers}}},
 	{Name: "defaults.host-root", Flag: "host-root", Kind: KindString, Falcoctl: []Alias{{"driver.hostRoot", drivers}}},
+	{Name: "defaults.update-falco", Flag: "update-falco", Kind: KindBool, Falcoctl: []Alias{{"driver.config.update_falco", driverConfigCmd}}},
+	{Name: "defaults.falco-config-dir", Flag: "falco-config-dir", Kind: KindString, Falcoctl: []Alias{{"driver.config.configdir", driverConfigCmd}}},
+	{Name: "defaults.namespace", Flag: "namespace", Kind: KindString, Falcoctl: []Alias{{"driver.config.namespace", driverConfigCmd}}},
+	{Name: "defaults.configmap", Flag: "configmap", Kind: KindString, Falcoctl: []Alias{{"driver.config.configmap", driverConfigCmd}}},
+	{Name: "defaults.kubeconfig", Flag: "kubeconfig", Kind: KindString, Falcoctl: []Alias{{"driver.config.kubeconfig", driverConfigCmd}}},
 	{Name: "defaults.password", Flag: "password", Kind: KindString, Secret: true},
 	{Name: "defaults.*", Kind: KindString, Settable: true, Help: "the default of any flag, e.g. defaults.state-dir"},
 
