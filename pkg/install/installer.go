@@ -111,12 +111,17 @@ type job struct {
 	res  *Result
 	// track follows the download when Installer.Progress is set.
 	track Tracker
+	// staged is the verified download waiting for the install's commit,
+	// started when it was fetched.
+	staged *Staged
+	start  time.Time
 }
 
 // Install resolves refs, checks that everything can be installed, and only
-// then downloads; each artifact is swapped in atomically on its own. When a
-// download fails the others still land, and the error joins every failure.
-// Results list dependencies first.
+// then downloads; once every download has ended, what was downloaded is
+// swapped in with one commit (Store.CommitAll: each file atomically, the
+// set journaled as one). When a download fails the others still land, and
+// the error joins every failure. Results list dependencies first.
 func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, error) {
 	if in.Resolver == nil || in.Store == nil {
 		return nil, errors.New("installer: resolver and store are required")
@@ -172,6 +177,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 			wg.Go(func() { errs[i] = in.fetchTracked(ctx, j, downloads) })
 		}
 		wg.Wait()
+		in.commitAll(ctx, jobs, errs)
 	}
 	var out []Result
 	for i, j := range jobs {
@@ -370,8 +376,8 @@ func (in *Installer) fetchFrom(ctx context.Context, j *job, ch Channel) (*Stagin
 	return st, nil
 }
 
-// commit swaps a verified staging directory in and records it.
-func (in *Installer) commit(ctx context.Context, j *job, st *Staging, start time.Time) error {
+// commit queues a verified staging directory for the install's commit.
+func (in *Installer) commit(_ context.Context, j *job, st *Staging, start time.Time) error {
 	r, art := j.res, j.art
 	cfg := j.cfg
 	rec := Record{
@@ -380,12 +386,41 @@ func (in *Installer) commit(ctx context.Context, j *job, st *Staging, start time
 		LayerDigest: art.Layer.Digest.String(), Platform: r.Platform, Dir: r.Dir, Source: r.Source,
 		Config: &cfg, DependsOn: r.DependsOn,
 	}
-	rec, err := in.Store.Commit(ctx, st, rec)
-	if err != nil {
-		return err
-	}
-	r.Files, r.Status, r.Duration = filePaths(rec.Files), StatusInstalled, time.Since(start)
+	j.staged, j.start = &Staged{Staging: st, Record: rec}, start
 	return nil
+}
+
+// commitAll swaps every downloaded artifact in with one journal and one
+// state write (Store.CommitAll) and completes their results.
+func (in *Installer) commitAll(ctx context.Context, jobs []*job, errs []error) {
+	var group []Staged
+	var of []int
+	for i, j := range jobs {
+		if errs[i] == nil && j.staged != nil {
+			group = append(group, *j.staged)
+			of = append(of, i)
+		}
+	}
+	if len(group) == 0 {
+		return
+	}
+	recs, cerrs := in.Store.CommitAll(ctx, group)
+	for k, i := range of {
+		j := jobs[i]
+		j.staged = nil
+		if cerrs[k] != nil {
+			errs[i] = cerrs[k]
+			if j.track != nil {
+				j.track.Fail(cerrs[k])
+			}
+			continue
+		}
+		r := j.res
+		r.Files, r.Status, r.Duration = filePaths(recs[k].Files), StatusInstalled, time.Since(j.start)
+		if j.track != nil {
+			j.track.Done(*r)
+		}
+	}
 }
 
 func (in *Installer) dirFor(typ string) string {
