@@ -214,6 +214,7 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 		return in.prepareHTTP(ctx, state, j)
 	}
 	root := it.root
+	var err error
 	r := &Result{
 		Ref: it.Ref, Name: it.Name, Index: it.Index, Version: it.Version, Tag: it.Tag,
 		Registry: it.Location.Registry, Repository: it.Location.Repository, Digest: root.Descriptor.Digest.String(),
@@ -231,6 +232,14 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 		r.Type, r.Platform, r.Dir, r.Status, r.ManifestDigest = prev.Type, prev.Platform, prev.Dir, StatusUpToDate, prev.ManifestDigest
 		r.Files = filePaths(prev.Files)
 		return nil
+	}
+	if it.recorded {
+		// Not installed as recorded: what the tag points at now.
+		if root, err = p.fetchedRoot(ctx, p.node(it.Name), it.Tag); err != nil {
+			return err
+		}
+		j.item.root, j.item.recorded, it = root, false, j.item
+		r.Digest = root.Descriptor.Digest.String()
 	}
 	if in.Verify != nil {
 		if err := in.Verify(ctx, it, root.Descriptor); err != nil {

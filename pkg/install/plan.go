@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferryhq/ferry/pkg/index"
@@ -30,7 +32,10 @@ type PlanItem struct {
 	// Unchecked lists requirements the engine declares no version for.
 	Unchecked []oci.Requirement `json:"uncheckedRequirements,omitempty"`
 
-	root     *oci.Root
+	root *oci.Root
+	// recorded is set when root comes from the install state, not the
+	// registry (Planner.recordedRoot).
+	recorded bool
 	channels []Channel
 	http     *httpItem // set when only HTTP mirrors serve it
 }
@@ -138,7 +143,7 @@ func (p *Planner) Plan(ctx context.Context, refs []string) (*Plan, error) {
 			item := PlanItem{
 				Name: n.name, Index: n.index, Ref: n.ref, Location: n.loc, Version: p.display(n, pk.Version),
 				Tag: tag, Requested: pk.Requested, Reasons: pk.Reasons, DependsOn: pk.Dependencies, root: root,
-				channels: chs,
+				recorded: n.pinnedRoot == nil && p.recordedRoot(n, tag) != nil, channels: chs,
 			}
 			if cfg, err := p.config(gctx, n, pk.Version); err == nil {
 				_, item.Unchecked = p.Engine.Check(n.name, item.Version, cfg.Requirements)
@@ -362,9 +367,43 @@ func (p *Planner) root(ctx context.Context, n *node, v *semver.Version) (*oci.Ro
 	if tag == "" {
 		return nil, fmt.Errorf("%s: no tag for version %s", n.name, v)
 	}
+	if r := p.recordedRoot(n, tag); r != nil {
+		return r, nil
+	}
+	return p.fetchedRoot(ctx, n, tag)
+}
+
+// fetchedRoot is what tag points at in the registry, fetched once per run.
+func (p *Planner) fetchedRoot(ctx context.Context, n *node, tag string) (*oci.Root, error) {
 	return p.roots.get(n.loc.String()+":"+tag, func() (*oci.Root, error) {
 		return p.fetchRoot(ctx, n, tag)
 	})
+}
+
+// recordedRoot is the root the install state records for n when it was
+// installed from the version tag tag: a version tag (X.Y.Z, unlike the
+// floating "1", "1.2" or "latest") names one release, so a check that
+// lists nothing newer needs no manifest request. The caller fetches the
+// real root whenever the record turns out not to be installed as is
+// (PlanItem.recorded). A reference naming a tag literally is pinned and
+// always asks the registry (pin).
+func (p *Planner) recordedRoot(n *node, tag string) *oci.Root {
+	if p.State == nil {
+		return nil
+	}
+	rec, ok := p.State.Get(n.loc.String())
+	if !ok || rec.Version != tag || rec.Digest == "" || rec.Config == nil || rec.LayerDigest == rec.Digest {
+		return nil // not this version, or not from a registry (HTTP mirror)
+	}
+	d, err := digest.Parse(rec.Digest)
+	if err != nil {
+		return nil
+	}
+	mt := ocispec.MediaTypeImageManifest
+	if rec.ManifestDigest != "" {
+		mt = ocispec.MediaTypeImageIndex
+	}
+	return &oci.Root{Location: n.loc, Descriptor: ocispec.Descriptor{MediaType: mt, Digest: d}}
 }
 
 // fetchRoot fetches what a tag or digest points at from the first channel
