@@ -69,6 +69,12 @@ type Installer struct {
 	// fetched: an error stops the whole install with nothing written. An
 	// artifact only HTTP mirrors serve has no manifest: root is empty.
 	Verify func(ctx context.Context, it PlanItem, root ocispec.Descriptor) error
+	// NeedsVerify, when set, reports whether Verify may refuse the
+	// artifact name of index (an index name, "" for an OCI reference).
+	// When it says no, the artifact's layer, if small, may be downloaded
+	// into a staging directory while the plan is solved (prefetch.go);
+	// nil: every artifact is verified before any of its bytes are fetched.
+	NeedsVerify func(name, index string) bool
 	// AllowUnverified installs HTTP mirror files that have no digest
 	// anywhere (results report Unverified).
 	AllowUnverified bool
@@ -115,6 +121,8 @@ type job struct {
 	// started when it was fetched.
 	staged *Staged
 	start  time.Time
+	// pf holds the layers downloaded while the plan was solved.
+	pf *prefetcher
 }
 
 // Install resolves refs, checks that everything can be installed, and only
@@ -147,6 +155,11 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	}
 	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors,
 		HTTP: in.HTTP, Lock: cmp.Or(in.Locked, readLockPins(in.LockPath))}
+	pf := in.newPrefetcher(ctx, state)
+	defer pf.close()
+	if pf != nil {
+		p.resolved = pf.resolved
+	}
 	var plan *Plan
 	if in.Locked != nil {
 		plan, err = p.PlanLocked(ctx, in.Locked, refs)
@@ -158,7 +171,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	}
 	jobs := make([]*job, len(plan.Items))
 	for i, it := range plan.Items {
-		jobs[i] = &job{item: it}
+		jobs[i] = &job{item: it, pf: pf}
 	}
 	if err := in.prepare(ctx, p, state, jobs); err != nil {
 		return nil, err
@@ -287,13 +300,20 @@ func (in *Installer) fetch(ctx context.Context, j *job, downloads *downloadSlots
 		defer release()
 		return in.fetchHTTP(ctx, j)
 	}
+	start := time.Now()
+	r := j.res
+	if st, ch := j.pf.take(ctx, j); st != nil {
+		r.Source = ch.String()
+		if in.Bundle != "" {
+			r.Source = "bundle:" + in.Bundle
+		}
+		return in.commit(ctx, j, st, start)
+	}
 	release, err := downloads.acquire(ctx, j.art.Layer.Size)
 	if err != nil {
 		return err
 	}
 	defer release()
-	start := time.Now()
-	r := j.res
 	order := append([]Channel{{Location: j.art.Location}}, j.item.channels...)
 	ce := &ChannelsError{Op: fmt.Sprintf("downloading %s %s", r.Name, r.Version)}
 	seen := map[Channel]bool{}
