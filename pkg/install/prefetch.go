@@ -30,6 +30,7 @@ type prefetcher struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	byDigest map[string]*prefetch
+	closed   bool
 }
 
 // prefetch is one layer's early download.
@@ -74,7 +75,7 @@ func (pf *prefetcher) resolved(name, index string, art *oci.Artifact) {
 	key := art.Layer.Digest.String() + " " + dir
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
-	if pf.byDigest[key] != nil || pf.ctx.Err() != nil {
+	if pf.byDigest[key] != nil || pf.closed || pf.ctx.Err() != nil {
 		return
 	}
 	p := &prefetch{done: make(chan struct{}), ch: Channel{Location: art.Location}}
@@ -115,14 +116,18 @@ func (pf *prefetcher) take(ctx context.Context, j *job) (*Staging, Channel) {
 	return p.st, p.ch
 }
 
-// close stops what is still downloading and discards every staged
+// close waits for what is still downloading (small layers; an interrupt
+// cancels them through the install's context) and discards every staged
 // download no fetch took.
 func (pf *prefetcher) close() {
 	if pf == nil {
 		return
 	}
-	pf.stop()
+	pf.mu.Lock()
+	pf.closed = true // no new downloads
+	pf.mu.Unlock()
 	pf.wg.Wait()
+	pf.stop()
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
 	for _, p := range pf.byDigest {
