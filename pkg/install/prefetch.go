@@ -2,6 +2,8 @@ package install
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -31,6 +33,9 @@ type prefetcher struct {
 	mu       sync.Mutex
 	byDigest map[string]*prefetch
 	closed   bool
+	// created maps a destination staging created to the highest of its
+	// directories that did not exist before.
+	created map[string]string
 }
 
 // prefetch is one layer's early download.
@@ -80,6 +85,14 @@ func (pf *prefetcher) resolved(name, index string, art *oci.Artifact) {
 	}
 	p := &prefetch{done: make(chan struct{}), ch: Channel{Location: art.Location}}
 	pf.byDigest[key] = p
+	if top := missingFrom(dir); top != "" && pf.created[dir] == "" {
+		// Staging creates dir: a plan that installs nothing there must
+		// not leave it behind.
+		if pf.created == nil {
+			pf.created = map[string]string{}
+		}
+		pf.created[dir] = top
+	}
 	pf.wg.Go(func() {
 		defer close(p.done)
 		j := &job{art: art, res: &Result{Name: name, Dir: dir}}
@@ -133,6 +146,28 @@ func (pf *prefetcher) close() {
 	for _, p := range pf.byDigest {
 		if !p.taken && p.st != nil {
 			_ = p.st.Discard()
+		}
+	}
+	for dir, top := range pf.created {
+		for d := dir; ; d = filepath.Dir(d) {
+			if os.Remove(d) != nil || d == top || filepath.Dir(d) == d {
+				break // not empty (installed into), or the last one created
+			}
+		}
+	}
+}
+
+// missingFrom returns the highest of dir and its parents that does not
+// exist, or "" if dir exists.
+func missingFrom(dir string) string {
+	top := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			return top
+		}
+		top = d
+		if filepath.Dir(d) == d {
+			return top
 		}
 	}
 }
