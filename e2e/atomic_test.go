@@ -33,8 +33,9 @@ func TestReinstallDownloadsNothing(t *testing.T) {
 	}
 	reg.Reset()
 	e.ok("artifact", "install", "rules:1.x")
-	if blobs, all := reg.Count("GET", "/blobs/"), len(reg.Requests()); blobs != 0 || all != 2 {
-		t.Errorf("range reinstall made %d requests (%d blob GETs), want tag list + manifest: %v", all, blobs, reg.Requests())
+	// The tag list only: 1.1.0 is a version tag, its manifest the recorded one.
+	if blobs, all := reg.Count("GET", "/blobs/"), len(reg.Requests()); blobs != 0 || all != 1 {
+		t.Errorf("range reinstall made %d requests (%d blob GETs), want the tag list: %v", all, blobs, reg.Requests())
 	}
 	// A deleted installed file is noticed and installed again.
 	if err := os.Remove(e.path("falco", "my_rules.yaml")); err != nil {

@@ -48,7 +48,7 @@ func run(m *testing.M) int {
 	registryBin = filepath.Join(dir, "registry")
 	for _, b := range [][]string{
 		{"build", "-o", ferryBin, "github.com/ferryhq/ferry/cmd/ferry"},
-		{"build", "-o", registryBin, "github.com/distribution/distribution/v3/cmd/registry"},
+		{"build", "-o", registryBin, "github.com/ferryhq/ferry/scripts/registry"},
 	} {
 		cmd := exec.Command("go", b...)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -40,6 +40,16 @@ func (o *installVerifyOptions) wire(f *cmdutil.Factory, in *install.Installer) e
 			return err
 		}
 	}
+	in.NeedsVerify = func(name, idx string) bool {
+		if o.NoVerify || o.Key != "" {
+			return o.Key != "" && !o.NoVerify
+		}
+		if idx == "" || in.Resolver.Indexes == nil {
+			return false
+		}
+		e, _, err := in.Resolver.Indexes.Lookup(idx, name)
+		return err != nil || e.Signature != nil
+	}
 	in.Verify = func(ctx context.Context, it install.PlanItem, root ocispec.Descriptor) error {
 		var entry *index.Entry
 		if it.Index != "" && in.Resolver.Indexes != nil {

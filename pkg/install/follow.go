@@ -27,9 +27,12 @@ func (e Every) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }
 // passes) and does nothing when nothing changed. The install state is the
 // Follower's state, so it survives restarts.
 //
-// A check that finds nothing new costs, per reference, one tag listing and
-// one manifest request (none for the listing with an exact version), and
-// downloads no blob.
+// A check that finds nothing new costs, per reference, one request: the
+// tag listing (or, for an exact version, its manifest). The installed
+// version's manifest is not asked for again: a version tag (X.Y.Z) names
+// one release. A reference that names a tag literally (a floating "latest"
+// or "3") asks for the tag's manifest at every check, since that tag moves.
+// No blob is downloaded.
 type Follower struct {
 	Installer *Installer
 	Refs      []string

@@ -452,20 +452,16 @@ func (e mismatchError) Error() string        { return e.err.Error() }
 func (e mismatchError) Unwrap() error        { return e.err }
 func (e mismatchError) Is(target error) bool { return target == oci.ErrDigestMismatch }
 
-// commitHTTP swaps an HTTP download in and records it; the file's digest
-// stands for both the artifact and its layer.
-func (in *Installer) commitHTTP(ctx context.Context, j *job, st *Staging, start time.Time) error {
+// commitHTTP queues an HTTP download for the install's commit; the file's
+// digest stands for both the artifact and its layer.
+func (in *Installer) commitHTTP(_ context.Context, j *job, st *Staging, start time.Time) error {
 	r := j.res
 	rec := Record{
 		Key: j.item.Location.String(), Name: r.Name, Index: r.Index, Type: r.Type, Ref: r.Ref, Version: r.Version,
 		Registry: r.Registry, Repository: r.Repository, Digest: r.Digest, LayerDigest: r.Digest, Platform: r.Platform,
 		Dir: r.Dir, Source: r.Source, Config: &oci.Config{Version: r.Version}, DependsOn: r.DependsOn,
 	}
-	rec, err := in.Store.Commit(ctx, st, rec)
-	if err != nil {
-		return err
-	}
-	r.Files, r.Status, r.Duration = filePaths(rec.Files), StatusInstalled, time.Since(start)
+	j.staged, j.start = &Staged{Staging: st, Record: rec}, start
 	return nil
 }
 

@@ -69,6 +69,12 @@ type Installer struct {
 	// fetched: an error stops the whole install with nothing written. An
 	// artifact only HTTP mirrors serve has no manifest: root is empty.
 	Verify func(ctx context.Context, it PlanItem, root ocispec.Descriptor) error
+	// NeedsVerify, when set, reports whether Verify may refuse the
+	// artifact name of index (an index name, "" for an OCI reference).
+	// When it says no, the artifact's layer, if small, may be downloaded
+	// into a staging directory while the plan is solved (prefetch.go);
+	// nil: every artifact is verified before any of its bytes are fetched.
+	NeedsVerify func(name, index string) bool
 	// AllowUnverified installs HTTP mirror files that have no digest
 	// anywhere (results report Unverified).
 	AllowUnverified bool
@@ -111,12 +117,19 @@ type job struct {
 	res  *Result
 	// track follows the download when Installer.Progress is set.
 	track Tracker
+	// staged is the verified download waiting for the install's commit,
+	// started when it was fetched.
+	staged *Staged
+	start  time.Time
+	// pf holds the layers downloaded while the plan was solved.
+	pf *prefetcher
 }
 
 // Install resolves refs, checks that everything can be installed, and only
-// then downloads; each artifact is swapped in atomically on its own. When a
-// download fails the others still land, and the error joins every failure.
-// Results list dependencies first.
+// then downloads; once every download has ended, what was downloaded is
+// swapped in with one commit (Store.CommitAll: each file atomically, the
+// set journaled as one). When a download fails the others still land, and
+// the error joins every failure. Results list dependencies first.
 func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, error) {
 	if in.Resolver == nil || in.Store == nil {
 		return nil, errors.New("installer: resolver and store are required")
@@ -142,6 +155,11 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	}
 	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors,
 		HTTP: in.HTTP, Lock: cmp.Or(in.Locked, readLockPins(in.LockPath))}
+	pf := in.newPrefetcher(ctx, state)
+	defer pf.close()
+	if pf != nil {
+		p.resolved = pf.resolved
+	}
 	var plan *Plan
 	if in.Locked != nil {
 		plan, err = p.PlanLocked(ctx, in.Locked, refs)
@@ -153,7 +171,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	}
 	jobs := make([]*job, len(plan.Items))
 	for i, it := range plan.Items {
-		jobs[i] = &job{item: it}
+		jobs[i] = &job{item: it, pf: pf}
 	}
 	if err := in.prepare(ctx, p, state, jobs); err != nil {
 		return nil, err
@@ -172,6 +190,7 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 			wg.Go(func() { errs[i] = in.fetchTracked(ctx, j, downloads) })
 		}
 		wg.Wait()
+		in.commitAll(ctx, jobs, errs)
 	}
 	var out []Result
 	for i, j := range jobs {
@@ -208,6 +227,7 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 		return in.prepareHTTP(ctx, state, j)
 	}
 	root := it.root
+	var err error
 	r := &Result{
 		Ref: it.Ref, Name: it.Name, Index: it.Index, Version: it.Version, Tag: it.Tag,
 		Registry: it.Location.Registry, Repository: it.Location.Repository, Digest: root.Descriptor.Digest.String(),
@@ -225,6 +245,14 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 		r.Type, r.Platform, r.Dir, r.Status, r.ManifestDigest = prev.Type, prev.Platform, prev.Dir, StatusUpToDate, prev.ManifestDigest
 		r.Files = filePaths(prev.Files)
 		return nil
+	}
+	if it.recorded {
+		// Not installed as recorded: what the tag points at now.
+		if root, err = p.fetchedRoot(ctx, p.node(it.Name), it.Tag); err != nil {
+			return err
+		}
+		j.item.root, j.item.recorded, it = root, false, j.item
+		r.Digest = root.Descriptor.Digest.String()
 	}
 	if in.Verify != nil {
 		if err := in.Verify(ctx, it, root.Descriptor); err != nil {
@@ -272,13 +300,20 @@ func (in *Installer) fetch(ctx context.Context, j *job, downloads *downloadSlots
 		defer release()
 		return in.fetchHTTP(ctx, j)
 	}
+	start := time.Now()
+	r := j.res
+	if st, ch := j.pf.take(ctx, j); st != nil {
+		r.Source = ch.String()
+		if in.Bundle != "" {
+			r.Source = "bundle:" + in.Bundle
+		}
+		return in.commit(ctx, j, st, start)
+	}
 	release, err := downloads.acquire(ctx, j.art.Layer.Size)
 	if err != nil {
 		return err
 	}
 	defer release()
-	start := time.Now()
-	r := j.res
 	order := append([]Channel{{Location: j.art.Location}}, j.item.channels...)
 	ce := &ChannelsError{Op: fmt.Sprintf("downloading %s %s", r.Name, r.Version)}
 	seen := map[Channel]bool{}
@@ -370,8 +405,8 @@ func (in *Installer) fetchFrom(ctx context.Context, j *job, ch Channel) (*Stagin
 	return st, nil
 }
 
-// commit swaps a verified staging directory in and records it.
-func (in *Installer) commit(ctx context.Context, j *job, st *Staging, start time.Time) error {
+// commit queues a verified staging directory for the install's commit.
+func (in *Installer) commit(_ context.Context, j *job, st *Staging, start time.Time) error {
 	r, art := j.res, j.art
 	cfg := j.cfg
 	rec := Record{
@@ -380,12 +415,41 @@ func (in *Installer) commit(ctx context.Context, j *job, st *Staging, start time
 		LayerDigest: art.Layer.Digest.String(), Platform: r.Platform, Dir: r.Dir, Source: r.Source,
 		Config: &cfg, DependsOn: r.DependsOn,
 	}
-	rec, err := in.Store.Commit(ctx, st, rec)
-	if err != nil {
-		return err
-	}
-	r.Files, r.Status, r.Duration = filePaths(rec.Files), StatusInstalled, time.Since(start)
+	j.staged, j.start = &Staged{Staging: st, Record: rec}, start
 	return nil
+}
+
+// commitAll swaps every downloaded artifact in with one journal and one
+// state write (Store.CommitAll) and completes their results.
+func (in *Installer) commitAll(ctx context.Context, jobs []*job, errs []error) {
+	var group []Staged
+	var of []int
+	for i, j := range jobs {
+		if errs[i] == nil && j.staged != nil {
+			group = append(group, *j.staged)
+			of = append(of, i)
+		}
+	}
+	if len(group) == 0 {
+		return
+	}
+	recs, cerrs := in.Store.CommitAll(ctx, group)
+	for k, i := range of {
+		j := jobs[i]
+		j.staged = nil
+		if cerrs[k] != nil {
+			errs[i] = cerrs[k]
+			if j.track != nil {
+				j.track.Fail(cerrs[k])
+			}
+			continue
+		}
+		r := j.res
+		r.Files, r.Status, r.Duration = filePaths(recs[k].Files), StatusInstalled, time.Since(j.start)
+		if j.track != nil {
+			j.track.Done(*r)
+		}
+	}
 }
 
 func (in *Installer) dirFor(typ string) string {

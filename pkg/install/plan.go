@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferryhq/ferry/pkg/index"
@@ -30,7 +33,10 @@ type PlanItem struct {
 	// Unchecked lists requirements the engine declares no version for.
 	Unchecked []oci.Requirement `json:"uncheckedRequirements,omitempty"`
 
-	root     *oci.Root
+	root *oci.Root
+	// recorded is set when root comes from the install state, not the
+	// registry (Planner.recordedRoot).
+	recorded bool
 	channels []Channel
 	http     *httpItem // set when only HTTP mirrors serve it
 }
@@ -56,12 +62,18 @@ type Planner struct {
 	// Lock, when set, pins the files of HTTP mirrors to its layer digests.
 	Lock *LockFile
 
-	mu    sync.Mutex
-	nodes map[string]*node
-	tags  memo[[]index.Version]
-	roots memo[*oci.Root]
-	arts  memo[*oci.Artifact]
-	cfgs  memo[oci.Config]
+	// resolved, when set, is told of every artifact whose config the
+	// planner reads, with its node's name and index (the installer's
+	// prefetcher).
+	resolved func(name, index string, art *oci.Artifact)
+
+	mu       sync.Mutex
+	nodes    map[string]*node
+	recorded map[*oci.Root]bool // roots made from the install state
+	tags     memo[[]index.Version]
+	roots    memo[*oci.Root]
+	arts     memo[*oci.Artifact]
+	cfgs     memo[oci.Config]
 }
 
 // node is one artifact name in a plan: where it lives and what is pinned.
@@ -138,7 +150,7 @@ func (p *Planner) Plan(ctx context.Context, refs []string) (*Plan, error) {
 			item := PlanItem{
 				Name: n.name, Index: n.index, Ref: n.ref, Location: n.loc, Version: p.display(n, pk.Version),
 				Tag: tag, Requested: pk.Requested, Reasons: pk.Reasons, DependsOn: pk.Dependencies, root: root,
-				channels: chs,
+				recorded: p.isRecorded(root), channels: chs,
 			}
 			if cfg, err := p.config(gctx, n, pk.Version); err == nil {
 				_, item.Unchecked = p.Engine.Check(n.name, item.Version, cfg.Requirements)
@@ -362,9 +374,62 @@ func (p *Planner) root(ctx context.Context, n *node, v *semver.Version) (*oci.Ro
 	if tag == "" {
 		return nil, fmt.Errorf("%s: no tag for version %s", n.name, v)
 	}
+	// What the registry said this run (an exact version's manifest is
+	// asked for before any listing), else what the state recorded.
+	if r, ok := p.roots.peek(n.loc.String() + ":" + tag); ok && r != nil {
+		return r, nil
+	}
+	if r := p.recordedRoot(n, tag); r != nil {
+		return r, nil
+	}
+	return p.fetchedRoot(ctx, n, tag)
+}
+
+// fetchedRoot is what tag points at in the registry, fetched once per run.
+func (p *Planner) fetchedRoot(ctx context.Context, n *node, tag string) (*oci.Root, error) {
 	return p.roots.get(n.loc.String()+":"+tag, func() (*oci.Root, error) {
 		return p.fetchRoot(ctx, n, tag)
 	})
+}
+
+// recordedRoot is the root the install state records for n when it was
+// installed from the version tag tag: a version tag (X.Y.Z, unlike the
+// floating "1", "1.2" or "latest") names one release, so a check that
+// lists nothing newer needs no manifest request. The caller fetches the
+// real root whenever the record turns out not to be installed as is
+// (PlanItem.recorded). A reference naming a tag literally is pinned and
+// always asks the registry (pin).
+func (p *Planner) recordedRoot(n *node, tag string) *oci.Root {
+	if p.State == nil {
+		return nil
+	}
+	rec, ok := p.State.Get(n.loc.String())
+	if !ok || rec.Version != tag || rec.Digest == "" || rec.Config == nil || rec.LayerDigest == rec.Digest {
+		return nil // not this version, or not from a registry (HTTP mirror)
+	}
+	d, err := digest.Parse(rec.Digest)
+	if err != nil {
+		return nil
+	}
+	mt := ocispec.MediaTypeImageManifest
+	if rec.ManifestDigest != "" {
+		mt = ocispec.MediaTypeImageIndex
+	}
+	r := &oci.Root{Location: n.loc, Descriptor: ocispec.Descriptor{MediaType: mt, Digest: d}}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.recorded == nil {
+		p.recorded = map[*oci.Root]bool{}
+	}
+	p.recorded[r] = true
+	return r
+}
+
+// isRecorded reports whether root came from the install state.
+func (p *Planner) isRecorded(root *oci.Root) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.recorded[root]
 }
 
 // fetchRoot fetches what a tag or digest points at from the first channel
@@ -408,11 +473,12 @@ func (p *Planner) artifact(ctx context.Context, root *oci.Root, chs []Channel) (
 	return p.arts.get(root.Descriptor.Digest.String(), func() (*oci.Artifact, error) {
 		// The channel that served the root first, then the others.
 		order := append([]Channel{{Location: root.Location}}, chs...)
-		return onChannels(ctx, order, "resolving "+root.Descriptor.Digest.String(), func(loc oci.Location) (*oci.Artifact, error) {
+		art, err := onChannels(ctx, order, "resolving "+root.Descriptor.Digest.String(), func(loc oci.Location) (*oci.Artifact, error) {
 			on := *root
 			on.Location = loc
 			return p.Resolver.Client.Resolve(ctx, &on, p.Resolver.Platform)
 		})
+		return art, err
 	})
 }
 
@@ -433,6 +499,9 @@ func (p *Planner) config(ctx context.Context, n *node, v *semver.Version) (oci.C
 	art, err := p.artifact(ctx, root, n.channels)
 	if err != nil {
 		return oci.Config{}, err
+	}
+	if p.resolved != nil {
+		p.resolved(n.name, n.index, art)
 	}
 	return p.fetchConfig(ctx, n, art)
 }
@@ -527,9 +596,22 @@ type memo[V any] struct {
 }
 
 type memoEntry[V any] struct {
-	once sync.Once
-	v    V
-	err  error
+	once  sync.Once
+	v     V
+	err   error
+	ready atomic.Bool // v and err are set
+}
+
+// peek returns the value of key if it was computed, without error.
+func (c *memo[V]) peek(key string) (V, bool) {
+	c.mu.Lock()
+	e := c.m[key]
+	c.mu.Unlock()
+	if e == nil || !e.ready.Load() || e.err != nil {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
 }
 
 func (c *memo[V]) get(key string, fn func() (V, error)) (V, error) {
@@ -543,7 +625,7 @@ func (c *memo[V]) get(key string, fn func() (V, error)) (V, error) {
 		c.m[key] = e
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.v, e.err = fn() })
+	e.once.Do(func() { e.v, e.err = fn(); e.ready.Store(true) })
 	return e.v, e.err
 }
 

@@ -37,9 +37,8 @@ func (in *Installer) fetchTracked(ctx context.Context, j *job, downloads *downlo
 	err := in.fetch(ctx, j, downloads)
 	if err != nil {
 		j.track.Fail(err)
-	} else {
-		j.track.Done(*j.res)
 	}
+	// Done once the install's commit has swapped it in (commitAll).
 	return err
 }
 

@@ -94,66 +94,200 @@ func (s *Store) Install(ctx context.Context, rec Record, layer io.Reader, verify
 // fails before its journal is written, st is discarded and nothing changed;
 // after, the next Recover completes the commit. st must not be reused.
 func (s *Store) Commit(ctx context.Context, st *Staging, rec Record) (Record, error) {
-	out, journaled, err := s.commit(ctx, st, rec)
-	if err != nil && !journaled && !errors.Is(err, errCrashed) {
-		_ = st.Discard()
-	}
-	return out, err
+	recs, errs := s.CommitAll(ctx, []Staged{{Staging: st, Record: rec}})
+	return recs[0], errs[0]
 }
 
-func (s *Store) commit(ctx context.Context, st *Staging, rec Record) (Record, bool, error) {
-	if rec.Key == "" {
-		return Record{}, false, errors.New("committing: record without a key")
+// Staged is a filled staging directory and the record it is to become.
+type Staged struct {
+	Staging *Staging
+	Record  Record
+}
+
+// CommitAll commits every item at once, as Commit commits one: one
+// journal and one write of the state for the whole set, so that the
+// fsyncs a commit costs are paid once rather than once per artifact (every
+// staged file is still fsynced before the journal is written, every swap
+// is still a rename). After a crash the next Recover completes all of them
+// or, if the journal was not written, none. An item the plan refuses (a
+// collision, a key given twice) gets its error in errs and is discarded;
+// the others still commit. Records and errors are in the order of items.
+// Items must have distinct staging directories, none reused afterwards.
+func (s *Store) CommitAll(ctx context.Context, items []Staged) ([]Record, []error) {
+	recs := make([]Record, len(items))
+	errs := make([]error, len(items))
+	journaled, err := s.commitAll(ctx, items, recs, errs)
+	for i, it := range items {
+		switch {
+		case errs[i] != nil: // refused on its own: not in the journal
+			recs[i] = Record{}
+			_ = it.Staging.Discard()
+		case err != nil:
+			recs[i], errs[i] = Record{}, err
+			if !journaled && !errors.Is(err, errCrashed) {
+				_ = it.Staging.Discard()
+			}
+		}
+	}
+	return recs, errs
+}
+
+// commitAll fills recs and the per-item refusals in errs, and returns the
+// error that stops the whole commit, if any, and whether the journal was
+// written (then the next Recover completes the commit whatever happens).
+func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, errs []error) (bool, error) {
+	label := func() string {
+		var keys []string
+		for _, it := range items {
+			keys = append(keys, it.Record.Key)
+		}
+		return strings.Join(keys, " ")
 	}
 	if err := ctx.Err(); err != nil {
-		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+		return false, fmt.Errorf("committing %s: %w", label(), err)
 	}
-	files, err := scanStaging(st) // fsyncs: outside the lock, in parallel
-	if err != nil {
-		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+	// List and fsync every staging directory: outside the lock, in
+	// parallel.
+	var wg sync.WaitGroup
+	files := make([][]File, len(items))
+	for i, it := range items {
+		if it.Record.Key == "" {
+			errs[i] = errors.New("committing: record without a key")
+			continue
+		}
+		wg.Go(func() {
+			var err error
+			if files[i], err = scanStaged(it.Staging); err != nil {
+				errs[i] = fmt.Errorf("committing %s: %w", it.Record.Key, err)
+			}
+		})
+	}
+	wg.Wait()
+	// The entries of .ferry-staging and of each destination, once per
+	// destination, so Recover finds the staged files.
+	dests := make(map[string]bool)
+	for i, it := range items {
+		if errs[i] == nil {
+			dests[it.Staging.dest] = true
+		}
+	}
+	for _, d := range sortedKeys(dests) {
+		if err := fsutil.SyncDir(filepath.Join(d, stagingDirName)); err != nil {
+			return false, fmt.Errorf("committing: %w", err)
+		}
+		if err := fsutil.SyncDir(d); err != nil {
+			return false, fmt.Errorf("committing: %w", err)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The state read below must include any interrupted commit.
 	if err := recoverJournals(s.StateDir, nil); err != nil {
-		return Record{}, false, err
-	}
-	rec.Dir = st.dest
-	rec.Files = files
-	if rec.InstalledAt.IsZero() {
-		rec.InstalledAt = time.Now().UTC()
+		return false, err
 	}
 	state, err := LoadState(s.StateDir)
 	if err != nil {
-		return Record{}, false, err
+		return false, err
 	}
-	j, err := s.plan(state, rec, st)
-	if err != nil {
-		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+	next := state
+	var parts []journalPart
+	var olds []Record
+	var keys []string
+	claimed := make(map[string]map[string]bool) // dir -> path -> is a directory
+	for i, it := range items {
+		if errs[i] != nil {
+			continue
+		}
+		rec := it.Record
+		if slices.Contains(keys, rec.Key) {
+			errs[i] = fmt.Errorf("committing %s: %w: given twice in one commit", rec.Key, ErrConflict)
+			continue
+		}
+		rec.Dir = it.Staging.dest
+		rec.Files = files[i]
+		if rec.InstalledAt.IsZero() {
+			rec.InstalledAt = time.Now().UTC()
+		}
+		part, after, old, err := s.plan(next, rec, it.Staging, claimed[rec.Dir])
+		if err != nil {
+			errs[i] = fmt.Errorf("committing %s: %w", rec.Key, err)
+			continue
+		}
+		if claimed[rec.Dir] == nil {
+			claimed[rec.Dir] = make(map[string]bool)
+		}
+		for _, f := range rec.Files {
+			claimed[rec.Dir][f.Path] = f.IsDir()
+		}
+		next, recs[i] = after, rec
+		parts = append(parts, part)
+		keys = append(keys, rec.Key)
+		if old != nil {
+			olds = append(olds, *old)
+		}
+	}
+	if len(parts) == 0 {
+		return false, nil
+	}
+	// The previous versions' files that no record of the new state lists:
+	// computed against the final state, so a file one artifact of the set
+	// gives up and another takes over stays.
+	var removals []removal
+	for _, old := range olds {
+		removals = append(removals, orphans(next, old)...)
 	}
 	if s.crashed("planned") {
-		return Record{}, false, errCrashed
+		return false, errCrashed
 	}
 	if err := ctx.Err(); err != nil { // the last point where cancelling changes nothing
-		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+		return false, fmt.Errorf("committing %s: %w", strings.Join(keys, " "), err)
+	}
+	j := &journal{Op: "install", Removals: removals, State: next}
+	if len(parts) == 1 {
+		// One artifact: the journal shares its staging directory's id.
+		p := parts[0]
+		j.ID, j.Key, j.Dir, j.Staging, j.Mkdirs, j.Renames = p.id, p.Key, p.Dir, p.Staging, p.Mkdirs, p.Renames
+	} else {
+		if j.ID, err = newID(); err != nil {
+			return false, fmt.Errorf("committing: %w", err)
+		}
+		j.Key = strings.Join(keys, " ")
+		j.Parts = parts
 	}
 	if err := writeJournal(s.StateDir, j, s.crashAt); err != nil {
-		return Record{}, false, fmt.Errorf("committing %s: %w", rec.Key, err)
+		return false, fmt.Errorf("committing %s: %w", j.Key, err)
 	}
 	if s.crashed("journaled") {
-		return Record{}, true, errCrashed
+		return true, errCrashed
 	}
 	if err := apply(s.StateDir, j, s.crashAt); err != nil {
 		if errors.Is(err, errCrashed) {
-			return Record{}, true, err
+			return true, err
 		}
-		return Record{}, true, fmt.Errorf("committing %s (the next run completes it): %w", rec.Key, err)
+		return true, fmt.Errorf("committing %s (the next run completes it): %w", j.Key, err)
 	}
-	return rec, true, nil
+	return true, nil
 }
 
-// scanStaging lists what st contains and fsyncs all of it.
+// scanStaging lists what st contains and fsyncs all of it, the entries of
+// the directories that hold it included.
 func scanStaging(st *Staging) ([]File, error) {
+	files, err := scanStaged(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := fsutil.SyncDir(filepath.Dir(st.dir)); err != nil {
+		return nil, err
+	}
+	if err := fsutil.SyncDir(st.dest); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// scanStaged lists what st contains and fsyncs its files and directories,
+// st's own directory included; not the directories that hold it.
+func scanStaged(st *Staging) ([]File, error) {
 	var files []File
 	dirs := []string{st.dir}
 	err := filepath.WalkDir(st.dir, func(p string, d fs.DirEntry, err error) error {
@@ -198,58 +332,56 @@ func scanStaging(st *Staging) ([]File, error) {
 			return nil, err
 		}
 	}
-	// The staging directory's own entries, so Recover finds staged files.
-	if err := fsutil.SyncDir(filepath.Dir(st.dir)); err != nil {
-		return nil, err
-	}
-	if err := fsutil.SyncDir(st.dest); err != nil {
-		return nil, err
-	}
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return files, nil
 }
 
-// plan computes the journal that makes rec installed: the new state
+// plan computes what makes rec installed on top of state: the new state
 // (rec replacing its previous version, other records losing the files rec
-// takes over), the renames and the removals of the previous version's
-// files. It refuses collisions it could not resolve safely.
-func (s *Store) plan(state *State, rec Record, st *Staging) (*journal, error) {
+// takes over), the renames, and the previous version (nil if none). It
+// refuses collisions it could not resolve safely, with the disk and with
+// claimed, the paths earlier artifacts of the same commit install in
+// rec.Dir (path -> is a directory).
+func (s *Store) plan(state *State, rec Record, st *Staging, claimed map[string]bool) (journalPart, *State, *Record, error) {
 	stateDir, err := filepath.Abs(s.StateDir)
 	if err != nil {
-		return nil, err
+		return journalPart{}, nil, nil, err
 	}
 	root, err := os.OpenRoot(rec.Dir)
 	if err != nil {
-		return nil, err
+		return journalPart{}, nil, nil, err
 	}
 	defer root.Close()
 	newPaths := make(map[string]bool, len(rec.Files))
 	var mkdirs, renames []string
 	for _, f := range rec.Files {
 		if first, _, _ := strings.Cut(f.Path, "/"); first == stagingDirName {
-			return nil, &UnsafeArchiveError{Entry: f.Path, Reason: "reserved name " + stagingDirName}
+			return journalPart{}, nil, nil, &UnsafeArchiveError{Entry: f.Path, Reason: "reserved name " + stagingDirName}
 		}
 		target := filepath.Join(rec.Dir, filepath.FromSlash(f.Path))
 		if within(stateDir, target) {
-			return nil, fmt.Errorf("%w: %s is inside the state directory %s", ErrConflict, target, stateDir)
+			return journalPart{}, nil, nil, fmt.Errorf("%w: %s is inside the state directory %s", ErrConflict, target, stateDir)
+		}
+		if isDir, ok := claimed[f.Path]; ok && isDir != f.IsDir() {
+			return journalPart{}, nil, nil, fmt.Errorf("%w: %s is both a file and a directory of this install", ErrConflict, target)
 		}
 		name := filepath.FromSlash(f.Path)
 		if f.IsDir() {
 			fi, err := root.Stat(name)
 			if err == nil && !fi.IsDir() {
-				return nil, fmt.Errorf("%w: %s exists and is not a directory", ErrConflict, target)
+				return journalPart{}, nil, nil, fmt.Errorf("%w: %s exists and is not a directory", ErrConflict, target)
 			}
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%w: %s: %w", ErrConflict, target, err)
+				return journalPart{}, nil, nil, fmt.Errorf("%w: %s: %w", ErrConflict, target, err)
 			}
 			mkdirs = append(mkdirs, f.Path)
 		} else {
 			fi, err := root.Lstat(name)
 			if err == nil && fi.IsDir() {
-				return nil, fmt.Errorf("%w: %s exists and is a directory", ErrConflict, target)
+				return journalPart{}, nil, nil, fmt.Errorf("%w: %s exists and is a directory", ErrConflict, target)
 			}
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%w: %s: %w", ErrConflict, target, err)
+				return journalPart{}, nil, nil, fmt.Errorf("%w: %s: %w", ErrConflict, target, err)
 			}
 			renames = append(renames, f.Path)
 		}
@@ -270,22 +402,8 @@ func (s *Store) plan(state *State, rec Record, st *Staging) (*journal, error) {
 		}
 	}
 	next.put(rec)
-
-	var removals []removal
-	if old != nil {
-		removals = orphans(next, *old)
-	}
-	return &journal{
-		ID:       st.id,
-		Op:       "install",
-		Key:      rec.Key,
-		Dir:      rec.Dir,
-		Staging:  st.rel(),
-		Mkdirs:   mkdirs,
-		Renames:  renames,
-		Removals: removals,
-		State:    next,
-	}, nil
+	part := journalPart{Key: rec.Key, Dir: rec.Dir, Staging: st.rel(), Mkdirs: mkdirs, Renames: renames, id: st.id}
+	return part, next, old, nil
 }
 
 // orphans lists the files and directories of old that no record of next

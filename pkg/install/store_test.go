@@ -597,3 +597,106 @@ func TestStageConcurrentWithDiscard(t *testing.T) {
 		t.Errorf("left behind: %v", sortedNames(got))
 	}
 }
+
+var thirdFiles = map[string]int{"third.yaml": 12, "sub/c.yaml": 7}
+
+// stage unpacks key@version into a staging directory of e.dest.
+func (e *env) stage(key, version string, files map[string]int) Staged {
+	e.t.Helper()
+	st, err := Stage(e.dest)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := Unpack(e.t.Context(), bytes.NewReader(artifact(e.t, key, version, files)), st.Dir(), DefaultLimits()); err != nil {
+		e.t.Fatal(err)
+	}
+	return Staged{Staging: st, Record: e.record(key, version)}
+}
+
+// commitGroup commits k@2 and third@1 together on top of crashSetup.
+func (e *env) commitGroup() []error {
+	e.t.Helper()
+	_, errs := e.store.CommitAll(e.t.Context(), []Staged{e.stage("k", "2", v2Files), e.stage("third", "1", thirdFiles)})
+	return errs
+}
+
+var wantGroup = map[string]installed{"other": {"1", map[string]int{"other.yaml": 60}}, "k": {"2", v2Files}, "third": {"1", thirdFiles}}
+
+// A group commit writes one journal and the state once, for all of its
+// artifacts.
+func TestCommitAllOneJournal(t *testing.T) {
+	e := crashSetup(t)
+	steps := recordSteps(t, e.store, func() error { return errors.Join(e.commitGroup()...) })
+	count := func(step string) int {
+		n := 0
+		for _, s := range steps {
+			if s == step {
+				n++
+			}
+		}
+		return n
+	}
+	if count("journal-tmp") != 1 || count("state-tmp") != 1 {
+		t.Errorf("steps %v: want one journal and one state write", steps)
+	}
+	renames := 0
+	for _, s := range steps {
+		if strings.HasPrefix(s, "rename-") {
+			renames++
+		}
+	}
+	if want := len(v2Files) - 1 + len(thirdFiles); renames != want { // v2Files has one directory
+		t.Errorf("%d renames, want %d (steps %v)", renames, want, steps)
+	}
+	e.assertInstalled(wantGroup, nil)
+}
+
+// A crash at any step of a group commit leaves visible files complete, and
+// Recover then yields exactly the old versions of all or the new ones of
+// all.
+func TestCrashDuringCommitAll(t *testing.T) {
+	e := crashSetup(t)
+	steps := recordSteps(t, e.store, func() error { return errors.Join(e.commitGroup()...) })
+	committed := false
+	for _, step := range steps {
+		committed = committed || step == "journaled"
+		t.Run(step, func(t *testing.T) {
+			e := crashSetup(t)
+			e.store.crashAt = func(s string) bool { return s == step }
+			for _, err := range e.commitGroup() {
+				if !errors.Is(err, errCrashed) {
+					t.Fatalf("CommitAll() = %v, want a crash at %s", err, step)
+				}
+			}
+			e.store.crashAt = nil
+			assertComplete(t, e.dest)
+			if err := Recover(e.stateDir); err != nil {
+				t.Fatal(err)
+			}
+			if committed {
+				e.assertInstalled(wantGroup, nil)
+			} else {
+				e.assertInstalled(wantOld, nil)
+			}
+		})
+	}
+}
+
+// An artifact the plan refuses is left out of the commit; the others land.
+func TestCommitAllRefusesOneItem(t *testing.T) {
+	e := crashSetup(t)
+	if err := os.MkdirAll(filepath.Join(e.dest, "third.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	recs, errs := e.store.CommitAll(t.Context(), []Staged{e.stage("k", "2", v2Files), e.stage("third", "1", thirdFiles), e.stage("k", "3", v1Files)})
+	if errs[0] != nil || recs[0].Version != "2" {
+		t.Errorf("k@2: %+v, %v; want it installed", recs[0], errs[0])
+	}
+	if !errors.Is(errs[1], ErrConflict) || !errors.Is(errs[2], ErrConflict) {
+		t.Errorf("third (a directory is in the way) and k@3 (k twice): %v, %v; want ErrConflict", errs[1], errs[2])
+	}
+	if err := os.Remove(filepath.Join(e.dest, "third.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	e.assertInstalled(wantNew, nil)
+}

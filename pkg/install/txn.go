@@ -123,6 +123,31 @@ type journal struct {
 	Renames  []string  `json:"renames,omitempty"` // Staging/p becomes p, relative to Dir
 	Removals []removal `json:"removals,omitempty"`
 	State    *State    `json:"state"` // the complete state once the journal is applied
+	// Parts are the artifacts of a group commit, each with its own
+	// staging directory; a journal of one artifact uses the fields above.
+	Parts []journalPart `json:"parts,omitempty"`
+}
+
+// journalPart is one artifact of a commit: the directories to create and
+// the staged files to move into Dir.
+type journalPart struct {
+	Key     string   `json:"key"`
+	Dir     string   `json:"dir"`               // destination of the new files
+	Staging string   `json:"staging"`           // relative to Dir
+	Mkdirs  []string `json:"mkdirs,omitempty"`  // relative to Dir, parents first
+	Renames []string `json:"renames,omitempty"` // Staging/p becomes p, relative to Dir
+
+	id string // the staging directory's id
+}
+
+// parts returns every artifact of the journal, the one of a single-artifact
+// journal included.
+func (j *journal) parts() []journalPart {
+	var out []journalPart
+	if len(j.Mkdirs)+len(j.Renames) > 0 || j.Staging != "" {
+		out = append(out, journalPart{Key: j.Key, Dir: j.Dir, Staging: j.Staging, Mkdirs: j.Mkdirs, Renames: j.Renames})
+	}
+	return append(out, j.Parts...)
 }
 
 // removal is a file or (if empty) directory of a previous version.
@@ -151,9 +176,20 @@ func (j *journal) validate() error {
 			return fmt.Errorf("invalid staging directory %q", j.Staging)
 		}
 	}
-	for _, p := range append(slices.Clone(j.Mkdirs), j.Renames...) {
-		if !local(p) {
-			return fmt.Errorf("invalid path %q", p)
+	for _, p := range j.Parts {
+		if !filepath.IsAbs(p.Dir) {
+			return fmt.Errorf("journal directory %q is not absolute", p.Dir)
+		}
+		id, ok := strings.CutPrefix(p.Staging, stagingDirName+"/")
+		if !ok || id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+			return fmt.Errorf("invalid staging directory %q", p.Staging)
+		}
+	}
+	for _, p := range j.parts() {
+		for _, q := range append(slices.Clone(p.Mkdirs), p.Renames...) {
+			if !local(q) {
+				return fmt.Errorf("invalid path %q", q)
+			}
 		}
 	}
 	for _, r := range j.Removals {
@@ -207,8 +243,19 @@ func readJournal(p string) (*journal, error) {
 // can be repeated after a crash at any point.
 func apply(stateDir string, j *journal, crash func(string) bool) error {
 	crashed := func(step string) bool { return crash != nil && crash(step) }
-	if err := applyRenames(j, crashed); err != nil {
-		return err
+	n := 0 // renames so far, to name the crash points
+	synced := make(map[string]map[string]bool)
+	for _, p := range j.parts() {
+		if err := applyRenames(p, &n, synced, crashed); err != nil {
+			return err
+		}
+	}
+	// The directories the renames changed, once each, however many
+	// artifacts share them.
+	for _, dir := range sortedKeys(mapKeys(synced)) {
+		if err := syncDirsIn(dir, sortedKeys(synced[dir])); err != nil {
+			return err
+		}
 	}
 	if crashed("renamed") {
 		return errCrashed
@@ -225,9 +272,11 @@ func apply(stateDir string, j *journal, crash func(string) bool) error {
 	if crashed("removed") {
 		return errCrashed
 	}
-	if j.Staging != "" {
-		if err := cleanStaging(j.Dir, j.Staging); err != nil {
-			return err
+	for _, p := range j.parts() {
+		if p.Staging != "" {
+			if err := cleanStaging(p.Dir, p.Staging); err != nil {
+				return err
+			}
 		}
 	}
 	if crashed("unstaged") {
@@ -240,9 +289,11 @@ func apply(stateDir string, j *journal, crash func(string) bool) error {
 	return fsutil.SyncDir(jdir)
 }
 
-// applyRenames creates the new directories and moves the staged files that
-// are still staged into place, then makes that durable.
-func applyRenames(j *journal, crashed func(string) bool) error {
+// applyRenames creates the new directories of one part and moves the
+// staged files that are still staged into place, then makes that durable.
+// n counts the renames of the journal, to name the crash points; the
+// directories to fsync are added to toSync (Dir -> paths relative to it).
+func applyRenames(j journalPart, n *int, toSync map[string]map[string]bool, crashed func(string) bool) error {
 	if len(j.Mkdirs)+len(j.Renames) == 0 {
 		return nil
 	}
@@ -261,8 +312,15 @@ func applyRenames(j *journal, crashed func(string) bool) error {
 			return err
 		}
 	}
-	parents := map[string]bool{".": true}
-	for i, p := range j.Renames {
+	parents := toSync[j.Dir]
+	if parents == nil {
+		parents = map[string]bool{}
+		toSync[j.Dir] = parents
+	}
+	parents["."] = true
+	for _, p := range j.Renames {
+		i := *n
+		*n++
 		from := path.Join(j.Staging, p)
 		if _, err := root.Lstat(filepath.FromSlash(from)); errors.Is(err, fs.ErrNotExist) {
 			continue // renamed before the crash
@@ -277,12 +335,33 @@ func applyRenames(j *journal, crashed func(string) bool) error {
 			return errCrashed
 		}
 	}
-	for _, d := range sortedKeys(parents) {
+	return nil
+}
+
+// syncDirsIn fsyncs the directories rels of dir (skipped if dir is gone).
+func syncDirsIn(dir string, rels []string) error {
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, d := range rels {
 		if err := syncRootDir(root, filepath.FromSlash(d)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func mapKeys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 // ensureDir creates directory d under root unless it exists.

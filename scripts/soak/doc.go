@@ -12,5 +12,8 @@
 // It starts a registry process (scripts/start-registry), pushes two
 // versions of a few asset artifacts, each with several files, a directory
 // and a layer of a few MiB (so kills land mid-download, mid-unpack and
-// mid-swap), prints a summary and exits 1 on any violation.
+// mid-swap), and of a dozen small ones; every install names all of them,
+// so its commit is one journal for the whole set. After each sequential
+// kill and recovery the whole set must be at one version, old or new. It
+// prints a summary and exits 1 on any violation.
 package main

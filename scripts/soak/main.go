@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +35,7 @@ type options struct {
 	rounds     int
 	parallel   int
 	artifacts  int
+	small      int
 	layerMiB   int
 	seed       uint64
 }
@@ -45,7 +47,8 @@ func main() {
 	flag.IntVar(&o.iterations, "iterations", 100, "installs killed at a random point, one at a time")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds of concurrent installs")
 	flag.IntVar(&o.parallel, "parallel", 10, "installs per concurrent round")
-	flag.IntVar(&o.artifacts, "artifacts", 3, "artifacts pushed, each in two versions")
+	flag.IntVar(&o.artifacts, "artifacts", 3, "artifacts with a large file, each in two versions")
+	flag.IntVar(&o.small, "small", 12, "small artifacts (a few files each), each in two versions; every install commits them with the large ones")
 	flag.IntVar(&o.layerMiB, "layer-mib", 4, "size of each artifact's large file")
 	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock; printed for replay)")
 	flag.Parse()
@@ -84,7 +87,13 @@ type soak struct {
 	fullRun time.Duration
 
 	kills, finished, midSwap, midFetch, recoveries, concurrent, concurrentKills int
-	violations                                                                  []string
+	// groupSwaps counts the kills that left the journal of a commit of
+	// several artifacts; maxParts is the most artifacts one held.
+	groupSwaps, maxParts int
+	// mixed counts recoveries after which one command's set of artifacts
+	// was not at one version (a violation each).
+	setChecks  int
+	violations []string
 }
 
 func setup(o options) (*soak, error) {
@@ -127,7 +136,15 @@ func (s *soak) stop() {
 	}
 }
 
-func (s *soak) name(i int) string { return fmt.Sprintf("soak%d", i) }
+// name is the i-th artifact: the large ones first, then the small ones.
+func (s *soak) name(i int) string {
+	if i < s.artifacts {
+		return fmt.Sprintf("soak%d", i)
+	}
+	return fmt.Sprintf("soaksmall%d", i-s.artifacts)
+}
+
+func (s *soak) count() int { return s.artifacts + s.small }
 
 func (s *soak) ref(name, version string) string {
 	return s.registry + "/soak/" + name + ":" + version
@@ -137,19 +154,16 @@ func (s *soak) ref(name, version string) string {
 // paths (with different content) and each has a file the other lacks.
 func (s *soak) push() error {
 	s.want = map[string]map[string]map[string]string{}
-	for i := range s.artifacts {
+	for i := range s.count() {
 		name := s.name(i)
 		s.want[name] = map[string]map[string]string{}
 		for _, v := range versions {
 			files := map[string][]byte{
-				name + "/large.bin":         random(s.layerMiB << 20),
-				name + "/rules.yaml":        fmt.Appendf(nil, "- rule: %s %s\n", name, v),
-				name + "/conf/settings.ini": fmt.Appendf(nil, "version=%s\n%s", v, random(1000)),
-				name + "/only-" + v:         []byte(v),
+				name + "/rules.yaml": fmt.Appendf(nil, "- rule: %s %s\n", name, v),
+				name + "/only-" + v:  []byte(v),
 			}
-			for j := range 40 { // many renames: a longer swap to kill
-
-				files[fmt.Sprintf("%s/small/%d.txt", name, j)] = fmt.Appendf(nil, "%s %s %d %x", name, v, j, random(64))
+			if i < s.artifacts {
+				files = s.largeFiles(name, v)
 			}
 			tgz, err := tarball(files)
 			if err != nil {
@@ -174,6 +188,21 @@ func (s *soak) push() error {
 		}
 	}
 	return nil
+}
+
+// largeFiles is one version of a large artifact: a few MiB, a directory,
+// many small files (a longer swap to kill).
+func (s *soak) largeFiles(name, v string) map[string][]byte {
+	files := map[string][]byte{
+		name + "/large.bin":         random(s.layerMiB << 20),
+		name + "/rules.yaml":        fmt.Appendf(nil, "- rule: %s %s\n", name, v),
+		name + "/conf/settings.ini": fmt.Appendf(nil, "version=%s\n%s", v, random(1000)),
+		name + "/only-" + v:         []byte(v),
+	}
+	for j := range 40 {
+		files[fmt.Sprintf("%s/small/%d.txt", name, j)] = fmt.Appendf(nil, "%s %s %d %x", name, v, j, random(64))
+	}
+	return files
 }
 
 func random(n int) []byte {
@@ -235,7 +264,7 @@ func (s *soak) installArgs(pick map[string]string, extra ...string) []string {
 
 func (s *soak) all(v string) map[string]string {
 	pick := map[string]string{}
-	for i := range s.artifacts {
+	for i := range s.count() {
 		pick[s.name(i)] = v
 	}
 	return pick
@@ -284,14 +313,14 @@ func (s *soak) run() error {
 		} else {
 			s.finished++
 		}
-		s.afterKill(fmt.Sprintf("iteration %d (%s, kill at %v)", i, v, delay))
+		s.afterKill(fmt.Sprintf("iteration %d (%s, kill at %v)", i, v, delay), true)
 	}
 	for r := range s.rounds {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for p := range s.parallel {
 			pick := map[string]string{}
-			for i := range s.artifacts {
+			for i := range s.count() {
 				if s.rng.IntN(3) > 0 {
 					pick[s.name(i)] = versions[s.rng.IntN(2)]
 				}
@@ -318,7 +347,7 @@ func (s *soak) run() error {
 			})
 		}
 		wg.Wait()
-		s.afterKill(fmt.Sprintf("concurrent round %d", r))
+		s.afterKill(fmt.Sprintf("concurrent round %d", r), false)
 	}
 	// A last full install must succeed and leave everything at one version.
 	if _, out, err := s.start(s.installArgs(s.all(versions[1])), 0); err != nil {
@@ -330,10 +359,18 @@ func (s *soak) run() error {
 
 // afterKill checks the disk as the kill left it, recovers (a dry run
 // takes the lock and rolls the journal forward or back), and checks
-// again, now the state too.
-func (s *soak) afterKill(when string) {
+// again, now the state too. With oneSet (the kill hit one install of
+// every artifact at one version) the recovered state must also hold every
+// artifact at one version: the install commits its set as one.
+func (s *soak) afterKill(when string, oneSet bool) {
 	if entries, _ := os.ReadDir(filepath.Join(s.stateDir, "journal")); len(entries) > 0 {
 		s.midSwap++
+		for _, e := range entries {
+			if n := journalParts(filepath.Join(s.stateDir, "journal", e.Name())); n > 1 {
+				s.groupSwaps++
+				s.maxParts = max(s.maxParts, n)
+			}
+		}
 	} else if entries, _ := os.ReadDir(filepath.Join(s.dir, ".ferry-staging")); len(entries) > 0 {
 		s.midFetch++
 	}
@@ -344,6 +381,47 @@ func (s *soak) afterKill(when string) {
 	}
 	s.recoveries++
 	s.check(when+", after recovery", true)
+	if oneSet {
+		s.checkOneSet(when + ", after recovery")
+	}
+}
+
+// journalParts is the number of artifacts a journal commits (0 if it
+// cannot be read, as when the kill left a temporary file).
+func journalParts(p string) int {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return 0
+	}
+	var j struct {
+		Parts   []json.RawMessage `json:"parts"`
+		Staging string            `json:"staging"`
+	}
+	if json.Unmarshal(data, &j) != nil {
+		return 0
+	}
+	if j.Staging != "" {
+		return 1 + len(j.Parts)
+	}
+	return len(j.Parts)
+}
+
+// checkOneSet verifies that the state holds every artifact, all at one
+// version.
+func (s *soak) checkOneSet(when string) {
+	state, err := install.LoadState(s.stateDir)
+	if err != nil {
+		s.violate("%s: state: %v", when, err)
+		return
+	}
+	s.setChecks++
+	at := map[string][]string{}
+	for _, rec := range state.Artifacts {
+		at[rec.Version] = append(at[rec.Version], rec.Name)
+	}
+	if len(at) != 1 || len(state.Artifacts) != s.count() {
+		s.violate("%s: one install's set is split: %d of %d artifacts recorded, by version %v", when, len(state.Artifacts), s.count(), at)
+	}
 }
 
 func (s *soak) violate(format string, args ...any) {
@@ -470,9 +548,12 @@ func (s *soak) known(path, sum string) bool {
 
 func (s *soak) summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "soak: seed %d, %d artifacts x 2 versions (%d MiB large file each), one full install %v\n", s.seed, s.artifacts, s.layerMiB, s.fullRun.Round(time.Millisecond))
+	fmt.Fprintf(&b, "soak: seed %d, %d artifacts x 2 versions (%d with a %d MiB file, %d small), installed by one command and committed as one; one full install %v\n",
+		s.seed, s.count(), s.artifacts, s.layerMiB, s.small, s.fullRun.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  sequential: %d iterations, %d killed, %d finished before the kill\n", s.iterations, s.kills, s.finished)
 	fmt.Fprintf(&b, "  kills that left a journal (mid-swap): %d, a staging directory (mid-download or unpack): %d\n", s.midSwap, s.midFetch)
+	fmt.Fprintf(&b, "  kills that left the journal of a multi-artifact commit: %d (up to %d artifacts in one)\n", s.groupSwaps, s.maxParts)
+	fmt.Fprintf(&b, "  recoveries after which the set was checked to be at one version: %d\n", s.setChecks)
 	fmt.Fprintf(&b, "  concurrent: %d rounds of %d installs: %d installs, %d killed\n", s.rounds, s.parallel, s.concurrent, s.concurrentKills)
 	fmt.Fprintf(&b, "  recoveries: %d\n", s.recoveries)
 	fmt.Fprintf(&b, "  violations: %d\n", len(s.violations))
