@@ -269,22 +269,6 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 	return true, nil
 }
 
-// scanStaging lists what st contains and fsyncs all of it, the entries of
-// the directories that hold it included.
-func scanStaging(st *Staging) ([]File, error) {
-	files, err := scanStaged(st)
-	if err != nil {
-		return nil, err
-	}
-	if err := fsutil.SyncDir(filepath.Dir(st.dir)); err != nil {
-		return nil, err
-	}
-	if err := fsutil.SyncDir(st.dest); err != nil {
-		return nil, err
-	}
-	return files, nil
-}
-
 // scanStaged lists what st contains and fsyncs its files and directories,
 // st's own directory included; not the directories that hold it.
 func scanStaged(st *Staging) ([]File, error) {
