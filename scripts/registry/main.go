@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"             // auth: htpasswd
+	_ "github.com/distribution/distribution/v3/registry/auth/token"                // auth: token (a token service in front)
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // storage: filesystem
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"   // storage: inmemory
 )
