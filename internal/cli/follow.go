@@ -128,7 +128,7 @@ func (o *followOptions) waitForEngine(cmd *cobra.Command, f *cmdutil.Factory) er
 	defer cmd.SetContext(parent)
 	delay := time.Second
 	for {
-		_, err := o.Engine(cmd, f)
+		_, err := o.Engine(cmd.Context(), newInstallDeps(f))
 		if err == nil {
 			return nil
 		}
@@ -188,7 +188,7 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	if err != nil {
 		return err
 	}
-	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
+	in, err := newInstaller(cmd.Context(), newInstallDeps(f), &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	fw := &install.Follower{
 		Installer: in, Refs: refs, Schedule: schedule, Jitter: jitter, Grace: opts.Grace,
 		BeforeCheck: func(_ context.Context, in *install.Installer) error {
-			engine, err := opts.Engine(cmd, f)
+			engine, err := opts.Engine(cmd.Context(), newInstallDeps(f))
 			if err != nil {
 				return err
 			}
@@ -222,7 +222,7 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 				view.Error = c.Err.Error()
 				fmt.Fprint(f.IO.ErrOut, "warning: check failed: "+strings.TrimPrefix(cmdutil.FormatError(c.Err), "error: "))
 			}
-			if err := emitDownloaded(cmd, f, em, c.Updated); len(c.Updated) > 0 && err != nil {
+			if err := emitDownloaded(cmd.Context(), newInstallDeps(f), em, c.Updated); len(c.Updated) > 0 && err != nil {
 				fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", err)
 			}
 			if f.Global.JSON() {
