@@ -39,7 +39,7 @@ func newCmdArtifact(f *cmdutil.Factory) *cobra.Command {
 		newCmdArtifactPush(f),
 		newCmdArtifactVerify(f),
 		newCmdArtifactPromote(f),
-		newCmdArtifactFollow(f),
+		NewCmdFollow(f, nil),
 		newCmdArtifactConfig(f), newCmdArtifactManifest(f),
 	)
 	return cmd

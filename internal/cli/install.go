@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -157,6 +158,7 @@ type installDeps struct {
 	HTTPClient func() (*http.Client, error)
 	OCIClient  func() (*oci.Client, error)
 	Indexes    func(context.Context) (*index.Set, error)
+	Logger     func() *slog.Logger
 	// Global is the run's global flags (output and log format, quiet).
 	Global *cmdutil.GlobalOptions
 
@@ -173,6 +175,7 @@ func newInstallDeps(f *cmdutil.Factory) installDeps {
 		HTTPClient: f.HTTPClient,
 		OCIClient:  f.OCIClient,
 		Indexes:    f.Indexes,
+		Logger:     f.Logger,
 		Global:     &f.Global,
 		f:          f,
 	}

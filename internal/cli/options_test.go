@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -172,3 +173,111 @@ func TestInstallOptionsInvalid(t *testing.T) {
 
 // fmtWant prints any of the parsed values for comparison.
 func fmtWant(v any) string { return fmt.Sprintf("%+v", v) }
+
+func TestFollowOptions(t *testing.T) {
+	tmp := t.TempDir()
+	type want struct {
+		refs                      []string
+		every, jitter, grace, tmo time.Duration
+		cron, onUpdate, startup   string
+		tmpDir, state, engineURL  string
+		concurrency               int
+		noVerify                  bool
+	}
+	defaults := func(w want) want {
+		if w.every == 0 {
+			w.every = 6 * time.Hour
+		}
+		if w.jitter == 0 {
+			w.jitter = time.Minute
+		}
+		if w.grace == 0 {
+			w.grace = 30 * time.Second
+		}
+		if w.state == "" {
+			w.state = "/var/lib/ferry"
+		}
+		if w.concurrency == 0 {
+			w.concurrency = 4
+		}
+		return w
+	}
+	for _, c := range []struct {
+		name   string
+		env    map[string]string
+		config string
+		args   []string
+		want   want
+	}{
+		{name: "defaults", args: []string{"rules:1.x"}, want: want{refs: []string{"rules:1.x"}}},
+		{name: "flags", args: []string{"a:1", "b:2", "-e", "1h", "--jitter", "5s", "--grace", "2s", "--on-update", "kill -1 1",
+			"--startup-behavior", "immediate", "--timeout", "3s", "--tmp-dir", tmp, "--engine-versions-url", "http://localhost:1/versions",
+			"--state-dir", "/s", "--concurrency", "9", "--no-verify"},
+			want: want{refs: []string{"a:1", "b:2"}, every: time.Hour, jitter: 5 * time.Second, grace: 2 * time.Second, onUpdate: "kill -1 1",
+				startup: "immediate", tmo: 3 * time.Second, tmpDir: tmp, engineURL: "http://localhost:1/versions", state: "/s", concurrency: 9, noVerify: true}},
+		{name: "cron", args: []string{"x", "--cron", "0 */4 * * *"}, want: want{refs: []string{"x"}, cron: "0 */4 * * *"}},
+		{name: "falcoctl's alias --falco-versions", args: []string{"x", "--falco-versions", "http://localhost:2/versions"},
+			want: want{refs: []string{"x"}, engineURL: "http://localhost:2/versions"}},
+		{name: "environment", env: map[string]string{"FERRY_EVERY": "2h", "FERRY_ON_UPDATE": "true"}, args: []string{"x"},
+			want: want{refs: []string{"x"}, every: 2 * time.Hour, onUpdate: "true"}},
+		{name: "config defaults", config: "defaults:\n  every: 3h\n  jitter: 0s\n", args: []string{"x"},
+			want: want{refs: []string{"x"}, every: 3 * time.Hour}},
+		{name: "environment over config", env: map[string]string{"FERRY_EVERY": "2h"}, config: "defaults:\n  every: 3h\n", args: []string{"x"},
+			want: want{refs: []string{"x"}, every: 2 * time.Hour}},
+		{name: "flag over environment", env: map[string]string{"FERRY_EVERY": "2h"}, args: []string{"x", "--every", "4h"},
+			want: want{refs: []string{"x"}, every: 4 * time.Hour}},
+		{name: "falcoctl keys and refs from the config",
+			config: "artifact:\n  follow:\n    refs: [falco-rules:3]\n    every: 10m\n    falcoversions: http://localhost:3/versions\n    stateDir: /falco/state\n",
+			want:   want{refs: []string{"falco-rules:3"}, every: 10 * time.Minute, engineURL: "http://localhost:3/versions", state: "/falco/state"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got *cli.FollowOptions
+			code, stderr := parseWith(t, c.env, c.config, []string{"artifact", "follow"}, func(f *cmdutil.Factory) *cobra.Command {
+				return cli.NewCmdFollow(f, func(o *cli.FollowOptions) error { got = o; return nil })
+			}, c.args...)
+			if code != 0 || got == nil {
+				t.Fatalf("exit %d, runF called: %v: %s", code, got != nil, stderr)
+			}
+			w := defaults(c.want)
+			if c.name == "config defaults" {
+				w.jitter = 0
+			}
+			g := want{refs: got.Refs, every: got.Every, jitter: got.Jitter, grace: got.Grace, tmo: got.Timeout, cron: got.Cron,
+				onUpdate: got.OnUpdate, startup: got.StartupBehavior, tmpDir: got.TmpDir, state: got.StateDir,
+				engineURL: got.EngineVersionsURL, concurrency: got.Concurrency, noVerify: got.NoVerify}
+			if fmtWant(g) != fmtWant(w) {
+				t.Errorf("parsed\n  %s\nwant\n  %s", fmtWant(g), fmtWant(w))
+			}
+			if got.IO.ErrOut == nil || got.HTTPClient == nil || got.Logger == nil || got.Global == nil {
+				t.Error("dependencies not taken from the Factory")
+			}
+		})
+	}
+}
+
+func TestFollowOptionsInvalid(t *testing.T) {
+	for _, c := range []struct {
+		name, config string
+		args         []string
+		msg          string
+	}{
+		{name: "no ref", msg: "requires at least 1 arg"},
+		{name: "zero every", args: []string{"x", "--every", "0s"}, msg: "--every must be positive"},
+		{name: "negative jitter", args: []string{"x", "--jitter", "-1s"}, msg: "--jitter must not be negative"},
+		{name: "bad cron", args: []string{"x", "--cron", "every day"}, msg: "cron"},
+		{name: "bad startup behavior", args: []string{"x", "--startup-behavior", "later"}, msg: "--startup-behavior must be"},
+		{name: "missing tmp dir", args: []string{"x", "--tmp-dir", filepath.Join(t.TempDir(), "none")}, msg: "--tmp-dir"},
+		{name: "zero concurrency", args: []string{"x", "--concurrency", "0"}, msg: "--concurrency must be at least 1"},
+		{name: "bad config duration", config: "defaults:\n  every: often\n", args: []string{"x"}, msg: "every"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			called := false
+			code, stderr := parseWith(t, nil, c.config, []string{"artifact", "follow"}, func(f *cmdutil.Factory) *cobra.Command {
+				return cli.NewCmdFollow(f, func(*cli.FollowOptions) error { called = true; return nil })
+			}, c.args...)
+			if code != 2 || called || !strings.Contains(stderr, c.msg) {
+				t.Errorf("exit %d (want 2), runF called: %v, want %q in: %s", code, called, c.msg, stderr)
+			}
+		})
+	}
+}
