@@ -36,7 +36,7 @@ func newCmdArtifact(f *cmdutil.Factory) *cobra.Command {
 		newCmdArtifactLock(f),
 		newCmdArtifactBundle(f),
 		newCmdArtifactMirror(f),
-		newCmdArtifactPush(f),
+		NewCmdPush(f, nil),
 		newCmdArtifactVerify(f),
 		newCmdArtifactPromote(f),
 		NewCmdFollow(f, nil),

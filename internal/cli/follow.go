@@ -20,7 +20,7 @@ import (
 
 // FollowOptions are the dependencies and flag values of artifact follow.
 type FollowOptions struct {
-	installDeps
+	commandDeps
 	dirOptions
 	resolveOptions
 	eventsOptions
@@ -50,7 +50,7 @@ type followCheckView struct {
 // NewCmdFollow builds artifact follow. runF, when not nil, receives the
 // parsed and validated options instead of followRun (tests use it).
 func NewCmdFollow(f *cmdutil.Factory, runF func(*FollowOptions) error) *cobra.Command {
-	opts := &FollowOptions{installDeps: newInstallDeps(f)}
+	opts := &FollowOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "follow REF...",
 		Short: "Keep artifacts at the newest version their constraint allows, checking on a schedule",
@@ -140,7 +140,7 @@ func (o *FollowOptions) waitForEngine(ctx context.Context) error {
 	defer cancel()
 	delay := time.Second
 	for {
-		_, err := o.Engine(wctx, o.installDeps)
+		_, err := o.Engine(wctx, o.commandDeps)
 		if err == nil {
 			return nil
 		}
@@ -220,7 +220,7 @@ func followRun(ctx context.Context, opts *FollowOptions) error {
 	if err != nil {
 		return err
 	}
-	in, err := newInstaller(ctx, opts.installDeps, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
+	in, err := newInstaller(ctx, opts.commandDeps, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
 	if err != nil {
 		return err
 	}
@@ -237,7 +237,7 @@ func followRun(ctx context.Context, opts *FollowOptions) error {
 	fw := &install.Follower{
 		Installer: in, Refs: opts.Refs, Schedule: schedule, Jitter: jitter, Grace: opts.Grace,
 		BeforeCheck: func(_ context.Context, in *install.Installer) error {
-			engine, err := opts.Engine(bg, opts.installDeps)
+			engine, err := opts.Engine(bg, opts.commandDeps)
 			if err != nil {
 				return err
 			}
@@ -277,7 +277,7 @@ func printCheck(ctx context.Context, opts *FollowOptions, em *events.Emitter, c 
 		view.Error = c.Err.Error()
 		fmt.Fprint(opts.IO.ErrOut, "warning: check failed: "+strings.TrimPrefix(cmdutil.FormatError(c.Err), "error: "))
 	}
-	if err := emitDownloaded(ctx, opts.installDeps, em, c.Updated); len(c.Updated) > 0 && err != nil {
+	if err := emitDownloaded(ctx, opts.commandDeps, em, c.Updated); len(c.Updated) > 0 && err != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "warning: %v\n", err)
 	}
 	if opts.Global.JSON() {

@@ -73,7 +73,7 @@ func (o *resolveOptions) AddFlags(cmd *cobra.Command) {
 // Engine returns the engine versions declared by flags, the URL (the
 // flag, filled from the config's engine.versionsURL by precedence) or the
 // config, in that order; nil when none are declared.
-func (o *resolveOptions) Engine(ctx context.Context, d installDeps) (install.Engine, error) {
+func (o *resolveOptions) Engine(ctx context.Context, d commandDeps) (install.Engine, error) {
 	cfg, err := d.ConfigFile()
 	if err != nil {
 		return nil, err
@@ -150,9 +150,9 @@ func (o *fetchOptions) Validate() error {
 	return nil
 }
 
-// installDeps are what the commands that install (install, follow) take
-// from the Factory.
-type installDeps struct {
+// commandDeps are what the commands on the options pattern (install,
+// follow, push) take from the Factory.
+type commandDeps struct {
 	IO         cmdutil.IOStreams
 	ConfigFile func() (*cmdutil.Config, error)
 	HTTPClient func() (*http.Client, error)
@@ -162,15 +162,15 @@ type installDeps struct {
 	// Global is the run's global flags (output and log format, quiet).
 	Global *cmdutil.GlobalOptions
 
-	// f serves the helpers install shares with commands not yet given
-	// their dependencies (events, signature verification, progress).
+	// f serves the helpers these share with commands not yet given their
+	// dependencies (events, signature verification, progress, printing).
 	f *cmdutil.Factory
 }
 
-// newInstallDeps takes the dependencies from f. The streams are read when
+// newCommandDeps takes the dependencies from f. The streams are read when
 // the command runs: the root command adjusts them once flags are parsed.
-func newInstallDeps(f *cmdutil.Factory) installDeps {
-	return installDeps{
+func newCommandDeps(f *cmdutil.Factory) commandDeps {
+	return commandDeps{
 		ConfigFile: f.Config,
 		HTTPClient: f.HTTPClient,
 		OCIClient:  f.OCIClient,
@@ -183,7 +183,7 @@ func newInstallDeps(f *cmdutil.Factory) installDeps {
 
 // InstallOptions are the dependencies and flag values of artifact install.
 type InstallOptions struct {
-	installDeps
+	commandDeps
 	dirOptions
 	resolveOptions
 	eventsOptions
@@ -198,7 +198,7 @@ type InstallOptions struct {
 // NewCmdInstall builds artifact install. runF, when not nil, receives the
 // parsed and validated options instead of installRun (tests use it).
 func NewCmdInstall(f *cmdutil.Factory, runF func(*InstallOptions) error) *cobra.Command {
-	opts := &InstallOptions{installDeps: newInstallDeps(f)}
+	opts := &InstallOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "install REF...",
 		Short: "Install artifacts at the highest version their constraint allows, with their dependencies",
@@ -361,7 +361,7 @@ func (o *InstallOptions) lockPath() string {
 // installRun resolves, verifies and installs opts.Refs (or the lock file)
 // and prints the results.
 func installRun(ctx context.Context, opts *InstallOptions) error {
-	engine, err := opts.Engine(ctx, opts.installDeps)
+	engine, err := opts.Engine(ctx, opts.commandDeps)
 	if err != nil {
 		return err
 	}
@@ -369,7 +369,7 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	if err != nil {
 		return err
 	}
-	in, err := newInstaller(ctx, opts.installDeps, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
+	in, err := newInstaller(ctx, opts.commandDeps, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
 	if err != nil {
 		return err
 	}
@@ -393,7 +393,7 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	}
 	results, err := in.Install(ctx, opts.Refs)
 	prog.Wait()
-	err = errors.Join(err, emitDownloaded(ctx, opts.installDeps, em, results))
+	err = errors.Join(err, emitDownloaded(ctx, opts.commandDeps, em, results))
 	if opts.Global.JSON() {
 		if results == nil {
 			results = []install.Result{}
@@ -430,7 +430,7 @@ func bundleResolver(ctx context.Context, path, platform string) (*install.Resolv
 // newInstaller builds the installer that install and follow share: the
 // resolver, the store and its limits, the directories, mirrors and HTTP
 // client. The lock file goes to <state-dir>/ferry.lock.
-func newInstaller(ctx context.Context, deps installDeps, d *dirOptions, r *resolveOptions, o *fetchOptions) (*install.Installer, error) {
+func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resolveOptions, o *fetchOptions) (*install.Installer, error) {
 	set, err := deps.Indexes(ctx)
 	if err != nil {
 		return nil, err
@@ -468,7 +468,7 @@ func newInstaller(ctx context.Context, deps installDeps, d *dirOptions, r *resol
 // emitDownloaded sends one artifact.downloaded event per artifact this run
 // downloaded; when it downloaded nothing, it still resends what earlier runs
 // spooled.
-func emitDownloaded(ctx context.Context, deps installDeps, em *events.Emitter, results []install.Result) error {
+func emitDownloaded(ctx context.Context, deps commandDeps, em *events.Emitter, results []install.Result) error {
 	if !em.Enabled() {
 		return nil
 	}
@@ -562,7 +562,7 @@ func newPlanner(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, state
 	if err := r.platformOptions.Validate(); err != nil {
 		return nil, err
 	}
-	engine, err := r.Engine(cmd.Context(), newInstallDeps(f))
+	engine, err := r.Engine(cmd.Context(), newCommandDeps(f))
 	if err != nil {
 		return nil, err
 	}

@@ -281,3 +281,82 @@ func TestFollowOptionsInvalid(t *testing.T) {
 		})
 	}
 }
+
+func TestPushOptions(t *testing.T) {
+	type want struct {
+		ref                             string
+		files, platforms, deps, reqs    []string
+		typ, version, name, source      string
+		state, eventsFile, eventsSource string
+		floating                        bool
+	}
+	for _, c := range []struct {
+		name   string
+		env    map[string]string
+		config string
+		args   []string
+		want   want
+	}{
+		{name: "defaults", args: []string{"localhost:5000/rules/r", "r.yaml"},
+			want: want{ref: "localhost:5000/rules/r", files: []string{"r.yaml"}, state: "/var/lib/ferry"}},
+		{name: "flags", args: []string{"localhost:5000/plugins/p:1.2.3", "a.so", "b.so", "--type", "plugin", "--version", "1.2.3", "--name", "json",
+			"--platform", "linux/amd64", "--platform", "linux/arm64", "--add-floating-tags", "--depends-on", "a:1.0.0|b:2.0.0", "--depends-on", "c:3.0.0",
+			"--requires", "plugin_api_version:3.0.0", "--source-repo", "https://github.com/x/y", "--state-dir", "/s", "--events-file", "/e.jsonl"},
+			want: want{ref: "localhost:5000/plugins/p:1.2.3", files: []string{"a.so", "b.so"}, typ: "plugin", version: "1.2.3", name: "json",
+				platforms: []string{"linux/amd64", "linux/arm64"}, floating: true, deps: []string{"a:1.0.0|b:2.0.0", "c:3.0.0"},
+				reqs: []string{"plugin_api_version:3.0.0"}, source: "https://github.com/x/y", state: "/s", eventsFile: "/e.jsonl"}},
+		{name: "an index entry", args: []string{"falco-rules:3.0.0", "r.yaml"},
+			want: want{ref: "falco-rules:3.0.0", files: []string{"r.yaml"}, state: "/var/lib/ferry"}},
+		{name: "environment", env: map[string]string{"FERRY_STATE_DIR": "/env", "FERRY_EVENTS_SOURCE": "/ci"}, args: []string{"h:5000/r", "f"},
+			want: want{ref: "h:5000/r", files: []string{"f"}, state: "/env", eventsSource: "/ci"}},
+		{name: "config", config: "defaults:\n  state-dir: /cfg\nevents:\n  file: /cfg.jsonl\n", args: []string{"h:5000/r", "f"},
+			want: want{ref: "h:5000/r", files: []string{"f"}, state: "/cfg", eventsFile: "/cfg.jsonl"}},
+		{name: "environment over config", env: map[string]string{"FERRY_STATE_DIR": "/env"}, config: "defaults:\n  state-dir: /cfg\n", args: []string{"h:5000/r", "f"},
+			want: want{ref: "h:5000/r", files: []string{"f"}, state: "/env"}},
+		{name: "flag over config", config: "events:\n  file: /cfg.jsonl\n", args: []string{"h:5000/r", "f", "--events-file", "/flag.jsonl"},
+			want: want{ref: "h:5000/r", files: []string{"f"}, state: "/var/lib/ferry", eventsFile: "/flag.jsonl"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got *cli.PushOptions
+			code, stderr := parseWith(t, c.env, c.config, []string{"artifact", "push"}, func(f *cmdutil.Factory) *cobra.Command {
+				return cli.NewCmdPush(f, func(o *cli.PushOptions) error { got = o; return nil })
+			}, c.args...)
+			if code != 0 || got == nil {
+				t.Fatalf("exit %d, runF called: %v: %s", code, got != nil, stderr)
+			}
+			g := want{ref: got.Ref, files: got.Files, platforms: got.Platforms, deps: got.DependsOn, reqs: got.Requires, typ: got.Type,
+				version: got.Version, name: got.Name, source: got.SourceRepo, state: got.StateDir, eventsFile: got.File,
+				eventsSource: got.Source, floating: got.FloatingTags}
+			if fmtWant(g) != fmtWant(c.want) {
+				t.Errorf("parsed\n  %s\nwant\n  %s", fmtWant(g), fmtWant(c.want))
+			}
+			if got.IO.Out == nil || got.OCIClient == nil || got.Indexes == nil || got.Global == nil {
+				t.Error("dependencies not taken from the Factory")
+			}
+		})
+	}
+}
+
+func TestPushOptionsInvalid(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{name: "no file", args: []string{"h:5000/r"}, msg: "requires at least 2 arg"},
+		{name: "a digest", args: []string{"h:5000/r@sha256:" + strings.Repeat("a", 64), "f"}, msg: "not a digest"},
+		{name: "tag and version differ", args: []string{"h:5000/r:1.0.0", "f", "--version", "2.0.0"}, msg: `differs from --version "2.0.0"`},
+		{name: "bad reference", args: []string{"h:5000/R::x", "f"}, msg: "R::x"},
+		{name: "bad flag value", args: []string{"h:5000/r", "f", "--add-floating-tags=maybe"}, msg: "add-floating-tags"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			called := false
+			code, stderr := parseWith(t, nil, "", []string{"artifact", "push"}, func(f *cmdutil.Factory) *cobra.Command {
+				return cli.NewCmdPush(f, func(*cli.PushOptions) error { called = true; return nil })
+			}, c.args...)
+			if code != 2 || called || !strings.Contains(stderr, c.msg) {
+				t.Errorf("exit %d (want 2), runF called: %v, want %q in: %s", code, called, c.msg, stderr)
+			}
+		})
+	}
+}
