@@ -150,8 +150,8 @@ func (o *fetchOptions) Validate() error {
 	return nil
 }
 
-// commandDeps are what the commands on the options pattern (install,
-// follow, push) take from the Factory.
+// commandDeps are what the commands on the options pattern (artifact
+// install, follow and push, driver install) take from the Factory.
 type commandDeps struct {
 	IO         cmdutil.IOStreams
 	ConfigFile func() (*cmdutil.Config, error)
@@ -159,6 +159,7 @@ type commandDeps struct {
 	OCIClient  func() (*oci.Client, error)
 	Indexes    func(context.Context) (*index.Set, error)
 	Logger     func() *slog.Logger
+	Getenv     func(string) string
 	// Global is the run's global flags (output and log format, quiet).
 	Global *cmdutil.GlobalOptions
 
@@ -176,6 +177,7 @@ func newCommandDeps(f *cmdutil.Factory) commandDeps {
 		OCIClient:  f.OCIClient,
 		Indexes:    f.Indexes,
 		Logger:     f.Logger,
+		Getenv:     f.Getenv,
 		Global:     &f.Global,
 		f:          f,
 	}
