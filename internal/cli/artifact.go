@@ -32,14 +32,14 @@ func newCmdArtifact(f *cmdutil.Factory) *cobra.Command {
 		newCmdArtifactList(f),
 		newCmdArtifactSearch(f),
 		newCmdArtifactInfo(f),
-		newCmdArtifactInstall(f),
+		NewCmdInstall(f, nil),
 		newCmdArtifactLock(f),
 		newCmdArtifactBundle(f),
 		newCmdArtifactMirror(f),
-		newCmdArtifactPush(f),
+		NewCmdPush(f, nil),
 		newCmdArtifactVerify(f),
 		newCmdArtifactPromote(f),
-		newCmdArtifactFollow(f),
+		NewCmdFollow(f, nil),
 		newCmdArtifactConfig(f), newCmdArtifactManifest(f),
 	)
 	return cmd
@@ -432,7 +432,7 @@ func newChannelResolver(f *cmdutil.Factory, cmd *cobra.Command, platform string)
 	if err != nil {
 		return nil, err
 	}
-	if r.HostMirrors, err = hostMirrors(f); err != nil {
+	if r.HostMirrors, err = hostMirrors(f.Config); err != nil {
 		return nil, err
 	}
 	return r, nil

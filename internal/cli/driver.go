@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -92,7 +94,7 @@ func (o *driverOptions) Validate() error {
 
 // detect reads the kernel (uname, unless overridden) and the host's
 // distribution; warnings are logged.
-func (o *driverOptions) detect(f *cmdutil.Factory) (driver.Target, error) {
+func (o *driverOptions) detect(log *slog.Logger) (driver.Target, error) {
 	k, err := driver.HostKernel(o.KernelRelease, o.KernelVersion)
 	if err != nil {
 		return driver.Target{}, err
@@ -101,7 +103,6 @@ func (o *driverOptions) detect(f *cmdutil.Factory) (driver.Target, error) {
 	if err != nil {
 		return t, fmt.Errorf("detecting the host under %s: %w", o.HostRoot, err)
 	}
-	log := f.Logger()
 	for _, w := range t.Warnings {
 		log.Warn(w)
 	}
@@ -153,7 +154,7 @@ file name. See 'ferry driver printenv'.`,
 	opts.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(
 		newCmdDriverPrintenv(f, opts),
-		newCmdDriverInstall(f, opts),
+		NewCmdDriverInstall(f, opts, nil),
 		newCmdDriverCleanup(f, opts),
 		newCmdDriverConfig(f, opts),
 	)
@@ -214,7 +215,7 @@ func driverPrintenvRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverOptio
 		return cmdutil.Usage(fmt.Errorf("--version is required: no %s to read the driver version from",
 			filepath.Join("/usr/src", opts.Name+"-<version>")))
 	}
-	t, err := opts.detect(f)
+	t, err := opts.detect(f.Logger())
 	if err != nil {
 		return err
 	}
@@ -265,7 +266,10 @@ func shellQuote(s string) string {
 	return strings.NewReplacer("$", `\$`, "`", "\\`").Replace(q)
 }
 
-type driverInstallOptions struct {
+// DriverInstallOptions are the dependencies and flag values of driver
+// install; the driver flag group is its parent's.
+type DriverInstallOptions struct {
+	commandDeps
 	*driverOptions
 	eventsOptions
 	CacheDir string
@@ -287,10 +291,15 @@ type driverInstallOptions struct {
 	BuildTimeout time.Duration
 	NoDKMS       bool
 	ProbeLinks   []string
+	// DownloadHeadersSet says --download-headers was given.
+	DownloadHeadersSet bool
 }
 
-func newCmdDriverInstall(f *cmdutil.Factory, dopts *driverOptions) *cobra.Command {
-	opts := &driverInstallOptions{driverOptions: dopts}
+// NewCmdDriverInstall builds driver install over its parent's driver flag
+// group. runF, when not nil, receives the parsed and validated options
+// instead of driverInstallRun (tests use it).
+func NewCmdDriverInstall(f *cmdutil.Factory, dopts *driverOptions, runF func(*DriverInstallOptions) error) *cobra.Command {
+	opts := &DriverInstallOptions{commandDeps: newCommandDeps(f), driverOptions: dopts}
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Install the driver for this kernel: cached, downloaded prebuilt, or built here",
@@ -348,7 +357,18 @@ cached or built driver emits nothing, since nothing was downloaded.`,
 			if len(args) > 0 {
 				f.Logger().Warn("ignoring arguments, as falcoctl does (quote a --kernelversion with spaces)", "args", strings.Join(args, " "))
 			}
-			return driverInstallRun(cmd, f, opts)
+			opts.IO = f.IO
+			opts.DownloadHeadersSet = cmd.Flags().Changed("download-headers")
+			if err := opts.resolve(cmd, f); err != nil {
+				return err
+			}
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return driverInstallRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -391,49 +411,68 @@ func parseHTTPHeaders(s string) (http.Header, error) {
 	return h, nil
 }
 
-func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstallOptions) error {
-	if err := opts.resolve(cmd, f); err != nil {
+// Validate checks the flag values before the host is read.
+func (o *DriverInstallOptions) Validate() error {
+	if err := o.driverOptions.Validate(); err != nil {
 		return err
 	}
-	if opts.SHA256 != "" {
-		if _, err := ferryhttp.NormalizeSHA256(opts.SHA256); err != nil {
+	if o.SHA256 != "" {
+		if _, err := ferryhttp.NormalizeSHA256(o.SHA256); err != nil {
 			return cmdutil.Usage(fmt.Errorf("--sha256: %w", err))
 		}
 	}
-	if opts.MaxSize < 1 {
+	if o.MaxSize < 1 {
 		return cmdutil.Usage(errors.New("--max-size must be positive"))
 	}
-	if opts.HTTPTimeout <= 0 || opts.BuildTimeout <= 0 {
+	if o.HTTPTimeout <= 0 || o.BuildTimeout <= 0 {
 		return cmdutil.Usage(errors.New("--http-timeout and --build-timeout must be positive"))
 	}
-	header, err := parseHTTPHeaders(opts.HTTPHeaders)
-	if err != nil {
+	if _, err := parseHTTPHeaders(o.HTTPHeaders); err != nil {
 		return cmdutil.Usage(fmt.Errorf("--http-headers: %w", err))
 	}
-	if strings.TrimSpace(opts.StateDir) == "" {
+	if strings.TrimSpace(o.StateDir) == "" {
 		return cmdutil.Usage(errors.New("--state-dir must not be empty"))
 	}
-	for _, l := range opts.ProbeLinks {
+	for _, l := range o.ProbeLinks {
 		if !filepath.IsAbs(l) {
 			return cmdutil.Usage(fmt.Errorf("--probe-link must be an absolute path, not %q", l))
 		}
 	}
-	if opts.KernelDir != "" && !filepath.IsAbs(opts.KernelDir) {
-		return cmdutil.Usage(fmt.Errorf("--kernel-dir must be an absolute path, not %q", opts.KernelDir))
+	if o.KernelDir != "" && !filepath.IsAbs(o.KernelDir) {
+		return cmdutil.Usage(fmt.Errorf("--kernel-dir must be an absolute path, not %q", o.KernelDir))
 	}
-	cacheDir := opts.CacheDir
-	if cacheDir == "" {
-		home := f.Getenv("HOME")
-		if home == "" {
-			h, err := os.UserHomeDir()
-			if err != nil {
-				return cmdutil.Usage(errors.New("--cache-dir: no home directory; pass --cache-dir"))
-			}
-			home = h
+	return nil
+}
+
+// cacheDir is --cache-dir, or Falco's $HOME/.falco.
+func (o *DriverInstallOptions) cacheDir() (string, error) {
+	if o.CacheDir != "" {
+		return o.CacheDir, nil
+	}
+	home := o.Getenv("HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", cmdutil.Usage(errors.New("--cache-dir: no home directory; pass --cache-dir"))
 		}
-		cacheDir = filepath.Join(home, ".falco")
+		home = h
 	}
-	t, err := opts.detect(f)
+	return filepath.Join(home, ".falco"), nil
+}
+
+// driverInstallRun detects the host, chooses the driver and installs it
+// (cached, downloaded or built), then prints the result.
+func driverInstallRun(ctx context.Context, opts *DriverInstallOptions) error {
+	header, err := parseHTTPHeaders(opts.HTTPHeaders)
+	if err != nil {
+		return cmdutil.Usage(fmt.Errorf("--http-headers: %w", err))
+	}
+	cacheDir, err := opts.cacheDir()
+	if err != nil {
+		return err
+	}
+	log := opts.Logger()
+	t, err := opts.detect(log)
 	if err != nil {
 		return err
 	}
@@ -451,14 +490,13 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 			return cmdutil.Usage(err)
 		}
 	}
-	log := f.Logger()
-	if opts.Compile && cmd.Flags().Changed("download-headers") && opts.DownloadHeaders {
+	if opts.Compile && opts.DownloadHeadersSet && opts.DownloadHeaders {
 		log.Info("--download-headers: ferry does not download kernel headers; install them with the package manager")
 	}
 	if opts.HTTPInsecure {
-		f.Global.InsecureSkipVerify = true
+		opts.Global.InsecureSkipVerify = true
 	}
-	hc, err := f.HTTPClient()
+	hc, err := opts.HTTPClient()
 	if err != nil {
 		return err
 	}
@@ -470,24 +508,13 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 				"kernelrelease", opts.KernelRelease, "running", running.Release)
 		}
 	}
-	in := &driver.Installer{HTTP: &client, Header: header, Progress: func(e driver.Event) {
-		switch e.Step {
-		case "miss":
-			log.Info("driver not served", "url", e.URL, "reason", e.Err)
-		case "try":
-			log.Info("trying", "url", e.URL)
-		case "build":
-			log.Info("building the driver", "sources", e.Path)
-		default:
-			log.Info(e.Step, "url", e.URL, "path", e.Path)
-		}
-	}}
-	em, err := opts.eventsOptions.Build(f, opts.StateDir)
+	in := &driver.Installer{HTTP: &client, Header: header, Progress: driverProgress(log)}
+	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	res, err := in.Install(cmd.Context(), driver.Request{
+	res, err := in.Install(ctx, driver.Request{
 		Name: opts.Name, Version: version, Type: typ, Target: t, Repos: opts.Repos, SHA256: opts.SHA256,
 		CacheDir: cacheDir, InstallDir: opts.falcoDir(), StateDir: opts.StateDir,
 		Load: opts.Load, DryRun: opts.DryRun, MaxBytes: opts.MaxSize, ProbeLinks: opts.ProbeLinks,
@@ -503,31 +530,47 @@ func driverInstallRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverInstal
 		if fi, serr := os.Stat(res.CachePath); serr == nil {
 			a.Bytes = fi.Size()
 		}
-		w, eerr := em.Downloaded(cmd.Context(), a)
-		printEventWarnings(f, w)
+		w, eerr := em.Downloaded(ctx, a)
+		printEventWarnings(opts.f, w)
 		if err == nil {
 			err = eerr
 		}
 	}
 	if err != nil {
-		return driverInstallError(f, err)
+		return driverInstallError(opts.IO.ErrOut, err)
 	}
-	if f.Global.JSON() {
-		return f.PrintJSON(res)
+	if opts.Global.JSON() {
+		return opts.f.PrintJSON(res)
 	}
-	printDriverResult(f.IO.Out, res)
+	printDriverResult(opts.IO.Out, res)
 	return nil
+}
+
+// driverProgress logs the steps of an install.
+func driverProgress(log *slog.Logger) func(driver.Event) {
+	return func(e driver.Event) {
+		switch e.Step {
+		case "miss":
+			log.Info("driver not served", "url", e.URL, "reason", e.Err)
+		case "try":
+			log.Info("trying", "url", e.URL)
+		case "build":
+			log.Info("building the driver", "sources", e.Path)
+		default:
+			log.Info(e.Step, "url", e.URL, "path", e.Path)
+		}
+	}
 }
 
 // driverInstallError gives a failed install its exit code and hint; a
 // failed build first prints the end of its log.
-func driverInstallError(f *cmdutil.Factory, err error) error {
+func driverInstallError(errOut io.Writer, err error) error {
 	var be *driver.BuildError
 	switch {
 	case errors.As(err, &be):
-		fmt.Fprintf(f.IO.ErrOut, "the last lines of the build log %s:\n", be.Log)
+		fmt.Fprintf(errOut, "the last lines of the build log %s:\n", be.Log)
 		for _, l := range be.Tail {
-			fmt.Fprintf(f.IO.ErrOut, "  | %s\n", l)
+			fmt.Fprintf(errOut, "  | %s\n", l)
 		}
 		return &cmdutil.CodedError{Code: cmdutil.ExitError, Err: err,
 			Hint: "read the whole build log; a newer driver version, other kernel headers (--kernel-dir) or --type modern_ebpf (kernel >= 5.8) may help"}
@@ -795,7 +838,7 @@ func driverConfigRun(cmd *cobra.Command, f *cmdutil.Factory, opts *driverConfigO
 	types, _ := driver.ParseTypes(opts.Types)
 	typ := types[0]
 	if len(types) > 1 {
-		t, err := opts.detect(f)
+		t, err := opts.detect(f.Logger())
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,10 +14,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/pkg/events"
 	"github.com/ferryhq/ferry/pkg/install"
 )
 
-type followOptions struct {
+// FollowOptions are the dependencies and flag values of artifact follow.
+type FollowOptions struct {
+	commandDeps
 	dirOptions
 	resolveOptions
 	eventsOptions
@@ -31,6 +35,7 @@ type followOptions struct {
 	Timeout         time.Duration
 	TmpDir          string
 	fetchOptions
+	Refs []string
 }
 
 // followCheckView is the JSON line printed per check.
@@ -42,8 +47,10 @@ type followCheckView struct {
 	Next    *time.Time       `json:"next,omitempty"`
 }
 
-func newCmdArtifactFollow(f *cmdutil.Factory) *cobra.Command {
-	opts := &followOptions{}
+// NewCmdFollow builds artifact follow. runF, when not nil, receives the
+// parsed and validated options instead of followRun (tests use it).
+func NewCmdFollow(f *cmdutil.Factory, runF func(*FollowOptions) error) *cobra.Command {
+	opts := &FollowOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "follow REF...",
 		Short: "Keep artifacts at the newest version their constraint allows, checking on a schedule",
@@ -73,7 +80,15 @@ retried at the next tick.`,
 			if len(refs) == 0 {
 				return cmdutil.Usage(errors.New("requires at least 1 arg(s), only received 0 (or artifact.follow.refs in the config)"))
 			}
-			return followRun(cmd, f, opts, refs)
+			opts.Refs = refs
+			opts.IO = f.IO
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return followRun(cmd.Context(), opts)
 		},
 	}
 	opts.dirOptions.AddFlags(cmd)
@@ -96,7 +111,7 @@ retried at the next tick.`,
 // firstCheck applies --startup-behavior: the delay before the first check,
 // or skip to wait for the first scheduled time. Without it, --jitter
 // applies as before.
-func (o *followOptions) firstCheck(schedule install.Schedule, jitter time.Duration) (time.Duration, bool, error) {
+func (o *FollowOptions) firstCheck(schedule install.Schedule, jitter time.Duration) (time.Duration, bool, error) {
 	switch o.StartupBehavior {
 	case "":
 		return jitter, false, nil
@@ -117,27 +132,24 @@ func (o *followOptions) firstCheck(schedule install.Schedule, jitter time.Durati
 // waitForEngine reads the engine's versions at start-up, retrying with a
 // growing delay for up to --timeout, as falcoctl waits for Falco's
 // endpoint; a failure then stops follow.
-func (o *followOptions) waitForEngine(cmd *cobra.Command, f *cmdutil.Factory) error {
+func (o *FollowOptions) waitForEngine(ctx context.Context) error {
 	if o.Timeout <= 0 || o.EngineVersionsURL == "" {
 		return nil
 	}
-	parent := cmd.Context()
-	ctx, cancel := context.WithTimeout(parent, o.Timeout)
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	cmd.SetContext(ctx)
-	defer cmd.SetContext(parent)
 	delay := time.Second
 	for {
-		_, err := o.Engine(cmd, f)
+		_, err := o.Engine(wctx, o.commandDeps)
 		if err == nil {
 			return nil
 		}
-		if parent.Err() != nil {
-			return parent.Err()
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		f.Logger().Info("engine versions not available yet, retrying", "url", o.EngineVersionsURL, "in", delay, "error", err.Error())
+		o.Logger().Info("engine versions not available yet, retrying", "url", o.EngineVersionsURL, "in", delay, "error", err.Error())
 		select {
-		case <-ctx.Done():
+		case <-wctx.Done():
 			return fmt.Errorf("unable to retrieve the engine's versions from %s within --timeout %s (is Falco running with its webserver?): %w", o.EngineVersionsURL, o.Timeout, err)
 		case <-time.After(delay):
 		}
@@ -145,64 +157,87 @@ func (o *followOptions) waitForEngine(cmd *cobra.Command, f *cmdutil.Factory) er
 	}
 }
 
-func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs []string) error {
-	if err := opts.dirOptions.Validate(); err != nil {
-		return err
-	}
-	if err := opts.platformOptions.Validate(); err != nil {
-		return err
-	}
-	if err := opts.fetchOptions.Validate(); err != nil {
-		return err
-	}
-	var schedule install.Schedule = install.Every(opts.Every)
-	if opts.Cron != "" {
-		c, err := install.ParseCron(opts.Cron)
+// schedule is when checks run (--every or --cron), the delay before the
+// first one, and whether the first is skipped (--startup-behavior skip).
+func (o *FollowOptions) schedule() (install.Schedule, time.Duration, bool, error) {
+	var schedule install.Schedule = install.Every(o.Every)
+	if o.Cron != "" {
+		c, err := install.ParseCron(o.Cron)
 		if err != nil {
-			return cmdutil.Usage(err)
+			return nil, 0, false, cmdutil.Usage(err)
 		}
 		schedule = c
-	} else if opts.Every <= 0 {
-		return cmdutil.Usage(errors.New("--every must be positive"))
+	} else if o.Every <= 0 {
+		return nil, 0, false, cmdutil.Usage(errors.New("--every must be positive"))
 	}
-	if opts.Jitter < 0 {
-		return cmdutil.Usage(errors.New("--jitter must not be negative"))
+	if o.Jitter < 0 {
+		return nil, 0, false, cmdutil.Usage(errors.New("--jitter must not be negative"))
 	}
-	jitter := opts.Jitter
-	if opts.Cron == "" && jitter > opts.Every {
-		jitter = opts.Every
+	jitter := o.Jitter
+	if o.Cron == "" && jitter > o.Every {
+		jitter = o.Every
 	}
-	jitter, skipFirst, err := opts.firstCheck(schedule, jitter)
+	jitter, skipFirst, err := o.firstCheck(schedule, jitter)
 	if err != nil {
+		return nil, 0, false, err
+	}
+	return schedule, jitter, skipFirst, nil
+}
+
+// Validate checks the flag values before anything is read or resolved.
+func (o *FollowOptions) Validate() error {
+	if err := o.dirOptions.Validate(); err != nil {
 		return err
 	}
-	if opts.TmpDir != "" {
-		if st, err := os.Stat(opts.TmpDir); err != nil || !st.IsDir() {
-			return cmdutil.Usage(fmt.Errorf("--tmp-dir %s: not a directory", opts.TmpDir))
+	if err := o.platformOptions.Validate(); err != nil {
+		return err
+	}
+	if err := o.fetchOptions.Validate(); err != nil {
+		return err
+	}
+	if _, _, _, err := o.schedule(); err != nil {
+		return err
+	}
+	if o.TmpDir != "" {
+		if st, err := os.Stat(o.TmpDir); err != nil || !st.IsDir() {
+			return cmdutil.Usage(fmt.Errorf("--tmp-dir %s: not a directory", o.TmpDir))
 		}
 	}
-	if err := opts.waitForEngine(cmd, f); err != nil {
-		return err
-	}
-	em, err := opts.eventsOptions.Build(f, opts.StateDir)
+	return nil
+}
+
+// followRun checks opts.Refs on the schedule until ctx is done, installing
+// what is newer, and prints one result per check.
+func followRun(ctx context.Context, opts *FollowOptions) error {
+	schedule, jitter, skipFirst, err := opts.schedule()
 	if err != nil {
 		return err
 	}
-	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
+	if err := opts.waitForEngine(ctx); err != nil {
+		return err
+	}
+	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
 	if err != nil {
 		return err
 	}
-	prog := newProgress(cmd.Context(), f)
+	in, err := newInstaller(ctx, opts.commandDeps, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
+	if err != nil {
+		return err
+	}
+	prog := newProgress(ctx, opts.f)
 	if prog != nil {
 		in.Progress = prog
 	}
+	// Only the follower watches for a stop request: what it lets finish
+	// (events, the engine's versions) runs on a context that outlives it.
+	bg := context.WithoutCancel(ctx)
 	// The engine's versions are read before every check: Falco may have
 	// been upgraded since the last one.
-	log := f.Logger()
+	log := opts.Logger()
 	fw := &install.Follower{
-		Installer: in, Refs: refs, Schedule: schedule, Jitter: jitter, Grace: opts.Grace,
+		Installer: in, Refs: opts.Refs, Schedule: schedule, Jitter: jitter, Grace: opts.Grace,
 		BeforeCheck: func(_ context.Context, in *install.Installer) error {
-			engine, err := opts.Engine(cmd, f)
+			engine, err := opts.Engine(bg, opts.commandDeps)
 			if err != nil {
 				return err
 			}
@@ -211,46 +246,48 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 		},
 		OnCheck: func(ctx context.Context, c install.FollowCheck) {
 			prog.Wait()
-			view := followCheckView{Time: c.Started, Updated: c.Updated, Checked: len(c.Results)}
-			if view.Updated == nil {
-				view.Updated = []install.Result{}
-			}
-			if !c.Next.IsZero() {
-				view.Next = &c.Next
-			}
-			if c.Err != nil {
-				view.Error = c.Err.Error()
-				fmt.Fprint(f.IO.ErrOut, "warning: check failed: "+strings.TrimPrefix(cmdutil.FormatError(c.Err), "error: "))
-			}
-			if err := emitDownloaded(cmd, f, em, c.Updated); len(c.Updated) > 0 && err != nil {
-				fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", err)
-			}
-			if f.Global.JSON() {
-				_ = json.NewEncoder(f.IO.Out).Encode(view) // one line per check
-			} else {
-				for _, r := range c.Updated {
-					printResult(f, r)
-				}
-			}
-			printUnverified(f, c.Updated)
+			printCheck(bg, opts, em, c)
 			if len(c.Updated) > 0 && opts.OnUpdate != "" {
-				runOnUpdate(ctx, f, opts.OnUpdate, c.Updated)
+				runOnUpdate(ctx, opts.IO.ErrOut, opts.OnUpdate, c.Updated)
 			}
 			log.Info("check done", "checked", len(c.Results), "updated", len(c.Updated), "next", c.Next.Format(time.RFC3339))
 		},
 	}
-	log.Info("following", "refs", strings.Join(refs, " "), "schedule", scheduleString(opts), "jitter", jitter)
+	log.Info("following", "refs", strings.Join(opts.Refs, " "), "schedule", scheduleString(opts), "jitter", jitter)
 	if skipFirst {
 		// --startup-behavior skip: the first check is the first scheduled one.
-		if !sleepCtx(cmd.Context(), time.Until(schedule.Next(time.Now()))) {
+		if !sleepCtx(ctx, time.Until(schedule.Next(time.Now()))) {
 			return nil
 		}
 	}
-	// Only the follower watches for a stop request: what it lets finish
-	// (events, the engine's versions) runs on a context that outlives it.
-	runCtx := cmd.Context()
-	cmd.SetContext(context.WithoutCancel(runCtx))
-	return fw.Run(runCtx)
+	return fw.Run(ctx)
+}
+
+// printCheck reports one check: a warning when it failed, its events, and
+// what it installed (one JSON line with -o json).
+func printCheck(ctx context.Context, opts *FollowOptions, em *events.Emitter, c install.FollowCheck) {
+	view := followCheckView{Time: c.Started, Updated: c.Updated, Checked: len(c.Results)}
+	if view.Updated == nil {
+		view.Updated = []install.Result{}
+	}
+	if !c.Next.IsZero() {
+		view.Next = &c.Next
+	}
+	if c.Err != nil {
+		view.Error = c.Err.Error()
+		fmt.Fprint(opts.IO.ErrOut, "warning: check failed: "+strings.TrimPrefix(cmdutil.FormatError(c.Err), "error: "))
+	}
+	if err := emitDownloaded(ctx, opts.commandDeps, em, c.Updated); len(c.Updated) > 0 && err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %v\n", err)
+	}
+	if opts.Global.JSON() {
+		_ = json.NewEncoder(opts.IO.Out).Encode(view) // one line per check
+	} else {
+		for _, r := range c.Updated {
+			printResult(opts.f, r)
+		}
+	}
+	printUnverified(opts.f, c.Updated)
 }
 
 // sleepCtx waits d or until ctx is done; it reports whether d elapsed.
@@ -265,7 +302,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func scheduleString(o *followOptions) string {
+func scheduleString(o *FollowOptions) string {
 	if o.Cron != "" {
 		return "cron " + o.Cron
 	}
@@ -274,15 +311,15 @@ func scheduleString(o *followOptions) string {
 
 // runOnUpdate runs the --on-update command; its output goes to stderr
 // (stdout carries results only).
-func runOnUpdate(ctx context.Context, f *cmdutil.Factory, command string, updated []install.Result) {
+func runOnUpdate(ctx context.Context, errOut io.Writer, command string, updated []install.Result) {
 	var names []string
 	for _, r := range updated {
 		names = append(names, r.Name+"@"+r.Version)
 	}
 	c := exec.CommandContext(ctx, "sh", "-c", command)
 	c.Env = append(os.Environ(), "FERRY_UPDATED="+strings.Join(names, " "))
-	c.Stdout, c.Stderr = f.IO.ErrOut, f.IO.ErrOut
+	c.Stdout, c.Stderr = errOut, errOut
 	if err := c.Run(); err != nil {
-		fmt.Fprintf(f.IO.ErrOut, "warning: --on-update %q: %v\n", command, err)
+		fmt.Fprintf(errOut, "warning: --on-update %q: %v\n", command, err)
 	}
 }

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,8 +73,8 @@ func (o *resolveOptions) AddFlags(cmd *cobra.Command) {
 // Engine returns the engine versions declared by flags, the URL (the
 // flag, filled from the config's engine.versionsURL by precedence) or the
 // config, in that order; nil when none are declared.
-func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install.Engine, error) {
-	cfg, err := f.Config()
+func (o *resolveOptions) Engine(ctx context.Context, d commandDeps) (install.Engine, error) {
+	cfg, err := d.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +83,11 @@ func (o *resolveOptions) Engine(cmd *cobra.Command, f *cmdutil.Factory) (install
 		engine[k] = v
 	}
 	if url := o.EngineVersionsURL; url != "" {
-		hc, err := f.HTTPClient()
+		hc, err := d.HTTPClient()
 		if err != nil {
 			return nil, err
 		}
-		data, err := ferryhttp.ReadURL(cmd.Context(), hc, url, 1<<20)
+		data, err := ferryhttp.ReadURL(ctx, hc, url, 1<<20)
 		if err != nil {
 			return nil, fmt.Errorf("reading engine versions: %w", err)
 		}
@@ -146,7 +150,42 @@ func (o *fetchOptions) Validate() error {
 	return nil
 }
 
-type installOptions struct {
+// commandDeps are what the commands on the options pattern (artifact
+// install, follow and push, driver install) take from the Factory.
+type commandDeps struct {
+	IO         cmdutil.IOStreams
+	ConfigFile func() (*cmdutil.Config, error)
+	HTTPClient func() (*http.Client, error)
+	OCIClient  func() (*oci.Client, error)
+	Indexes    func(context.Context) (*index.Set, error)
+	Logger     func() *slog.Logger
+	Getenv     func(string) string
+	// Global is the run's global flags (output and log format, quiet).
+	Global *cmdutil.GlobalOptions
+
+	// f serves the helpers these share with commands not yet given their
+	// dependencies (events, signature verification, progress, printing).
+	f *cmdutil.Factory
+}
+
+// newCommandDeps takes the dependencies from f. The streams are read when
+// the command runs: the root command adjusts them once flags are parsed.
+func newCommandDeps(f *cmdutil.Factory) commandDeps {
+	return commandDeps{
+		ConfigFile: f.Config,
+		HTTPClient: f.HTTPClient,
+		OCIClient:  f.OCIClient,
+		Indexes:    f.Indexes,
+		Logger:     f.Logger,
+		Getenv:     f.Getenv,
+		Global:     &f.Global,
+		f:          f,
+	}
+}
+
+// InstallOptions are the dependencies and flag values of artifact install.
+type InstallOptions struct {
+	commandDeps
 	dirOptions
 	resolveOptions
 	eventsOptions
@@ -158,8 +197,10 @@ type installOptions struct {
 	From     string
 }
 
-func newCmdArtifactInstall(f *cmdutil.Factory) *cobra.Command {
-	opts := &installOptions{}
+// NewCmdInstall builds artifact install. runF, when not nil, receives the
+// parsed and validated options instead of installRun (tests use it).
+func NewCmdInstall(f *cmdutil.Factory, runF func(*InstallOptions) error) *cobra.Command {
+	opts := &InstallOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "install REF...",
 		Short: "Install artifacts at the highest version their constraint allows, with their dependencies",
@@ -203,7 +244,14 @@ skips this, with a warning per artifact.`,
 				return cmdutil.Usage(errors.New("give at least one REF (or --locked to install the lock file, or artifact.install.refs in the config)"))
 			}
 			opts.Refs = refs
-			return installRun(cmd, f, opts)
+			opts.IO = f.IO
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return installRun(cmd.Context(), opts)
 		},
 	}
 	opts.dirOptions.AddFlags(cmd)
@@ -217,6 +265,17 @@ skips this, with a warning per artifact.`,
 	fl.StringVar(&opts.From, "from", "", "install from a bundle written by ferry artifact bundle, with no network")
 	cmdutil.DeclareAliases(fl)
 	return cmd
+}
+
+// Validate checks the flag values before anything is read or resolved.
+func (o *InstallOptions) Validate() error {
+	if err := o.dirOptions.Validate(); err != nil {
+		return err
+	}
+	if err := o.platformOptions.Validate(); err != nil {
+		return err
+	}
+	return o.fetchOptions.Validate()
 }
 
 // refsOrConfig returns args, or when there are none the references the
@@ -234,7 +293,7 @@ func refsOrConfig(f *cmdutil.Factory, args []string, key string) ([]string, erro
 // the one that resolves to the highest version, as falcoctl does, with a
 // note on stderr. References to different artifacts cost nothing: only the
 // duplicated ones are resolved.
-func keepHighest(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, refs []string) ([]string, error) {
+func keepHighest(ctx context.Context, errOut io.Writer, r *install.Resolver, refs []string) ([]string, error) {
 	type group struct{ refs []string }
 	groups := map[string]*group{}
 	var order []string
@@ -271,7 +330,7 @@ func keepHighest(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, re
 		best, bestVer := "", (*semver.Version)(nil)
 		var discarded []string
 		for _, raw := range g.refs {
-			res, err := r.Resolve(cmd.Context(), raw)
+			res, err := r.Resolve(ctx, raw)
 			if err != nil {
 				return nil, err
 			}
@@ -288,44 +347,37 @@ func keepHighest(cmd *cobra.Command, f *cmdutil.Factory, r *install.Resolver, re
 				discarded = append(discarded, v.String())
 			}
 		}
-		fmt.Fprintf(f.IO.ErrOut, "note: multiple versions of the same artifact: keeping %s (%s), discarding %s\n", best, bestVer, strings.Join(discarded, ", "))
+		fmt.Fprintf(errOut, "note: multiple versions of the same artifact: keeping %s (%s), discarding %s\n", best, bestVer, strings.Join(discarded, ", "))
 		out = append(out, best)
 	}
 	return out, nil
 }
 
-func (o *installOptions) lockPath() string {
+func (o *InstallOptions) lockPath() string {
 	if o.LockFile != "" {
 		return o.LockFile
 	}
 	return filepath.Join(o.StateDir, "ferry.lock")
 }
 
-func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) error {
-	if err := opts.dirOptions.Validate(); err != nil {
-		return err
-	}
-	if err := opts.platformOptions.Validate(); err != nil {
-		return err
-	}
-	if err := opts.fetchOptions.Validate(); err != nil {
-		return err
-	}
-	engine, err := opts.Engine(cmd, f)
+// installRun resolves, verifies and installs opts.Refs (or the lock file)
+// and prints the results.
+func installRun(ctx context.Context, opts *InstallOptions) error {
+	engine, err := opts.Engine(ctx, opts.commandDeps)
 	if err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
 	if err != nil {
 		return err
 	}
-	in, err := newInstaller(cmd, f, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
+	in, err := newInstaller(ctx, opts.commandDeps, &opts.dirOptions, &opts.resolveOptions, &opts.fetchOptions)
 	if err != nil {
 		return err
 	}
 	in.DryRun, in.Engine, in.LockPath = opts.DryRun, engine, opts.lockPath()
 	if opts.From != "" {
-		if in.Resolver, err = bundleResolver(cmd, opts.From, opts.Platform); err != nil {
+		if in.Resolver, err = bundleResolver(ctx, opts.From, opts.Platform); err != nil {
 			return err
 		}
 		in.HostMirrors, in.Bundle = nil, opts.From
@@ -334,43 +386,43 @@ func installRun(cmd *cobra.Command, f *cmdutil.Factory, opts *installOptions) er
 		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
 			return err
 		}
-	} else if opts.Refs, err = keepHighest(cmd, f, in.Resolver, opts.Refs); err != nil {
+	} else if opts.Refs, err = keepHighest(ctx, opts.IO.ErrOut, in.Resolver, opts.Refs); err != nil {
 		return err
 	}
-	prog := newProgress(cmd.Context(), f)
+	prog := newProgress(ctx, opts.f)
 	if prog != nil {
 		in.Progress = prog
 	}
-	results, err := in.Install(cmd.Context(), opts.Refs)
+	results, err := in.Install(ctx, opts.Refs)
 	prog.Wait()
-	err = errors.Join(err, emitDownloaded(cmd, f, em, results))
-	if f.Global.JSON() {
+	err = errors.Join(err, emitDownloaded(ctx, opts.commandDeps, em, results))
+	if opts.Global.JSON() {
 		if results == nil {
 			results = []install.Result{}
 		}
-		if perr := f.PrintJSON(results); perr != nil {
+		if perr := opts.f.PrintJSON(results); perr != nil {
 			return perr
 		}
 	} else {
 		for _, r := range results {
-			printResult(f, r)
+			printResult(opts.f, r)
 		}
 		if engine == nil {
-			printUnchecked(f, results)
+			printUnchecked(opts.f, results)
 		}
 	}
-	printUnverified(f, results)
+	printUnverified(opts.f, results)
 	return err
 }
 
 // bundleResolver resolves against a bundle alone: its index and its OCI
 // layout, with no network.
-func bundleResolver(cmd *cobra.Command, path, platform string) (*install.Resolver, error) {
+func bundleResolver(ctx context.Context, path, platform string) (*install.Resolver, error) {
 	idx, err := install.ReadBundleIndex(path)
 	if err != nil {
 		return nil, err
 	}
-	layout, err := oci.OpenLayoutTar(cmd.Context(), path)
+	layout, err := oci.OpenLayoutTar(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -380,11 +432,16 @@ func bundleResolver(cmd *cobra.Command, path, platform string) (*install.Resolve
 // newInstaller builds the installer that install and follow share: the
 // resolver, the store and its limits, the directories, mirrors and HTTP
 // client. The lock file goes to <state-dir>/ferry.lock.
-func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *resolveOptions, o *fetchOptions) (*install.Installer, error) {
-	resolver, err := newResolver(f, cmd, r.Platform)
+func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resolveOptions, o *fetchOptions) (*install.Installer, error) {
+	set, err := deps.Indexes(ctx)
 	if err != nil {
 		return nil, err
 	}
+	client, err := deps.OCIClient()
+	if err != nil {
+		return nil, err
+	}
+	resolver := &install.Resolver{Indexes: set, Client: client, Platform: r.Platform}
 	limits := install.DefaultLimits()
 	limits.MaxBytes = o.MaxSize
 	in := &install.Installer{
@@ -398,13 +455,13 @@ func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *reso
 
 		AllowUnverified: o.AllowUnverified,
 	}
-	if in.HostMirrors, err = hostMirrors(f); err != nil {
+	if in.HostMirrors, err = hostMirrors(deps.ConfigFile); err != nil {
 		return nil, err
 	}
-	if in.HTTP, err = f.HTTPClient(); err != nil {
+	if in.HTTP, err = deps.HTTPClient(); err != nil {
 		return nil, err
 	}
-	if err := o.installVerifyOptions.wire(f, in); err != nil {
+	if err := o.installVerifyOptions.wire(deps.f, in); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -413,7 +470,7 @@ func newInstaller(cmd *cobra.Command, f *cmdutil.Factory, d *dirOptions, r *reso
 // emitDownloaded sends one artifact.downloaded event per artifact this run
 // downloaded; when it downloaded nothing, it still resends what earlier runs
 // spooled.
-func emitDownloaded(cmd *cobra.Command, f *cmdutil.Factory, em *events.Emitter, results []install.Result) error {
+func emitDownloaded(ctx context.Context, deps commandDeps, em *events.Emitter, results []install.Result) error {
 	if !em.Enabled() {
 		return nil
 	}
@@ -424,14 +481,14 @@ func emitDownloaded(cmd *cobra.Command, f *cmdutil.Factory, em *events.Emitter, 
 			continue
 		}
 		sent = true
-		w, err := em.Downloaded(cmd.Context(), eventArtifact(r, registryUser(cmd.Context(), f, em, r.Registry)))
-		printEventWarnings(f, w)
+		w, err := em.Downloaded(ctx, eventArtifact(r, registryUser(ctx, deps.f, em, r.Registry)))
+		printEventWarnings(deps.f, w)
 		errs = append(errs, err)
 	}
 	if !sent && em.SpoolDir() != "" {
 		if spooled, err := events.List(em.SpoolDir()); err == nil && len(spooled) > 0 {
-			_, w, _ := em.Flush(cmd.Context())
-			printEventWarnings(f, w)
+			_, w, _ := em.Flush(ctx)
+			printEventWarnings(deps.f, w)
 		}
 	}
 	return errors.Join(errs...)
@@ -507,7 +564,7 @@ func newPlanner(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, state
 	if err := r.platformOptions.Validate(); err != nil {
 		return nil, err
 	}
-	engine, err := r.Engine(cmd, f)
+	engine, err := r.Engine(cmd.Context(), newCommandDeps(f))
 	if err != nil {
 		return nil, err
 	}
@@ -515,7 +572,7 @@ func newPlanner(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, state
 	if err != nil {
 		return nil, err
 	}
-	hm, err := hostMirrors(f)
+	hm, err := hostMirrors(f.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -528,8 +585,8 @@ func newPlanner(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, state
 
 // hostMirrors turns the config's registries block into the mirrors tried
 // before a registry host and, with fallbackOnly, after it.
-func hostMirrors(f *cmdutil.Factory) (install.HostMirrors, error) {
-	cfg, err := f.Config()
+func hostMirrors(config func() (*cmdutil.Config, error)) (install.HostMirrors, error) {
+	cfg, err := config()
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,10 @@ import (
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
-type pushOptions struct {
+// PushOptions are the dependencies and flag values of artifact push (and
+// of registry push, which is artifact push underneath).
+type PushOptions struct {
+	commandDeps
 	Ref          string
 	Files        []string
 	Type         string
@@ -39,8 +42,10 @@ type pushOptions struct {
 	eventsOptions
 }
 
-func newCmdArtifactPush(f *cmdutil.Factory) *cobra.Command {
-	opts := &pushOptions{}
+// NewCmdPush builds artifact push. runF, when not nil, receives the parsed
+// and validated options instead of pushRun (tests use it).
+func NewCmdPush(f *cmdutil.Factory, runF func(*PushOptions) error) *cobra.Command {
+	opts := &PushOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "push REF FILE... --type T --version X.Y.Z",
 		Short: "Publish an artifact in falcoctl's OCI format",
@@ -57,7 +62,14 @@ index; platforms pushed earlier under the same version are kept.`,
 		Args: usageArgs(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ref, opts.Files = args[0], args[1:]
-			return pushRun(cmd, f, opts)
+			opts.IO = f.IO
+			if err := opts.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return pushRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -74,25 +86,44 @@ index; platforms pushed earlier under the same version are kept.`,
 	return cmd
 }
 
-func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) (err error) {
-	ref, err := index.ParseReference(opts.Ref)
+// parseRef reads REF: a repository, whose tag must equal --version, or
+// an index entry; a digest is refused.
+func (o *PushOptions) parseRef() (index.Reference, error) {
+	ref, err := index.ParseReference(o.Ref)
+	if err != nil {
+		return ref, err
+	}
+	if ref.Digest != "" {
+		return ref, cmdutil.Usage(errors.New("push needs a repository (and a version), not a digest"))
+	}
+	if ref.IsOCI() && ref.Tag != "" && o.Version != "" && o.Version != ref.Tag {
+		return ref, cmdutil.Usage(fmt.Errorf("the tag %q of %s differs from --version %q", ref.Tag, o.Ref, o.Version))
+	}
+	return ref, nil
+}
+
+// Validate checks what can be checked before REF is looked up.
+func (o *PushOptions) Validate() error {
+	_, err := o.parseRef()
+	return err
+}
+
+// pushRun packs and pushes opts.Files to the repository REF names, then
+// emits artifact.published and prints the result.
+func pushRun(ctx context.Context, opts *PushOptions) (err error) {
+	ref, err := opts.parseRef()
 	if err != nil {
 		return err
 	}
 	var loc oci.Location
 	switch {
-	case ref.Digest != "":
-		return cmdutil.Usage(errors.New("push needs a repository (and a version), not a digest"))
 	case ref.IsOCI():
 		loc = oci.Location{Registry: ref.Registry, Repository: ref.Repository}
 		if ref.Tag != "" {
-			if opts.Version != "" && opts.Version != ref.Tag {
-				return cmdutil.Usage(fmt.Errorf("the tag %q of %s differs from --version %q", ref.Tag, opts.Ref, opts.Version))
-			}
 			opts.Version = ref.Tag
 		}
 	default:
-		set, err := f.Indexes(cmd.Context())
+		set, err := opts.Indexes(ctx)
 		if err != nil {
 			return err
 		}
@@ -114,23 +145,23 @@ func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) (err err
 			opts.Version = ref.Constraint
 		}
 	}
-	cfg, files, err := opts.build(cmd.Context(), loc)
+	cfg, files, err := opts.build(ctx, loc)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
 		return cmdutil.Usage(err)
 	}
-	client, err := f.OCIClient()
+	client, err := opts.OCIClient()
 	if err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	res, err := client.Push(cmd.Context(), loc, oci.PushRequest{
+	res, err := client.Push(ctx, loc, oci.PushRequest{
 		Type: opts.Type, Config: cfg, Files: files, SourceRepo: opts.SourceRepo, FloatingTags: opts.FloatingTags,
 		Tags: opts.ExtraTags, Latest: opts.Latest,
 	})
@@ -141,12 +172,12 @@ func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) (err err
 	defer func() {
 		if em.Enabled() && err == nil {
 			var w []string
-			w, err = em.Published(cmd.Context(), pushedArtifact(loc, cfg.Name, cfg.Version, res, opts.Files, took, registryUser(cmd.Context(), f, em, loc.Registry)))
-			printEventWarnings(f, w)
+			w, err = em.Published(ctx, pushedArtifact(loc, cfg.Name, cfg.Version, res, opts.Files, took, registryUser(ctx, opts.f, em, loc.Registry)))
+			printEventWarnings(opts.f, w)
 		}
 	}()
-	if f.Global.JSON() {
-		return f.PrintJSON(struct {
+	if opts.Global.JSON() {
+		return opts.f.PrintJSON(struct {
 			Ref        string `json:"ref"`
 			Registry   string `json:"registry"`
 			Repository string `json:"repository"`
@@ -155,15 +186,15 @@ func pushRun(cmd *cobra.Command, f *cmdutil.Factory, opts *pushOptions) (err err
 			*oci.PushResult
 		}{loc.String() + ":" + cfg.Version, loc.Registry, loc.Repository, opts.Type, cfg.Version, res})
 	}
-	fmt.Fprintf(f.IO.Out, "Pushed %s:%s (%s)\n  digest: %s\n  tags:   %s\n", loc, cfg.Version, opts.Type, res.Digest, strings.Join(res.Tags, ", "))
+	fmt.Fprintf(opts.IO.Out, "Pushed %s:%s (%s)\n  digest: %s\n  tags:   %s\n", loc, cfg.Version, opts.Type, res.Digest, strings.Join(res.Tags, ", "))
 	if len(res.Platforms) > 0 {
-		fmt.Fprintf(f.IO.Out, "  platforms: %s\n", strings.Join(res.Platforms, ", "))
+		fmt.Fprintf(opts.IO.Out, "  platforms: %s\n", strings.Join(res.Platforms, ", "))
 	}
 	return nil
 }
 
 // build validates the options and turns them into a config and layer files.
-func (o *pushOptions) build(ctx context.Context, loc oci.Location) (oci.Config, []oci.LayerFile, error) {
+func (o *PushOptions) build(ctx context.Context, loc oci.Location) (oci.Config, []oci.LayerFile, error) {
 	cfg := oci.Config{}
 	if o.Type == "" {
 		return cfg, nil, errors.New("--type is required for a repository reference (rulesfile, plugin or asset)")

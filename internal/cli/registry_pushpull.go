@@ -14,7 +14,7 @@ import (
 // is artifact push underneath, pull writes the layer file as falcoctl does.
 
 func newCmdRegistryPush(f *cmdutil.Factory) *cobra.Command {
-	opts := &pushOptions{}
+	opts := &PushOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "push HOST/REPO[:TAG] FILE... --type T --version X.Y.Z",
 		Short: "Publish an artifact with falcoctl's registry push arguments (artifact push underneath)",
@@ -54,7 +54,8 @@ index entry, as for artifact push.`,
 				return cmdutil.Usage(errors.New("--version is required"))
 			}
 			opts.annotationOnly = true
-			return pushRun(cmd, f, opts)
+			opts.IO = f.IO
+			return pushRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()

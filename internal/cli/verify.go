@@ -200,7 +200,7 @@ any check fails.`,
 			var resolver *install.Resolver
 			var err error
 			if from != "" {
-				resolver, err = bundleResolver(cmd, from, "")
+				resolver, err = bundleResolver(cmd.Context(), from, "")
 			} else {
 				resolver, err = newChannelResolver(f, cmd, "")
 			}
