@@ -451,7 +451,7 @@ type mismatchError struct{ err error }
 
 func (e mismatchError) Error() string        { return e.err.Error() }
 func (e mismatchError) Unwrap() error        { return e.err }
-func (e mismatchError) Is(target error) bool { return errors.Is(oci.ErrDigestMismatch, target) }
+func (e mismatchError) Is(target error) bool { return target == oci.ErrDigestMismatch }
 
 // commitHTTP swaps an HTTP download in and records it; the file's digest
 // stands for both the artifact and its layer.
