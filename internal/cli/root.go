@@ -14,11 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
-	ferryhttp "github.com/ferryhq/ferry/internal/http"
-	"github.com/ferryhq/ferry/pkg/driver"
-	"github.com/ferryhq/ferry/pkg/index"
-	"github.com/ferryhq/ferry/pkg/install"
-	"github.com/ferryhq/ferry/pkg/oci"
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=...".
@@ -78,12 +74,10 @@ func ExitCode(err error) int { return classifier().Code(err) }
 
 func classifier() *cmdutil.Classifier {
 	c := &cmdutil.Classifier{}
-	c.Add(cmdutil.ExitUsage, index.ErrInvalidReference, index.ErrInvalidConstraint, index.ErrAmbiguous)
-	c.Add(cmdutil.ExitNotFound, index.ErrNotFound, index.ErrNoMatch, oci.ErrNotFound, oci.ErrPlatformNotFound, install.ErrDependencyConflict, install.ErrNotLocked)
-	c.Add(cmdutil.ExitNotFound, driver.ErrNotFound, driver.ErrUnsupported, ferryhttp.ErrNotFound)
-	c.Add(cmdutil.ExitAuth, oci.ErrUnauthorized)
-	c.Add(cmdutil.ExitVerify, oci.ErrDigestMismatch, oci.ErrVerification, install.ErrUnsafeArchive, install.ErrRequirement, install.ErrUnverified, install.ErrUnsigned)
-	c.Add(cmdutil.ExitVerify, driver.ErrDigestMismatch)
+	c.Add(cmdutil.ExitUsage, errdef.ErrInvalid)
+	c.Add(cmdutil.ExitNotFound, errdef.ErrNotFound)
+	c.Add(cmdutil.ExitAuth, errdef.ErrUnauthorized)
+	c.Add(cmdutil.ExitVerify, errdef.ErrVerification)
 	return c
 }
 

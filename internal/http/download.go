@@ -11,13 +11,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // Errors a download can end with; test them with errors.Is. A *StatusError
 // matches ErrNotFound (404, 410) or ErrServer (5xx).
 var (
 	// ErrNotFound: the server answered 404 or 410.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errdef.New(errdef.ErrNotFound, "not found")
 	// ErrServer: the server answered 5xx (after the client's retries).
 	ErrServer = errors.New("server error")
 	// ErrNetwork: no answer at all (DNS, refused connection, TLS, timeout,
@@ -26,16 +28,16 @@ var (
 	// ErrTooLarge: the body is larger than the limit.
 	ErrTooLarge = errors.New("too large")
 	// ErrDigestMismatch: what was received does not have the expected digest.
-	ErrDigestMismatch = errors.New("digest mismatch")
+	ErrDigestMismatch = errdef.New(errdef.ErrDigestMismatch, "digest mismatch")
 )
 
 // Is makes a StatusError match ErrNotFound or ErrServer.
 func (e *StatusError) Is(target error) bool {
-	switch target {
-	case ErrNotFound:
-		return e.Code == nethttp.StatusNotFound || e.Code == nethttp.StatusGone
-	case ErrServer:
-		return e.Code >= 500
+	switch {
+	case e.Code == nethttp.StatusNotFound || e.Code == nethttp.StatusGone:
+		return errors.Is(ErrNotFound, target)
+	case e.Code >= 500:
+		return target == ErrServer
 	}
 	return false
 }

@@ -7,17 +7,18 @@ import (
 	"strings"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 var (
 	// ErrNotFound means no repository has a prebuilt driver for the target.
-	ErrNotFound = errors.New("no prebuilt driver found")
+	ErrNotFound = errdef.New(errdef.ErrNotFound, "no prebuilt driver found")
 	// ErrDigestMismatch means a downloaded or cached driver does not have the
-	// expected digest.
-	ErrDigestMismatch = ferryhttp.ErrDigestMismatch
+	// expected digest. It is errdef's, which every digest mismatch matches.
+	ErrDigestMismatch = errdef.ErrDigestMismatch
 	// ErrUnsupported means the host's distribution could not be determined, or no
 	// requested driver type works on its kernel.
-	ErrUnsupported = errors.New("unsupported target")
+	ErrUnsupported = errdef.New(errdef.ErrNotFound, "unsupported target")
 	// ErrLoad means the kernel module could not be loaded or unloaded.
 	ErrLoad = errors.New("loading the kernel module failed")
 )
@@ -66,7 +67,9 @@ func (e *DownloadError) Error() string {
 }
 
 // Is makes the error match ErrNotFound when nothing was found anywhere.
-func (e *DownloadError) Is(target error) bool { return target == ErrNotFound && e.allNotFound() }
+func (e *DownloadError) Is(target error) bool {
+	return e.allNotFound() && errors.Is(ErrNotFound, target)
+}
 
 // Unwrap returns each attempt's error.
 func (e *DownloadError) Unwrap() []error {

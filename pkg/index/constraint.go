@@ -8,13 +8,15 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 var (
 	// ErrInvalidConstraint is matched (with errors.Is) by every *ConstraintError.
-	ErrInvalidConstraint = errors.New("invalid constraint")
+	ErrInvalidConstraint = errdef.New(errdef.ErrInvalid, "invalid constraint")
 	// ErrNoMatch is matched (with errors.Is) by every *NoMatchError.
-	ErrNoMatch = errors.New("no matching version")
+	ErrNoMatch = errdef.New(errdef.ErrNotFound, "no matching version")
 )
 
 // maxAvailable caps NoMatchError.Available.
@@ -33,8 +35,8 @@ func (e *ConstraintError) Error() string {
 // Unwrap returns the parser's error.
 func (e *ConstraintError) Unwrap() error { return e.Err }
 
-// Is reports whether target is ErrInvalidConstraint.
-func (e *ConstraintError) Is(target error) bool { return target == ErrInvalidConstraint }
+// Is reports whether target is ErrInvalidConstraint or its kind (errdef).
+func (e *ConstraintError) Is(target error) bool { return errors.Is(ErrInvalidConstraint, target) }
 
 // NoMatchError reports that no version satisfies a constraint. Available
 // lists the highest versions that exist (at most 20), highest first.
@@ -54,8 +56,8 @@ func (e *NoMatchError) Error() string {
 	return fmt.Sprintf("no version matches %q (available: %s)", c, strings.Join(e.Available, ", "))
 }
 
-// Is reports whether target is ErrNoMatch.
-func (e *NoMatchError) Is(target error) bool { return target == ErrNoMatch }
+// Is reports whether target is ErrNoMatch or its kind (errdef).
+func (e *NoMatchError) Is(target error) bool { return errors.Is(ErrNoMatch, target) }
 
 // Constraint is a semver constraint over versions, as written after NAME: in
 // a reference. The zero value and "latest" match any stable version.

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // ErrInvalidReference is matched (with errors.Is) by every *ReferenceError.
-var ErrInvalidReference = errors.New("invalid reference")
+var ErrInvalidReference = errdef.New(errdef.ErrInvalid, "invalid reference")
 
 // ReferenceError reports a reference that does not parse. Err, when set, is
 // the underlying cause (a *ConstraintError for a bad constraint).
@@ -28,8 +30,8 @@ func (e *ReferenceError) Error() string {
 // Unwrap returns the underlying cause, if any.
 func (e *ReferenceError) Unwrap() error { return e.Err }
 
-// Is reports whether target is ErrInvalidReference.
-func (e *ReferenceError) Is(target error) bool { return target == ErrInvalidReference }
+// Is reports whether target is ErrInvalidReference or its kind (errdef).
+func (e *ReferenceError) Is(target error) bool { return errors.Is(ErrInvalidReference, target) }
 
 // LayoutPrefix starts a reference to an OCI image layout directory.
 const LayoutPrefix = "oci-layout:"

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // ErrNotFound is matched (with errors.Is) by every *NotFoundError.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errdef.New(errdef.ErrNotFound, "not found")
 
 // ErrAmbiguous is matched (with errors.Is) by every *AmbiguousError.
-var ErrAmbiguous = errors.New("ambiguous artifact name")
+var ErrAmbiguous = errdef.New(errdef.ErrInvalid, "ambiguous artifact name")
 
 // NotFoundError reports an artifact (or, with Name empty, an index) that no
 // index has. Suggestions holds up to three close names.
@@ -38,8 +40,8 @@ func (e *NotFoundError) Error() string {
 	return msg
 }
 
-// Is reports whether target is ErrNotFound.
-func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+// Is reports whether target is ErrNotFound or its kind (errdef).
+func (e *NotFoundError) Is(target error) bool { return errors.Is(ErrNotFound, target) }
 
 // AmbiguousError reports a name that several indexes give at different
 // places. Places, when set, holds each index's REGISTRY/REPOSITORY.
@@ -60,8 +62,8 @@ func (e *AmbiguousError) Error() string {
 	return fmt.Sprintf("artifact %q is in several indexes; name one of: %s", e.Name, strings.Join(refs, ", "))
 }
 
-// Is reports whether target is ErrAmbiguous.
-func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
+// Is reports whether target is ErrAmbiguous or its kind (errdef).
+func (e *AmbiguousError) Is(target error) bool { return errors.Is(ErrAmbiguous, target) }
 
 // Found is an entry together with the name of the index it came from.
 type Found struct {

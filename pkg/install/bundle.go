@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,6 +21,7 @@ import (
 	ocilayout "oras.land/oras-go/v2/content/oci"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
+	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
@@ -40,7 +40,7 @@ type BundleItem struct {
 
 // ErrUnsigned means an artifact whose index entry asks for a signature has
 // none to bundle.
-var ErrUnsigned = errors.New("no signature to bundle")
+var ErrUnsigned = errdef.New(errdef.ErrVerification, "no signature to bundle")
 
 // BundleOptions tunes Bundle.
 type BundleOptions struct {

@@ -16,6 +16,7 @@ import (
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/internal/testutil"
+	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
@@ -236,5 +237,26 @@ func TestChannelsDroppedConnection(t *testing.T) {
 	}
 	if !strings.Contains(results[0].Source, cf.mirror.Host) || cf.installed(t) != "- rule: good\n" {
 		t.Errorf("after a dropped connection: %+v, %q", results[0], cf.installed(t))
+	}
+}
+
+// An HTTP mirror's 404 for the layer is a not-found, as every other one.
+func TestChannelsHTTPMirrorNotFoundIsTyped(t *testing.T) {
+	cf := newChannelFixture(t)
+	cf.failLayer(cf.reg, http.StatusBadGateway)
+	cf.failLayer(cf.mirror, http.StatusBadGateway)
+	cf.entry.Mirrors[1].URL = cf.httpSrv.URL + "/gone/{name}-{version}.{ext}"
+	_, err := cf.install(t)
+	var ce *install.ChannelsError
+	if !errors.As(err, &ce) || len(ce.Errs) != 3 {
+		t.Fatalf("want one failure per channel, got %v", err)
+	}
+	for i, cerr := range ce.Errs[:2] {
+		if errors.Is(cerr, errdef.ErrNotFound) {
+			t.Errorf("channel %d answered 502, yet its error is a not-found: %v", i, cerr)
+		}
+	}
+	if last := ce.Errs[2]; !errors.Is(last, errdef.ErrNotFound) || !strings.Contains(last.Error(), "404") {
+		t.Errorf("the HTTP mirror's 404 is not a not-found: %v", last)
 	}
 }

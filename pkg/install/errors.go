@@ -3,6 +3,8 @@ package install
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // Sentinel errors. Test for them with errors.Is.
@@ -10,7 +12,7 @@ var (
 	// ErrUnsafeArchive is matched by every *UnsafeArchiveError: the layer
 	// tried to escape its directory, create a link or a special file, or
 	// exceeded the configured Limits.
-	ErrUnsafeArchive = errors.New("unsafe archive")
+	ErrUnsafeArchive = errdef.New(errdef.ErrUnsafeArchive, "unsafe archive")
 	// ErrCorruptArchive means the layer is not a readable gzip-compressed
 	// tar stream (not gzip, truncated, bad checksum, bad tar header).
 	ErrCorruptArchive = errors.New("corrupt archive")
@@ -39,8 +41,8 @@ func (e *UnsafeArchiveError) Error() string {
 	return fmt.Sprintf("unsafe archive entry %q: %s", e.Entry, e.Reason)
 }
 
-// Is reports whether target is ErrUnsafeArchive.
-func (e *UnsafeArchiveError) Is(target error) bool { return target == ErrUnsafeArchive }
+// Is reports whether target is ErrUnsafeArchive or its kind (errdef).
+func (e *UnsafeArchiveError) Is(target error) bool { return errors.Is(ErrUnsafeArchive, target) }
 
 func unsafeEntry(name, format string, args ...any) error {
 	return &UnsafeArchiveError{Entry: name, Reason: fmt.Sprintf(format, args...)}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/html"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
@@ -32,7 +33,7 @@ import (
 
 // ErrUnverified means an HTTP mirror file has no digest to be verified
 // against, and unverified downloads were not allowed.
-var ErrUnverified = errors.New("no digest to verify the download against")
+var ErrUnverified = errdef.New(errdef.ErrVerification, "no digest to verify the download against")
 
 // SumsFile is the checksum list an HTTP mirror may serve beside its files,
 // in sha256sum format ("HEX  FILE" lines). It lists the versions the mirror

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	orascontent "oras.land/oras-go/v2/content"
 
+	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
@@ -363,7 +364,8 @@ func (in *Installer) fetchFrom(ctx context.Context, j *job, ch Channel) (*Stagin
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
-			return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+			// Typed, so that a 404 or 410 is a not-found (exit code 3).
+			return nil, &ferryhttp.StatusError{URL: url, Code: resp.StatusCode}
 		}
 		vr := orascontent.NewVerifyReader(resp.Body, layer)
 		body, verify = struct {

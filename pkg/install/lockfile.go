@@ -3,7 +3,6 @@ package install
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -15,12 +14,13 @@ import (
 	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
 
+	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 // ErrNotLocked means a requested reference is not covered by the lock file.
-var ErrNotLocked = errors.New("not in the lock file")
+var ErrNotLocked = errdef.New(errdef.ErrNotFound, "not in the lock file")
 
 const lockVersion = 1
 

@@ -7,11 +7,12 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 // ErrRequirement is matched by a *RequirementError.
-var ErrRequirement = errors.New("requirement not met")
+var ErrRequirement = errdef.New(errdef.ErrVerification, "requirement not met")
 
 // Engine holds the versions the consuming engine declares, by requirement
 // name (engine_version_semver, plugin_api_version, engine_version...). A nil
@@ -34,8 +35,8 @@ func (e *RequirementError) Error() string {
 	return fmt.Sprintf("%s %s requires %s %s; %s", e.Artifact, e.Version, e.Requirement.Name, e.Requirement.Version, have)
 }
 
-// Is makes errors.Is(err, ErrRequirement) true.
-func (e *RequirementError) Is(target error) bool { return target == ErrRequirement }
+// Is makes errors.Is(err, ErrRequirement) true, and so for its kind (errdef).
+func (e *RequirementError) Is(target error) bool { return errors.Is(ErrRequirement, target) }
 
 // Check returns the first requirement in reqs the engine does not meet, and
 // the requirements it could not check because the engine does not declare

@@ -10,12 +10,13 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 // ErrDependencyConflict is matched by a *ConflictError: no version set satisfies
 // every constraint.
-var ErrDependencyConflict = errors.New("dependency conflict")
+var ErrDependencyConflict = errdef.New(errdef.ErrNotFound, "dependency conflict")
 
 // Catalog tells the solver which versions of an artifact exist and what
 // each version depends on. Implementations cache: the solver may ask twice.
@@ -63,8 +64,8 @@ func (e *ConflictError) Error() string {
 	return msg
 }
 
-// Is makes errors.Is(err, ErrDependencyConflict) true.
-func (e *ConflictError) Is(target error) bool { return target == ErrDependencyConflict }
+// Is makes errors.Is(err, ErrDependencyConflict) true, and so for its kind (errdef).
+func (e *ConflictError) Is(target error) bool { return errors.Is(ErrDependencyConflict, target) }
 
 // DependencyRange is the meaning of a dependency on version v: the same
 // major version, at least v (falcoctl's meaning).

@@ -8,19 +8,21 @@ import (
 	"strings"
 
 	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/errdef"
+	oraserrdef "oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // Sentinel errors callers test with errors.Is.
 var (
-	ErrNotFound         = errors.New("not found")
-	ErrUnauthorized     = errors.New("authentication failed")
+	ErrNotFound         = errdef.New(errdef.ErrNotFound, "not found")
+	ErrUnauthorized     = errdef.New(errdef.ErrUnauthorized, "authentication failed")
 	ErrUnreachable      = errors.New("registry unreachable")
-	ErrDigestMismatch   = errors.New("digest mismatch")
+	ErrDigestMismatch   = errdef.New(errdef.ErrDigestMismatch, "digest mismatch")
 	ErrNotArtifact      = errors.New("not a Falco artifact")
-	ErrPlatformNotFound = errors.New("platform not found")
+	ErrPlatformNotFound = errdef.New(errdef.ErrNotFound, "platform not found")
 )
 
 // AuthError is returned for 401 and 403 answers.
@@ -36,8 +38,8 @@ func (e *AuthError) Error() string {
 	return fmt.Sprintf("authentication to %s required or refused (401)", e.Host)
 }
 
-// Is makes errors.Is(err, ErrUnauthorized) true.
-func (e *AuthError) Is(target error) bool { return target == ErrUnauthorized }
+// Is makes errors.Is(err, ErrUnauthorized) true, and so for its kind (errdef).
+func (e *AuthError) Is(target error) bool { return errors.Is(ErrUnauthorized, target) }
 
 // PlatformError is returned when an image index has no manifest for the
 // requested platform.
@@ -53,8 +55,8 @@ func (e *PlatformError) Error() string {
 	return fmt.Sprintf("no manifest for platform %s (available: %s)", e.Want, strings.Join(e.Have, ", "))
 }
 
-// Is makes errors.Is(err, ErrPlatformNotFound) true.
-func (e *PlatformError) Is(target error) bool { return target == ErrPlatformNotFound }
+// Is makes errors.Is(err, ErrPlatformNotFound) true, and so for its kind (errdef).
+func (e *PlatformError) Is(target error) bool { return errors.Is(ErrPlatformNotFound, target) }
 
 // classify maps oras-go and network errors onto this package's sentinels,
 // keeping the original error in the chain.
@@ -69,7 +71,7 @@ func classify(host string, err error) error {
 	case errors.Is(err, auth.ErrBasicCredentialNotFound):
 		return fmt.Errorf("%w: no credentials stored for it", &AuthError{Host: host, Status: http.StatusUnauthorized})
 	case errors.As(err, &resp) && resp.StatusCode == http.StatusNotFound,
-		errors.Is(err, errdef.ErrNotFound):
+		errors.Is(err, oraserrdef.ErrNotFound):
 		if errors.Is(err, ErrNotFound) {
 			return err
 		}

@@ -12,11 +12,13 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // ErrVerification is matched by every *VerificationError: a check of
 // Verify failed (digest, blob, media type or signature).
-var ErrVerification = errors.New("verification failed")
+var ErrVerification = errdef.New(errdef.ErrVerification, "verification failed")
 
 // Names of the checks Verify runs, in the order it runs them.
 const (
@@ -134,8 +136,8 @@ func (e *VerificationError) Error() string {
 	return fmt.Sprintf("verifying %s: %d check(s) failed: %s", e.Ref, len(e.Failed), strings.Join(parts, "; "))
 }
 
-// Is makes errors.Is(err, ErrVerification) true.
-func (e *VerificationError) Is(target error) bool { return target == ErrVerification }
+// Is makes errors.Is(err, ErrVerification) true, and so for its kind (errdef).
+func (e *VerificationError) Is(target error) bool { return errors.Is(ErrVerification, target) }
 
 // Unwrap returns the sentinels of the failed checks.
 func (e *VerificationError) Unwrap() []error {

@@ -47,8 +47,8 @@ func (e *CodedError) Unwrap() error { return e.Err }
 // Usage wraps err as a usage error (exit 2).
 func Usage(err error) error { return &CodedError{Code: ExitUsage, Err: err} }
 
-// Classifier maps library errors to an exit code; the CLI registers the
-// sentinels of every package it uses.
+// Classifier maps library errors to an exit code; the CLI registers one
+// kind of pkg/errdef per code (docs/errors.md).
 type Classifier struct {
 	rules []rule
 }
