@@ -1,9 +1,14 @@
-// Package install puts artifacts on disk: it unpacks a layer (one
-// gzip-compressed tar stream) safely, swaps it into a destination
-// directory shared with other artifacts, and records what it installed so
-// that an upgrade removes what the new version no longer ships and an
-// interrupted run is repaired by the next one. It does not talk to
-// registries, print or log; callers hold the lock and report progress.
+// Package install turns references into installed artifacts: an Installer
+// plans (resolves references against the indexes, picks versions with the
+// solver, checks requirements and dependencies), fetches every layer from
+// the channels that serve it (registries, their mirrors, HTTP mirrors, an
+// OCI layout or a bundle) through digest verification, unpacks each safely
+// into a staging directory beside its destination, and swaps the whole set
+// in with one journaled commit. A Store records what is installed, so that
+// an upgrade removes what the new version no longer ships and an
+// interrupted run is repaired by the next one. Follow repeats an install on
+// a schedule. The package never prints or logs: progress and events go
+// through callbacks the caller sets.
 //
 // # On-disk layout
 //
@@ -47,6 +52,10 @@
 // old version (died before step 2) or exactly the new one, and state.json
 // agrees with them. Between steps 3 and 6 a reader may see some files of
 // the new version beside some of the old one; nothing is ever half-written.
+//
+// CommitAll commits a set of artifacts (one install of several) the same
+// way with one journal and one write of state.json for the whole set, so
+// after a crash the next Recover completes all of them or none.
 //
 // Remove is journaled the same way, with no staging.
 //
