@@ -255,3 +255,17 @@ func TestFalcoctlFollowWaitsForTheVersionsEndpoint(t *testing.T) {
 		t.Errorf("bad --startup-behavior: exit %d: %s", r.code, r.err)
 	}
 }
+
+// As falcoctl, the command lines a hint suggests are falcoctl's, so a user
+// can run them as written; ferry's own mode keeps ferry's.
+func TestFalcoctlHintsNameFalcoctl(t *testing.T) {
+	env, _ := userEnv(t)
+	r := falcoctl(t, env, "artifact", "install", "nosuch")
+	if r.code != 3 || !strings.Contains(r.err, "hint: run: falcoctl artifact search nosuch") || strings.Contains(r.err, "ferry artifact") {
+		t.Errorf("exit %d:\n%s", r.code, r.err)
+	}
+	r = ferry(t, env, "artifact", "install", "nosuch")
+	if r.code != 3 || !strings.Contains(r.err, "hint: run: ferry artifact search nosuch") {
+		t.Errorf("ferry mode: exit %d:\n%s", r.code, r.err)
+	}
+}

@@ -65,7 +65,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 			err = &cmdutil.CodedError{Code: ExitCode(err), Err: err, Hint: h}
 		}
 	}
-	fmt.Fprint(f.IO.ErrOut, cmdutil.FormatError(err))
+	prog := "ferry"
+	if f.Falcoctl {
+		prog = "falcoctl"
+	}
+	fmt.Fprint(f.IO.ErrOut, cmdutil.FormatErrorAs(err, prog))
 	return ExitCode(err)
 }
 

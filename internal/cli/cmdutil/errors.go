@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/ferryhq/ferry/pkg/index"
@@ -123,10 +124,21 @@ func Hint(err error) string {
 }
 
 // FormatError renders err as the one line the CLI prints, plus a hint line.
-func FormatError(err error) string {
+func FormatError(err error) string { return FormatErrorAs(err, "ferry") }
+
+// hintCommand is a ferry command line quoted in a hint.
+var hintCommand = regexp.MustCompile(`\bferry( (artifact|index|registry|driver|config|events|version|completion)\b)`)
+
+// FormatErrorAs is FormatError for ferry run under the name prog (falcoctl):
+// the command lines a hint suggests are written with that name, so that
+// they run as the user runs ferry.
+func FormatErrorAs(err error, prog string) string {
 	msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 	s := "error: " + msg + "\n"
 	if h := Hint(err); h != "" {
+		if prog != "ferry" {
+			h = hintCommand.ReplaceAllString(h, prog+"$1")
+		}
 		s += fmt.Sprintf("hint: %s\n", h)
 	}
 	return s
