@@ -29,6 +29,16 @@ func warnDeprecated(cmd *cobra.Command, f *cmdutil.Factory) {
 
 func falcoctlMode(root *cobra.Command, f *cmdutil.Factory) {
 	root.Use = "falcoctl"
+	root.Short = "ferry, run as falcoctl"
+	root.Long = `ferry, run as falcoctl: falcoctl v0.13's commands and flags, its config
+file (` + cmdutil.FalcoctlConfigPath + `, or --config; keys as viper reads them) and
+its environment (FALCOCTL_<KEY>, e.g. FALCOCTL_ARTIFACT_FOLLOW_EVERY, and
+HOST_ROOT), over ferry's installs: semver ranges, verified digests, atomic
+swaps. ferry's own commands are here too.
+
+Configuration: flag > environment (FALCOCTL_<KEY>) > config file > default.
+
+` + cmdutil.ExitCodesHelp
 	// falcoctl's deprecated global flags: --verbose is --log-level debug,
 	// --disable-styling changes nothing (ferry draws progress only on a
 	// terminal, and --log-format json draws none).
