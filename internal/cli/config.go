@@ -387,6 +387,9 @@ func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *strin
 			delete(cfg.Engine.Versions, name)
 			break
 		}
+		if err := checkEngineVersion(*value); err != nil {
+			return cmdutil.Usage(fmt.Errorf("%s: %w", key, err))
+		}
 		if cfg.Engine.Versions == nil {
 			cfg.Engine.Versions = map[string]string{}
 		}
