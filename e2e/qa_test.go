@@ -24,3 +24,26 @@ func TestEngineVersionMustBeAVersion(t *testing.T) {
 	e.ok("artifact", "install", "rules:1.0.0", "--engine-version", "engine_version=31", "--engine-version", "plugin_api_version=3.7.0")
 	e.ok("config", "set", "engine.versions.engine_version_semver", "0.41.0")
 }
+
+// Run as falcoctl, the hints name the commands to run as falcoctl: the
+// binary may be installed only under that name.
+func TestFalcoctlHintsNameFalcoctl(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newFalcoctlEnv(t)
+	idx := e.write("index.yaml", rulesIndex(reg.Host))
+	cfg := e.write("falcoctl.yaml", "indexes:\n- name: acme\n  url: file://"+idx+"\nartifact:\n  install:\n    stateDir: "+e.path("state")+"\n")
+	r := e.run("--config", cfg, "artifact", "install", "nosuch:1.x")
+	oneLine(t, r, 3, "hint: run: falcoctl artifact search nosuch (or falcoctl index update")
+	if strings.Contains(r.Stderr, "ferry ") {
+		t.Errorf("a hint names ferry, which falcoctl mode may not have:\n%s", r.Stderr)
+	}
+	r = e.run("--config", cfg, "--log-format", "json", "artifact", "install", "nosuch:1.x")
+	lines := jsonLines(t, r.Stderr)
+	if len(lines) != 2 || lines[1]["msg"] != "run: falcoctl artifact search nosuch (or falcoctl index update, to fetch the indexes again)" {
+		t.Errorf("json hint: %v", lines)
+	}
+	// As ferry, the hints keep ferry's name.
+	fe := newEnv(t)
+	addIndex(t, fe, "acme", rulesIndex(reg.Host))
+	oneLine(t, fe.ferry("artifact", "install", "nosuch:1.x"), 3, "hint: run: ferry artifact search nosuch")
+}

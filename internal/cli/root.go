@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -69,8 +70,25 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 			err = &cmdutil.CodedError{Code: ExitCode(err), Err: err, Hint: h}
 		}
 	}
+	if f.Falcoctl {
+		err = hintAsFalcoctl(err)
+	}
 	fmt.Fprint(f.IO.ErrOut, cmdutil.FormatError(err))
 	return ExitCode(err)
+}
+
+// ferryCommand is "ferry " where a hint names a command to run (not inside
+// a path such as /var/lib/ferry).
+var ferryCommand = regexp.MustCompile(`(^|[\s(])ferry `)
+
+// hintAsFalcoctl rewrites the commands a hint names to the program name
+// falcoctl mode runs under, where ferry may not be installed at all.
+func hintAsFalcoctl(err error) error {
+	h := cmdutil.Hint(err)
+	if !ferryCommand.MatchString(h) {
+		return err
+	}
+	return &cmdutil.CodedError{Code: ExitCode(err), Err: err, Hint: ferryCommand.ReplaceAllString(h, "${1}falcoctl ")}
 }
 
 // ExitCode maps an error to ferry's documented exit code.
