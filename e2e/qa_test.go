@@ -47,3 +47,30 @@ func TestFalcoctlHintsNameFalcoctl(t *testing.T) {
 	addIndex(t, fe, "acme", rulesIndex(reg.Host))
 	oneLine(t, fe.ferry("artifact", "install", "nosuch:1.x"), 3, "hint: run: ferry artifact search nosuch")
 }
+
+// As falcoctl, config view shows the indexes commands use: the configured
+// ones replace the embedded default, as index list and artifact list show.
+func TestFalcoctlConfigViewIndexes(t *testing.T) {
+	e := newFalcoctlEnv(t)
+	idx := e.write("index.yaml", rulesIndex("127.0.0.1:5000"))
+	cfg := e.write("falcoctl.yaml", "indexes:\n- name: falcosecurity\n  url: file://"+idx+"\n")
+	view := e.run("--config", cfg, "config", "view")
+	list := e.run("--config", cfg, "index", "list")
+	if view.Code != 0 || list.Code != 0 {
+		t.Fatalf("config view: %d %s\nindex list: %d %s", view.Code, view.Stderr, list.Code, list.Stderr)
+	}
+	if strings.Contains(list.Stdout, "embedded") {
+		t.Fatalf("index list as falcoctl lists the embedded index:\n%s", list.Stdout)
+	}
+	if strings.Contains(view.Stdout, "indexes.default") {
+		t.Errorf("config view lists the embedded index that falcoctl mode does not use:\n%s", view.Stdout)
+	}
+	if !strings.Contains(view.Stdout, "indexes.falcosecurity") {
+		t.Errorf("config view lacks the configured index:\n%s", view.Stdout)
+	}
+	// As ferry, the embedded default is used, and shown.
+	fe := newEnv(t)
+	if r := fe.ok("config", "view"); !strings.Contains(r.Stdout, "indexes.default") {
+		t.Errorf("ferry config view lacks the embedded default:\n%s", r.Stdout)
+	}
+}

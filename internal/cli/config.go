@@ -121,7 +121,8 @@ func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error
 	file := "config " + v.File
 	add := func(key, value, source string) { v.Values = append(v.Values, configValue{key, value, source}) }
 
-	shadowed := false
+	// As falcoctl, configured indexes replace the embedded one (as Indexes does).
+	shadowed := f.Falcoctl && len(cfg.Indexes) > 0
 	for _, ic := range cfg.Indexes {
 		add("indexes."+ic.Name, ic.URL, file)
 		shadowed = shadowed || ic.Name == cmdutil.DefaultIndexName
