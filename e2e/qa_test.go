@@ -74,3 +74,13 @@ func TestFalcoctlConfigViewIndexes(t *testing.T) {
 		t.Errorf("ferry config view lacks the embedded default:\n%s", r.Stdout)
 	}
 }
+
+// --cron and --every on one command line are refused, as falcoctl does,
+// rather than one of them being silently ignored.
+func TestFollowCronAndEvery(t *testing.T) {
+	e := newEnv(t)
+	oneLine(t, e.ferry("artifact", "follow", "rules:1.x", "--every", "1s", "--cron", "* * * * *"), 2, "--cron", "--every")
+	fc := newFalcoctlEnv(t)
+	cfg := fc.write("falcoctl.yaml", "artifact:\n  follow:\n    stateDir: "+fc.path("state")+"\n")
+	oneLine(t, fc.run("--config", cfg, "artifact", "follow", "rules:1.x", "-e", "1s", "--cron", "* * * * *"), 2, "--cron", "--every")
+}

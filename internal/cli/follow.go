@@ -155,6 +155,11 @@ func followRun(cmd *cobra.Command, f *cmdutil.Factory, opts *followOptions, refs
 	if err := opts.fetchOptions.Validate(); err != nil {
 		return err
 	}
+	// Both on the command line is ambiguous (falcoctl refuses it too); one
+	// of them from the config or the environment yields to the other.
+	if cmd.Flags().Changed("cron") && cmd.Flags().Changed("every") {
+		return cmdutil.Usage(errors.New("--cron and --every cannot be given together: pick one schedule"))
+	}
 	var schedule install.Schedule = install.Every(opts.Every)
 	if opts.Cron != "" {
 		c, err := install.ParseCron(opts.Cron)
