@@ -121,7 +121,8 @@ func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error
 	file := "config " + v.File
 	add := func(key, value, source string) { v.Values = append(v.Values, configValue{key, value, source}) }
 
-	shadowed := false
+	// As falcoctl, configured indexes replace the embedded one (as Indexes does).
+	shadowed := f.Falcoctl && len(cfg.Indexes) > 0
 	for _, ic := range cfg.Indexes {
 		add("indexes."+ic.Name, ic.URL, file)
 		shadowed = shadowed || ic.Name == cmdutil.DefaultIndexName
@@ -386,6 +387,9 @@ func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *strin
 		if value == nil {
 			delete(cfg.Engine.Versions, name)
 			break
+		}
+		if err := checkEngineVersion(*value); err != nil {
+			return cmdutil.Usage(fmt.Errorf("%s: %w", key, err))
 		}
 		if cfg.Engine.Versions == nil {
 			cfg.Engine.Versions = map[string]string{}

@@ -80,6 +80,12 @@ retried at the next tick.`,
 			if len(refs) == 0 {
 				return cmdutil.Usage(errors.New("requires at least 1 arg(s), only received 0 (or artifact.follow.refs in the config)"))
 			}
+			// Both on the command line is ambiguous (falcoctl refuses it
+			// too); one of them from the config or the environment yields
+			// to the other.
+			if cmd.Flags().Changed("cron") && cmd.Flags().Changed("every") {
+				return cmdutil.Usage(errors.New("--cron and --every cannot be given together: pick one schedule"))
+			}
 			opts.Refs = refs
 			opts.IO = f.IO
 			if err := opts.Validate(); err != nil {

@@ -108,12 +108,27 @@ func (o *resolveOptions) Engine(ctx context.Context, d commandDeps) (install.Eng
 		if !ok || k == "" || v == "" {
 			return nil, cmdutil.Usage(fmt.Errorf("--engine-version %q: want NAME=VERSION", kv))
 		}
+		if err := checkEngineVersion(v); err != nil {
+			return nil, cmdutil.Usage(fmt.Errorf("--engine-version %q: %w", kv, err))
+		}
 		engine[k] = v
 	}
 	if len(engine) == 0 {
 		return nil, nil
 	}
 	return engine, nil
+}
+
+// checkEngineVersion accepts what Falco's /versions reports: a semantic
+// version (0.41.0, 3.7.0) or an integer (engine_version 31).
+func checkEngineVersion(v string) error {
+	if _, err := strconv.Atoi(v); err == nil {
+		return nil
+	}
+	if _, err := semver.NewVersion(v); err != nil {
+		return fmt.Errorf("%q is not a version (want a semantic version like 0.41.0, or an integer)", v)
+	}
+	return nil
 }
 
 // fetchOptions is the flag group of commands that install: which types,
