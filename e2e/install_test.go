@@ -138,7 +138,9 @@ func TestIndexCommands(t *testing.T) {
 	e := newEnv(t)
 	yaml := "- name: one\n  type: rulesfile\n  registry: example.com\n  repository: a/b/one\n"
 	p := e.write("idx.yaml", yaml)
-	e.ok("index", "add", "local", "file://"+p)
+	if r := e.ok("index", "add", "local", "file://"+p); !strings.Contains(r.Stdout, `"local" (1 artifact) from`) {
+		t.Errorf("add: %s", r.Stdout)
+	}
 	r := e.ok("index", "list", "-o", "json")
 	var list []map[string]any
 	if err := json.Unmarshal([]byte(r.Stdout), &list); err != nil {

@@ -79,7 +79,7 @@ the URL); gcs and s3 are not supported.`,
 			if f.Global.JSON() {
 				return f.PrintJSON(indexView{Name: name, URL: url, Entries: idx.Len()})
 			}
-			fmt.Fprintf(f.IO.Out, "Added index %q (%d artifacts) from %s\n", name, idx.Len(), url)
+			fmt.Fprintf(f.IO.Out, "Added index %q (%s) from %s\n", name, artifactCount(idx.Len()), url)
 			return nil
 		},
 	}
@@ -196,7 +196,7 @@ func newCmdIndexUpdate(f *cmdutil.Factory) *cobra.Command {
 				fmt.Fprintln(f.IO.Out, "No added indexes to update (the embedded default index ships with ferry)")
 			}
 			for _, v := range views {
-				fmt.Fprintf(f.IO.Out, "Updated index %q (%d artifacts)\n", v.Name, v.Entries)
+				fmt.Fprintf(f.IO.Out, "Updated index %q (%s)\n", v.Name, artifactCount(v.Entries))
 			}
 			return nil
 		},
@@ -217,4 +217,12 @@ func indexLocation(url string) (string, error) {
 		return "", fmt.Errorf("index path %q: %w", url, err)
 	}
 	return abs, nil
+}
+
+// artifactCount is "1 artifact" or "N artifacts".
+func artifactCount(n int) string {
+	if n == 1 {
+		return "1 artifact"
+	}
+	return fmt.Sprintf("%d artifacts", n)
 }
