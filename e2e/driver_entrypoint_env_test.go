@@ -2,41 +2,17 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/ferryhq/ferry/internal/testutil"
 )
 
 // The entrypoint's documented environment, FALCOCTL_DRIVER_REPOS and
 // FALCOCTL_DRIVER_NAME, reaches the driver commands as falcoctl maps it
 // onto their --repo and --name (no driver section in any config file).
 func TestDriverLoaderEntrypointFalcoctlEnv(t *testing.T) {
-	release := needBuildTools(t)
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("the entrypoint needs bash")
-	}
-	if !testutil.PrivateMounts(t, "/usr/src", "/lib/modules", "/var/lib/dkms", "/etc", "/usr/bin") {
+	p, release := newEntrypointEnv(t)
+	if p == nil {
 		return
-	}
-	e := newEnv(t)
-	vars := e.vars[:0]
-	for _, v := range e.vars {
-		if !strings.HasPrefix(v, "FERRY_FALCO_CONFIG_DIR=") {
-			vars = append(vars, v)
-		}
-	}
-	e.vars = vars
-	fakeModuleTools(t, e)
-	p := &entrypointEnv{env: e, host: debianHost(t, e)}
-	data, err := os.ReadFile(ferryBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile("/usr/bin/falcoctl", data, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	// The driver version comes from the sources of the named driver, as
 	// falcoctl finds them under /usr/src.

@@ -77,27 +77,22 @@ func engineKindFile(t *testing.T) string {
 	return strings.TrimPrefix(strings.TrimSpace(string(data)), "engine:\n    kind: ")
 }
 
-// Falco's driver-loader entrypoint runs unchanged against ferry as
-// /usr/bin/falcoctl with each of its options: a prebuilt driver from a
-// repository served over HTTP, and a driver built by the real DKMS when
-// none is prebuilt.
-func TestDriverLoaderEntrypoint(t *testing.T) {
+// newEntrypointEnv prepares a run of the entrypoint in a private mount
+// namespace: the built binary as /usr/bin/falcoctl, module tools stubbed,
+// a Debian host root. It returns nil in the parent process, whose test
+// runs again inside the namespace, and the headers' kernel release.
+func newEntrypointEnv(t *testing.T) (*entrypointEnv, string) {
+	t.Helper()
 	release := needBuildTools(t)
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("the entrypoint needs bash")
 	}
 	if !testutil.PrivateMounts(t, "/usr/src", "/lib/modules", "/var/lib/dkms", "/etc", "/usr/bin") {
-		return
+		return nil, ""
 	}
 	e := newEnv(t)
 	// Falco's drop-in goes where falcoctl writes it, /etc/falco (private here).
-	vars := e.vars[:0]
-	for _, v := range e.vars {
-		if !strings.HasPrefix(v, "FERRY_FALCO_CONFIG_DIR=") {
-			vars = append(vars, v)
-		}
-	}
-	e.vars = vars
+	e.vars = withoutVar(e.vars, "FERRY_FALCO_CONFIG_DIR")
 	fakeModuleTools(t, e)
 	p := &entrypointEnv{env: e, host: debianHost(t, e)}
 	data, err := os.ReadFile(ferryBin)
@@ -107,6 +102,19 @@ func TestDriverLoaderEntrypoint(t *testing.T) {
 	if err := os.WriteFile("/usr/bin/falcoctl", data, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return p, release
+}
+
+// Falco's driver-loader entrypoint runs unchanged against ferry as
+// /usr/bin/falcoctl with each of its options: a prebuilt driver from a
+// repository served over HTTP, and a driver built by the real DKMS when
+// none is prebuilt.
+func TestDriverLoaderEntrypoint(t *testing.T) {
+	p, release := newEntrypointEnv(t)
+	if p == nil {
+		return
+	}
+	e := p.env
 	// The image's falco.yaml runs a driver.
 	if err := os.MkdirAll("/etc/falco", 0o755); err != nil {
 		t.Fatal(err)
