@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,17 +35,7 @@ func (p *entrypointEnv) run(args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...)
 	cmd.Env = append(append([]string(nil), p.vars...), "HOST_ROOT="+p.host)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatalf("running the entrypoint %v: %v", args, err)
-	}
-	return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+	return runCommand(p.t, cmd)
 }
 
 // setRepos points the driver commands at repos, in the config file's

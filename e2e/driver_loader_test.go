@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,17 +22,7 @@ func (e *env) loader(extra []string, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", append([]string{script}, args...)...)
 	cmd.Env = append(append(append([]string(nil), e.vars...), "FERRY="+ferryBin), extra...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("running falco-driver-loader %v: %v", args, err)
-	}
-	return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+	return runCommand(e.t, cmd)
 }
 
 // loaderEnv is the legacy environment for the Debian host and one repository.

@@ -47,17 +47,7 @@ func (e *falcoctlEnv) cmd(args ...string) *exec.Cmd {
 
 func (e *falcoctlEnv) run(args ...string) result {
 	e.t.Helper()
-	var out, errOut syncBuffer
-	cmd := e.cmd(args...)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
-	return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+	return runCommand(e.t, e.cmd(args...))
 }
 
 // jsonLines checks every line of stderr is one JSON object with falcoctl's
@@ -257,15 +247,7 @@ func TestFalcoctlChart(t *testing.T) {
 	// The sidecar, as falcoctl.artifact.follow.env could set it: a check
 	// every second instead of a week.
 	e.vars = append(e.vars, "FALCOCTL_ARTIFACT_FOLLOW_EVERY=1s")
-	cmd := e.cmd(chartArgs(t, "follow")...)
-	fw := &follower{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = fw.stdout, fw.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	fw.proc = cmd.Process
-	go func() { fw.done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-fw.done })
+	fw := startFollower(t, e.cmd(chartArgs(t, "follow")...))
 	fw.waitFor("a first check", func() bool { return strings.Contains(fw.stderr.String(), `"msg":"check done"`) })
 	pushFalcoRules(t, e, reg.Host, "5.0.1")
 	fw.waitFor("falco-rules 5.0.1", func() bool {
@@ -337,15 +319,7 @@ func TestFalcoctlPackage(t *testing.T) {
 		"FALCOCTL_ARTIFACT_FOLLOW_PLUGINSDIR="+e.path("usr", "share", "falco", "plugins"),
 		"FALCOCTL_ARTIFACT_FOLLOW_STATEDIR="+e.path("var", "lib", "falcoctl"),
 		"FALCOCTL_ARTIFACT_FOLLOW_EVERY=1s")
-	cmd := e.cmd(argv[1:]...)
-	fw := &follower{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = fw.stdout, fw.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	fw.proc = cmd.Process
-	go func() { fw.done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-fw.done })
+	fw := startFollower(t, e.cmd(argv[1:]...))
 	fw.waitFor("falco-rules 5.0.0", func() bool {
 		data, _ := os.ReadFile(e.path("etc", "falco", "falco_rules.yaml"))
 		return strings.Contains(string(data), "version 5.0.0")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,7 +25,12 @@ type follower struct {
 
 func startFollow(t *testing.T, e *env, args ...string) *follower {
 	t.Helper()
-	cmd := e.command(append([]string{"artifact", "follow"}, args...)...)
+	return startFollower(t, e.command(append([]string{"artifact", "follow"}, args...)...))
+}
+
+// startFollower starts cmd, a follow, and kills it when the test ends.
+func startFollower(t *testing.T, cmd *exec.Cmd) *follower {
+	t.Helper()
 	fw := &follower{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = fw.stdout, fw.stderr
 	if err := cmd.Start(); err != nil {

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -59,18 +57,7 @@ func (p *podman) run(args ...string) result {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := p.command(ctx, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatalf("podman %v: %v", args, err)
-	}
-	return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+	return runCommand(p.t, p.command(ctx, args...))
 }
 
 func (p *podman) ok(args ...string) result {

@@ -151,6 +151,13 @@ func (e *env) ferryCtx(ctx context.Context, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ferryBin, args...)
 	cmd.Env = e.vars
+	return runCommand(e.t, cmd)
+}
+
+// runCommand runs cmd and returns what it printed and its exit code; a
+// command that could not be run at all fails the test.
+func runCommand(t testing.TB, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -159,7 +166,7 @@ func (e *env) ferryCtx(ctx context.Context, args ...string) result {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		e.t.Fatalf("running ferry %v: %v", args, err)
+		t.Fatalf("running %v: %v", cmd.Args, err)
 	}
 	return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
 }

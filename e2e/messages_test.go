@@ -119,16 +119,7 @@ func TestIndexAddRelativePath(t *testing.T) {
 		t.Helper()
 		cmd := e.command(args...)
 		cmd.Dir = dir
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+		return runCommand(t, cmd)
 	}
 	if r := run(e.path("sub"), "index", "add", "local", "./idx.yaml"); r.Code != 0 {
 		t.Fatalf("index add: exit %d: %s", r.Code, r.Stderr)
@@ -323,16 +314,7 @@ func TestPathHints(t *testing.T) {
 			cmd = exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", ferryBin}, args...)...)
 		}
 		cmd.Env = vars
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
+		return runCommand(t, cmd)
 	}
 	if os.Geteuid() == 0 {
 		// The unprivileged user must reach the binary and the environment.
