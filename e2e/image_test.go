@@ -101,7 +101,7 @@ func (p *podman) buildImage(version string) string {
 	p.t.Helper()
 	dir := p.t.TempDir()
 	bin := filepath.Join(dir, "ferry")
-	build := exec.Command("go", "build", "-ldflags", "-s -w -X github.com/ferryhq/ferry/internal/cli.Version="+version,
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/ferryhq/ferry/internal/cli.Version="+version,
 		"-o", bin, "./cmd/ferry")
 	build.Dir = ".."
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
