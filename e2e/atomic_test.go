@@ -83,6 +83,7 @@ func TestConcurrentInstalls(t *testing.T) {
 }
 
 func TestKillDuringInstall(t *testing.T) {
+	t.Parallel() // waits on slowed, stalled or failing servers
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := reg.Host + "/acme/rules/my-rules"

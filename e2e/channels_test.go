@@ -66,6 +66,7 @@ func stallBigBlobs(reg *testutil.Registry, resumes bool) {
 // per attempt; the install then comes from the mirror, or fails with a
 // clear error leaving the previous version in place.
 func TestStalledDownload(t *testing.T) {
+	t.Parallel() // waits on slowed, stalled or failing servers
 	primary := testutil.NewRegistry(t)
 	mirror := startRegistry(t, "")
 	e := newEnv(t)

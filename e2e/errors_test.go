@@ -77,6 +77,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestRegistryFaults(t *testing.T) {
+	t.Parallel() // waits on slowed, stalled or failing servers
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0")

@@ -93,6 +93,7 @@ func (fw *follower) stop() {
 }
 
 func TestFollow(t *testing.T) {
+	t.Parallel() // waits on timeouts and intervals
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := reg.Host + "/acme/rules/my-rules"

@@ -204,6 +204,7 @@ func TestPushUnboundedInput(t *testing.T) {
 // that served it, and verify's signature line names the Sigstore bundle
 // that verified, not the .sig tag that was not there.
 func TestResultNamesWhatServed(t *testing.T) {
+	t.Parallel() // waits on slowed, stalled or failing servers
 	primary, mirror := testutil.NewRegistry(t), testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := "acme/rules/my-rules"

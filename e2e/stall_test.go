@@ -66,6 +66,7 @@ func silentListener(t *testing.T) string {
 }
 
 func TestStalledProxy(t *testing.T) {
+	t.Parallel() // waits on timeouts and intervals
 	e := newEnv(t)
 	proxy := silentListener(t)
 	e.vars = append(withoutVar(e.vars, "FERRY_PLAIN_HTTP"), "HTTPS_PROXY=http://"+proxy, "NO_PROXY=")
@@ -78,6 +79,7 @@ func TestStalledProxy(t *testing.T) {
 }
 
 func TestRegistryWithoutHeaders(t *testing.T) {
+	t.Parallel() // waits on timeouts and intervals
 	e := newEnv(t)
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
