@@ -12,13 +12,6 @@ import (
 
 // The streaming writers print what encoding/json and text/tabwriter would.
 func TestStreamingOutputMatchesBuffered(t *testing.T) {
-	type view struct {
-		Name     string   `json:"name"`
-		Keywords []string `json:"keywords,omitempty"`
-		Nested   struct {
-			A int `json:"a"`
-		} `json:"nested"`
-	}
 	for _, rows := range [][][]string{
 		nil,
 		{{"default", "falco-rules", "rulesfile", "ghcr.io/falcosecurity/rules/falco-rules", "Falco rules <&> é…"}},
