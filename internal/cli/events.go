@@ -221,21 +221,6 @@ type spooledView struct {
 	Path      string    `json:"path"`
 }
 
-// stateDirOption is the --state-dir of the events commands, which must
-// not be empty.
-type stateDirOption struct{ StateDir string }
-
-func (o *stateDirOption) AddFlags(cmd *cobra.Command) {
-	cmdutil.Declare(cmd.Flags(), "state-dir", &o.StateDir)
-}
-
-func (o *stateDirOption) Validate() error {
-	if strings.TrimSpace(o.StateDir) == "" {
-		return cmdutil.Usage(fmt.Errorf("--state-dir must not be empty"))
-	}
-	return nil
-}
-
 // EventsListOptions are the dependencies and flag values of events list.
 type EventsListOptions struct {
 	commandDeps

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
@@ -17,7 +18,8 @@ import (
 
 // Flag groups shared by several commands, each with AddFlags and Validate
 // (dirOptions, resolveOptions and fetchOptions, of the commands that
-// install, are in install.go; eventsOptions in events.go).
+// install, are in install.go; eventsOptions, with the emitter it builds,
+// in events.go; signatureOptions in signature.go).
 
 // platformOptions is the --platform flag group.
 type platformOptions struct{ Platform string }
@@ -50,6 +52,61 @@ func (o *typeFilterOptions) Validate() error {
 		return cmdutil.Usage(err)
 	}
 	return nil
+}
+
+// verifyOptions is the flag group of the commands that verify a reference
+// before trusting it (verify, promote).
+type verifyOptions struct {
+	Digest   string
+	LockFile string
+	StateDir string
+	signatureOptions
+}
+
+func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.Digest, "digest", "", "the manifest digest the reference must resolve to (sha256:...)")
+	fl.StringVar(&o.LockFile, "lock-file", "", "expect the digest this lock file pins for the same version (default <state-dir>/ferry.lock, when it exists)")
+	cmdutil.Declare(fl, "state-dir", &o.StateDir)
+	o.signatureOptions.AddFlags(cmd)
+}
+
+func (o *verifyOptions) Validate() error {
+	if o.Digest != "" {
+		if _, err := digest.Parse(o.Digest); err != nil {
+			return cmdutil.Usage(fmt.Errorf("--digest %q: %w", o.Digest, err))
+		}
+	}
+	return o.signatureOptions.Validate()
+}
+
+// stateDirOption is the --state-dir of the events commands, which must
+// not be empty.
+type stateDirOption struct{ StateDir string }
+
+func (o *stateDirOption) AddFlags(cmd *cobra.Command) {
+	cmdutil.Declare(cmd.Flags(), "state-dir", &o.StateDir)
+}
+
+func (o *stateDirOption) Validate() error {
+	if strings.TrimSpace(o.StateDir) == "" {
+		return cmdutil.Usage(fmt.Errorf("--state-dir must not be empty"))
+	}
+	return nil
+}
+
+// credentialFlags are a user name and a password given as flags or on
+// stdin (registry login, registry auth basic).
+type credentialFlags struct {
+	Username      string
+	Password      string
+	PasswordStdin bool
+}
+
+func (o *credentialFlags) AddFlags(cmd *cobra.Command, userHelp, passwordHelp string) {
+	cmd.Flags().StringVarP(&o.Username, "username", "u", "", userHelp)
+	cmd.Flags().StringVarP(&o.Password, "password", "p", "", passwordHelp)
+	cmd.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password from stdin")
 }
 
 // newResolver resolves references against the indexes with the registry

@@ -25,20 +25,6 @@ func newCmdRegistry(f *cmdutil.Factory) *cobra.Command {
 	return cmd
 }
 
-// credentialFlags are a user name and a password given as flags or on
-// stdin (registry login, registry auth basic).
-type credentialFlags struct {
-	Username      string
-	Password      string
-	PasswordStdin bool
-}
-
-func (o *credentialFlags) AddFlags(cmd *cobra.Command, userHelp, passwordHelp string) {
-	cmd.Flags().StringVarP(&o.Username, "username", "u", "", userHelp)
-	cmd.Flags().StringVarP(&o.Password, "password", "p", "", passwordHelp)
-	cmd.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password from stdin")
-}
-
 // LoginOptions are the dependencies and flag values of registry login.
 type LoginOptions struct {
 	commandDeps

@@ -20,32 +20,6 @@ import (
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
-// verifyOptions is the flag group of the commands that verify a reference
-// before trusting it (verify, promote).
-type verifyOptions struct {
-	Digest   string
-	LockFile string
-	StateDir string
-	signatureOptions
-}
-
-func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringVar(&o.Digest, "digest", "", "the manifest digest the reference must resolve to (sha256:...)")
-	fl.StringVar(&o.LockFile, "lock-file", "", "expect the digest this lock file pins for the same version (default <state-dir>/ferry.lock, when it exists)")
-	cmdutil.Declare(fl, "state-dir", &o.StateDir)
-	o.signatureOptions.AddFlags(cmd)
-}
-
-func (o *verifyOptions) Validate() error {
-	if o.Digest != "" {
-		if _, err := digest.Parse(o.Digest); err != nil {
-			return cmdutil.Usage(fmt.Errorf("--digest %q: %w", o.Digest, err))
-		}
-	}
-	return o.signatureOptions.Validate()
-}
-
 // verified is a reference resolved and verified.
 type verified struct {
 	Res    *install.Resolution
