@@ -127,17 +127,27 @@ func printEntrySeq(out io.Writer, asJSON, falcoctl bool, entries iter.Seq[index.
 	if falcoctl {
 		// falcoctl's columns.
 		return writeTable(out, []string{"INDEX", "ARTIFACT", "TYPE", "REGISTRY", "REPOSITORY"}, func(yield func([]string) bool) {
+			row := make([]string, 5)
 			for fd := range entries {
-				if !yield([]string{fd.Index, fd.Name, fd.Type, fd.Registry, fd.Repository}) {
+				row[0], row[1], row[2], row[3], row[4] = fd.Index, fd.Name, fd.Type, fd.Registry, fd.Repository
+				if !yield(row) {
 					return
 				}
 			}
 		})
 	}
-	return writeTable(out, []string{"INDEX", "NAME", "TYPE", "REPOSITORY", "DESCRIPTION"}, func(yield func([]string) bool) {
-		for fd := range entries {
-			if !yield([]string{fd.Index, fd.Name, fd.Type, fd.Registry + "/" + fd.Repository, oneLine(fd.Description, 60)}) {
-				return
+	return writeTableRows(out, []string{"INDEX", "NAME", "TYPE", "REPOSITORY", "DESCRIPTION"}, func(measuring bool) iter.Seq[[]string] {
+		return func(yield func([]string) bool) {
+			row := make([]string, 5)
+			for fd := range entries {
+				row[0], row[1], row[2], row[3] = fd.Index, fd.Name, fd.Type, fd.Registry+"/"+fd.Repository
+				// The last column is not padded: its width is not needed.
+				if row[4] = ""; !measuring {
+					row[4] = oneLine(fd.Description, 60)
+				}
+				if !yield(row) {
+					return
+				}
 			}
 		}
 	})
@@ -145,8 +155,15 @@ func printEntrySeq(out io.Writer, asJSON, falcoctl bool, entries iter.Seq[index.
 
 // writeTable writes header and rows as a text/tabwriter table with padding
 // 2 would (the last column not padded), walking rows twice (column widths,
-// then the lines) so that no copy of the table is buffered.
+// then the lines) so that no copy of the table is buffered. A row's slice
+// may be reused by the next.
 func writeTable(out io.Writer, header []string, rows iter.Seq[[]string]) error {
+	return writeTableRows(out, header, func(bool) iter.Seq[[]string] { return rows })
+}
+
+// writeTableRows is writeTable with rows told whether they are walked to
+// measure the columns (their last cell is then not read).
+func writeTableRows(out io.Writer, header []string, rows func(measuring bool) iter.Seq[[]string]) error {
 	widths := make([]int, len(header))
 	measure := func(cells []string) {
 		for c, cell := range cells[:len(cells)-1] {
@@ -154,23 +171,33 @@ func writeTable(out io.Writer, header []string, rows iter.Seq[[]string]) error {
 		}
 	}
 	measure(header)
-	for r := range rows {
+	for r := range rows(true) {
 		measure(r)
 	}
-	w := bufio.NewWriter(out)
+	w := bufio.NewWriterSize(out, 64<<10)
 	line := func(cells []string) {
 		for c, cell := range cells[:len(cells)-1] {
 			w.WriteString(cell)
-			w.WriteString(strings.Repeat(" ", widths[c]-utf8.RuneCountInString(cell)+2))
+			pad(w, widths[c]-utf8.RuneCountInString(cell)+2)
 		}
 		w.WriteString(cells[len(cells)-1])
-		w.WriteString("\n")
+		w.WriteByte('\n')
 	}
 	line(header)
-	for r := range rows {
+	for r := range rows(false) {
 		line(r)
 	}
 	return w.Flush()
+}
+
+// pad writes n spaces.
+func pad(w *bufio.Writer, n int) {
+	const blanks = "                                                                "
+	for n > len(blanks) {
+		w.WriteString(blanks)
+		n -= len(blanks)
+	}
+	w.WriteString(blanks[:n])
 }
 
 func oneLine(s string, max int) string {
@@ -193,7 +220,22 @@ func oneLine(s string, max int) string {
 // space. (A listing of a big index calls oneLine for every entry.)
 func isOneLine(s string) bool {
 	prevSpace := true
-	for _, r := range s {
+	i := 0
+	// ASCII first, byte by byte; the rest rune by rune.
+	for ; i < len(s) && s[i] < utf8.RuneSelf; i++ {
+		switch c := s[i]; {
+		case c == ' ':
+			if prevSpace {
+				return false
+			}
+			prevSpace = true
+		case c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			return false
+		default:
+			prevSpace = false
+		}
+	}
+	for _, r := range s[i:] {
 		switch {
 		case r == ' ':
 			if prevSpace {
