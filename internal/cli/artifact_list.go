@@ -223,13 +223,13 @@ func isOneLine(s string) bool {
 	i := 0
 	// ASCII first, byte by byte; the rest rune by rune.
 	for ; i < len(s) && s[i] < utf8.RuneSelf; i++ {
-		switch c := s[i]; {
-		case c == ' ':
+		switch s[i] {
+		case ' ':
 			if prevSpace {
 				return false
 			}
 			prevSpace = true
-		case c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+		case '\t', '\n', '\v', '\f', '\r':
 			return false
 		default:
 			prevSpace = false
