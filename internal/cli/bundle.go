@@ -24,10 +24,11 @@ type BundleOptions struct {
 	RequireSignatures bool
 }
 
-// bundleView is the JSON shape of artifact bundle.
+// bundleView is the JSON shape of artifact bundle (its keys in the order
+// the command always printed them).
 type bundleView struct {
-	File      string            `json:"file"`
 	Artifacts []bundledArtifact `json:"artifacts"`
+	File      string            `json:"file"`
 }
 
 // bundledArtifact is one artifact written into a bundle.
