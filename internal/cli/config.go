@@ -166,9 +166,43 @@ func effectiveConfig(opts *ConfigViewOptions) (*configView, error) {
 	}
 	file := "config " + v.File
 	add := func(key, value, source string) { v.Values = append(v.Values, configValue{key, value, source}) }
+	fileValues(cfg, file, opts.Falcoctl, add)
+	for _, st := range opts.Flags {
+		fl := st.Flag
+		if fl.Name == "config" {
+			continue
+		}
+		value, source := fl.DefValue, "default"
+		if st.Changed && fl.Name != "output" {
+			value, source = st.Value, "flag --"+fl.Name
+		} else if r, ok := opts.Resolve(cfg, opts.Path, fl); ok {
+			value = strings.Join(r.Values, ",")
+			switch {
+			case r.Key == "":
+				source = "env " + r.From
+			case strings.HasPrefix(r.Key, "defaults."):
+				source = file
+			default:
+				source = file + " (" + r.Key + ")"
+			}
+		}
+		if k := cmdutil.FlagKey(fl.Name); (strings.Contains(fl.Name, "password") || (k != nil && k.Secret)) && source != "default" {
+			value = "(not shown)"
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok && source == "default" {
+			value = strings.Join(sv.GetSlice(), ",")
+		}
+		add("defaults."+fl.Name, value, source)
+	}
+	return v, nil
+}
+
+// fileValues adds what the config file sets outside defaults: indexes,
+// registries, engine, events and falcoctl's keys.
+func fileValues(cfg *cmdutil.Config, file string, falcoctl bool, add func(key, value, source string)) {
 
 	// As falcoctl, configured indexes replace the embedded one (as Indexes does).
-	shadowed := opts.Falcoctl && len(cfg.Indexes) > 0
+	shadowed := falcoctl && len(cfg.Indexes) > 0
 	for _, ic := range cfg.Indexes {
 		add("indexes."+ic.Name, ic.URL, file)
 		shadowed = shadowed || ic.Name == cmdutil.DefaultIndexName
@@ -234,35 +268,6 @@ func effectiveConfig(opts *ConfigViewOptions) (*configView, error) {
 			add(k.Name, strings.Join(vals, ","), file)
 		}
 	}
-
-	for _, st := range opts.Flags {
-		fl := st.Flag
-		if fl.Name == "config" {
-			continue
-		}
-		value, source := fl.DefValue, "default"
-		if st.Changed && fl.Name != "output" {
-			value, source = st.Value, "flag --"+fl.Name
-		} else if r, ok := opts.Resolve(cfg, opts.Path, fl); ok {
-			value = strings.Join(r.Values, ",")
-			switch {
-			case r.Key == "":
-				source = "env " + r.From
-			case strings.HasPrefix(r.Key, "defaults."):
-				source = file
-			default:
-				source = file + " (" + r.Key + ")"
-			}
-		}
-		if k := cmdutil.FlagKey(fl.Name); (strings.Contains(fl.Name, "password") || (k != nil && k.Secret)) && source != "default" {
-			value = "(not shown)"
-		}
-		if sv, ok := fl.Value.(pflag.SliceValue); ok && source == "default" {
-			value = strings.Join(sv.GetSlice(), ",")
-		}
-		add("defaults."+fl.Name, value, source)
-	}
-	return v, nil
 }
 
 // flagsByName returns one flag per name across the command tree, sorted.
@@ -450,38 +455,13 @@ func configSetRun(_ context.Context, opts *ConfigSetOptions) error {
 	}
 	switch {
 	case strings.HasPrefix(key, "defaults."):
-		name := strings.TrimPrefix(key, "defaults.")
-		fl := opts.LookupFlag(name)
-		if fl == nil || name == "config" || cmdutil.IsAlias(fl) {
-			return unknownKey(key, fmt.Sprintf("no flag named --%s", name))
+		if err := setDefault(cfg, opts.LookupFlag, key, value); err != nil {
+			return err
 		}
-		if value == nil {
-			delete(cfg.Defaults, name)
-			break
-		}
-		if err := fl.Value.Set(*value); err != nil {
-			return cmdutil.Usage(fmt.Errorf("%s: %q is not a valid --%s: %w", key, *value, name, err))
-		}
-		if cfg.Defaults == nil {
-			cfg.Defaults = map[string]string{}
-		}
-		cfg.Defaults[name] = *value
 	case strings.HasPrefix(key, "engine.versions."):
-		name := strings.TrimPrefix(key, "engine.versions.")
-		if !engineVersionName.MatchString(name) {
-			return unknownKey(key, fmt.Sprintf("%q is not a version name like engine_version_semver", name))
+		if err := setEngineVersion(cfg, key, value); err != nil {
+			return err
 		}
-		if value == nil {
-			delete(cfg.Engine.Versions, name)
-			break
-		}
-		if err := checkEngineVersion(*value); err != nil {
-			return cmdutil.Usage(fmt.Errorf("%s: %w", key, err))
-		}
-		if cfg.Engine.Versions == nil {
-			cfg.Engine.Versions = map[string]string{}
-		}
-		cfg.Engine.Versions[name] = *value
 	case k != nil && k.Field != nil:
 		set(k.Field(cfg))
 	case strings.HasPrefix(key, "registries."):
@@ -506,6 +486,48 @@ func configSetRun(_ context.Context, opts *ConfigSetOptions) error {
 	} else {
 		fmt.Fprintf(opts.IO.Out, "Set %s to %q in %s\n", key, *value, path)
 	}
+	return nil
+}
+
+// setDefault sets (or, value nil, removes) defaults.FLAG, once the value
+// parses as the flag's.
+func setDefault(cfg *cmdutil.Config, lookup func(string) *pflag.Flag, key string, value *string) error {
+	name := strings.TrimPrefix(key, "defaults.")
+	fl := lookup(name)
+	if fl == nil || name == "config" || cmdutil.IsAlias(fl) {
+		return unknownKey(key, fmt.Sprintf("no flag named --%s", name))
+	}
+	if value == nil {
+		delete(cfg.Defaults, name)
+		return nil
+	}
+	if err := fl.Value.Set(*value); err != nil {
+		return cmdutil.Usage(fmt.Errorf("%s: %q is not a valid --%s: %w", key, *value, name, err))
+	}
+	if cfg.Defaults == nil {
+		cfg.Defaults = map[string]string{}
+	}
+	cfg.Defaults[name] = *value
+	return nil
+}
+
+// setEngineVersion sets (or, value nil, removes) engine.versions.NAME.
+func setEngineVersion(cfg *cmdutil.Config, key string, value *string) error {
+	name := strings.TrimPrefix(key, "engine.versions.")
+	if !engineVersionName.MatchString(name) {
+		return unknownKey(key, fmt.Sprintf("%q is not a version name like engine_version_semver", name))
+	}
+	if value == nil {
+		delete(cfg.Engine.Versions, name)
+		return nil
+	}
+	if err := checkEngineVersion(*value); err != nil {
+		return cmdutil.Usage(fmt.Errorf("%s: %w", key, err))
+	}
+	if cfg.Engine.Versions == nil {
+		cfg.Engine.Versions = map[string]string{}
+	}
+	cfg.Engine.Versions[name] = *value
 	return nil
 }
 
