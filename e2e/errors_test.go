@@ -51,7 +51,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"duplicate name in index", []string{"index", "add", "bad", bad}, 2, []string{"bad", "line 5", "duplicate"}},
 		{"malformed index yaml", []string{"index", "add", "broken", broken}, 2, []string{broken, `index "broken"`, "line 2"}},
-		{"missing index file", []string{"index", "add", "gone", e.path("nope.yaml")}, 1, []string{"nope.yaml"}},
+		{"missing index file", []string{"index", "add", "gone", e.path("nope.yaml")}, 3, []string{"nope.yaml"}},
 		{"unknown artifact", []string{"artifact", "install", "rulez:1.x"}, 3, []string{`"rulez"`, "did you mean", "rules"}},
 		{"invalid constraint", []string{"artifact", "install", "rules:>>1"}, 2, []string{">>1"}},
 		{"invalid reference", []string{"artifact", "install", "Rules!"}, 2, []string{"Rules!"}},

@@ -1,18 +1,30 @@
 package cli
 
 import (
+	"context"
+	"io"
+
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
-	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 // artifact config and artifact manifest print what the registry stores, byte
 // for byte, as falcoctl's commands of the same names do. Both documents are
 // JSON already, so -o json prints the same bytes.
 
-func newCmdArtifactManifest(f *cmdutil.Factory) *cobra.Command {
-	opts := &platformOptions{}
+// RawOptions are the dependencies and flag values of artifact manifest and
+// artifact config.
+type RawOptions struct {
+	commandDeps
+	platformOptions
+	Ref string
+}
+
+// NewCmdManifest builds artifact manifest. runF, when not nil, receives the
+// parsed and validated options instead of manifestRun (tests use it).
+func NewCmdManifest(f *cmdutil.Factory, runF func(*RawOptions) error) *cobra.Command {
+	opts := &RawOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "manifest REF",
 		Short: "Print an artifact's manifest as the registry stores it",
@@ -23,19 +35,17 @@ for a plugin's image index, the manifest of --platform is printed.`,
   ferry artifact manifest k8saudit:0.x --platform linux/arm64 | jq .layers`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, _, _, err := rawManifest(cmd, f, opts, args[0])
-			if err != nil {
-				return err
-			}
-			return printRaw(f, m.Bytes)
+			return runRaw(cmd, f, opts, args, runF, manifestRun)
 		},
 	}
-	opts.AddFlags(cmd)
+	opts.platformOptions.AddFlags(cmd)
 	return cmd
 }
 
-func newCmdArtifactConfig(f *cmdutil.Factory) *cobra.Command {
-	opts := &platformOptions{}
+// NewCmdArtifactConfig builds artifact config. runF, when not nil, receives
+// the parsed and validated options instead of configBlobRun (tests use it).
+func NewCmdArtifactConfig(f *cmdutil.Factory, runF func(*RawOptions) error) *cobra.Command {
+	opts := &RawOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "config REF",
 		Short: "Print an artifact's config blob (name, version, dependencies, requirements)",
@@ -46,45 +56,67 @@ resolved as install resolves it; for a plugin, the config of --platform.`,
   ferry artifact config ghcr.io/falcosecurity/plugins/plugin/k8saudit:0.7.0`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, loc, client, err := rawManifest(cmd, f, opts, args[0])
-			if err != nil {
-				return err
-			}
-			raw, _, err := client.ConfigOf(cmd.Context(), loc, m)
-			if err != nil {
-				return err
-			}
-			return printRaw(f, raw)
+			return runRaw(cmd, f, opts, args, runF, configBlobRun)
 		},
 	}
-	opts.AddFlags(cmd)
+	opts.platformOptions.AddFlags(cmd)
 	return cmd
 }
 
-// rawManifest resolves raw and returns the manifest of the chosen platform.
-func rawManifest(cmd *cobra.Command, f *cmdutil.Factory, opts *platformOptions, raw string) (*oci.RawManifest, oci.Location, *oci.Client, error) {
+func runRaw(cmd *cobra.Command, f *cmdutil.Factory, opts *RawOptions, args []string, runF func(*RawOptions) error, run func(context.Context, *RawOptions) error) error {
+	opts.IO, opts.Ref = f.IO, args[0]
 	if err := opts.Validate(); err != nil {
-		return nil, oci.Location{}, nil, err
-	}
-	resolver, err := newResolver(f, cmd, opts.Platform)
-	if err != nil {
-		return nil, oci.Location{}, nil, err
-	}
-	res, err := resolver.Resolve(cmd.Context(), raw)
-	if err != nil {
-		return nil, oci.Location{}, nil, err
-	}
-	m, err := resolver.Client.ManifestOf(cmd.Context(), res.Root, opts.Platform)
-	if err != nil {
-		return nil, oci.Location{}, nil, err
-	}
-	return m, res.Root.Location, resolver.Client, nil
-}
-
-func printRaw(f *cmdutil.Factory, data []byte) error {
-	if _, err := f.IO.Out.Write(data); err != nil {
 		return err
 	}
-	_, err := f.IO.Out.Write([]byte("\n"))
+	if runF != nil {
+		return runF(opts)
+	}
+	return run(cmd.Context(), opts)
+}
+
+// manifestRun prints the manifest of the chosen platform.
+func manifestRun(ctx context.Context, opts *RawOptions) error {
+	resolver, err := newResolver(ctx, opts.commandDeps, opts.Platform)
+	if err != nil {
+		return err
+	}
+	res, err := resolver.Resolve(ctx, opts.Ref)
+	if err != nil {
+		return err
+	}
+	m, err := resolver.Client.ManifestOf(ctx, res.Root, opts.Platform)
+	if err != nil {
+		return err
+	}
+	return printRaw(opts.IO.Out, m.Bytes)
+}
+
+// configBlobRun prints the config blob of the manifest of the chosen
+// platform.
+func configBlobRun(ctx context.Context, opts *RawOptions) error {
+	resolver, err := newResolver(ctx, opts.commandDeps, opts.Platform)
+	if err != nil {
+		return err
+	}
+	res, err := resolver.Resolve(ctx, opts.Ref)
+	if err != nil {
+		return err
+	}
+	m, err := resolver.Client.ManifestOf(ctx, res.Root, opts.Platform)
+	if err != nil {
+		return err
+	}
+	raw, _, err := resolver.Client.ConfigOf(ctx, res.Root.Location, m)
+	if err != nil {
+		return err
+	}
+	return printRaw(opts.IO.Out, raw)
+}
+
+func printRaw(out io.Writer, data []byte) error {
+	if _, err := out.Write(data); err != nil {
+		return err
+	}
+	_, err := out.Write([]byte("\n"))
 	return err
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -12,16 +13,37 @@ import (
 	"github.com/ferryhq/ferry/pkg/install"
 )
 
-type bundleOptions struct {
+// BundleOptions are the dependencies and flag values of artifact bundle.
+type BundleOptions struct {
+	commandDeps
 	resolveOptions
 	eventsOptions
+	Refs              []string
 	Output            string
 	StateDir          string
 	RequireSignatures bool
 }
 
-func newCmdArtifactBundle(f *cmdutil.Factory) *cobra.Command {
-	opts := &bundleOptions{}
+// bundleView is the JSON shape of artifact bundle (its keys in the order
+// the command always printed them).
+type bundleView struct {
+	Artifacts []bundledArtifact `json:"artifacts"`
+	File      string            `json:"file"`
+}
+
+// bundledArtifact is one artifact written into a bundle.
+type bundledArtifact struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
+}
+
+// NewCmdBundle builds artifact bundle. runF, when not nil, receives the
+// parsed and validated options instead of bundleRun (tests use it).
+func NewCmdBundle(f *cmdutil.Factory, runF func(*BundleOptions) error) *cobra.Command {
+	opts := &BundleOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "bundle REF... -O FILE",
 		Short: "Write artifacts and their dependencies into one file for air-gapped installs",
@@ -39,49 +61,14 @@ has none gets a warning, since an install from the bundle would refuse it;
   ferry artifact install --from falco-bundle.tar falco-rules:3 k8saudit-rules`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Output == "" {
-				return cmdutil.Usage(errors.New("-O FILE is required"))
-			}
-			p, plan, err := planFresh(cmd, f, &opts.resolveOptions, args)
-			if err != nil {
+			opts.IO, opts.Refs = f.IO, args
+			if err := opts.Validate(); err != nil {
 				return err
 			}
-			em, err := opts.eventsOptions.Build(f, opts.StateDir)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			start := time.Now()
-			items, err := p.BundleWith(cmd.Context(), plan, opts.Output, install.BundleOptions{
-				RequireSignatures: opts.RequireSignatures,
-				Warn: func(msg string) {
-					fmt.Fprintf(f.IO.ErrOut, "warning: %s (pass --require-signatures to fail instead)\n", msg)
-				},
-			})
-			if err != nil {
-				return err
-			}
-			// Every artifact pulled into the bundle is a download.
-			var errs []error
-			for _, it := range items {
-				if !em.Enabled() {
-					break
-				}
-				w, err := em.Downloaded(cmd.Context(), events.Artifact{
-					Name: it.Name, Version: it.Version, Registry: it.Registry, Repository: it.Repository, Tag: it.Version,
-					Digest: it.Digest, ServedBy: it.Registry, Path: opts.Output, Duration: time.Since(start),
-					User: registryUser(cmd.Context(), f, em, it.Registry),
-				})
-				printEventWarnings(f, w)
-				errs = append(errs, err)
-			}
-			if f.Global.JSON() {
-				return errors.Join(append(errs, f.PrintJSON(map[string]any{"file": opts.Output, "artifacts": items}))...)
-			}
-			for _, it := range items {
-				fmt.Fprintf(f.IO.Out, "Bundled %s %s (%s/%s@%s)\n", it.Name, it.Version, it.Registry, it.Repository, it.Digest)
-			}
-			fmt.Fprintf(f.IO.Out, "Wrote %s\n", opts.Output)
-			return errors.Join(errs...)
+			return bundleRun(cmd.Context(), opts)
 		},
 	}
 	opts.resolveOptions.AddFlags(cmd)
@@ -92,16 +79,60 @@ has none gets a warning, since an install from the bundle would refuse it;
 	return cmd
 }
 
-// planFresh plans args as for a host with nothing installed (what bundle
-// and mirror write out).
-func planFresh(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, args []string) (*install.Planner, *install.Plan, error) {
-	p, err := newPlanner(cmd, f, r, &install.State{})
-	if err != nil {
-		return nil, nil, err
+// Validate checks the flag values before anything is resolved.
+func (o *BundleOptions) Validate() error {
+	if o.Output == "" {
+		return cmdutil.Usage(errors.New("-O FILE is required"))
 	}
-	plan, err := p.Plan(cmd.Context(), args)
+	return nil
+}
+
+func bundleRun(ctx context.Context, opts *BundleOptions) error {
+	p, plan, err := planFresh(ctx, opts.commandDeps, &opts.resolveOptions, opts.Refs)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return p, plan, nil
+	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	items, err := p.BundleWith(ctx, plan, opts.Output, install.BundleOptions{
+		RequireSignatures: opts.RequireSignatures,
+		Warn: func(msg string) {
+			fmt.Fprintf(opts.IO.ErrOut, "warning: %s (pass --require-signatures to fail instead)\n", msg)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	// Every artifact pulled into the bundle is a download.
+	var errs []error
+	for _, it := range items {
+		if !em.Enabled() {
+			break
+		}
+		w, err := em.Downloaded(ctx, events.Artifact{
+			Name: it.Name, Version: it.Version, Registry: it.Registry, Repository: it.Repository, Tag: it.Version,
+			Digest: it.Digest, ServedBy: it.Registry, Path: opts.Output, Duration: time.Since(start),
+			User: registryUser(ctx, opts.f, em, it.Registry),
+		})
+		printEventWarnings(opts.f, w)
+		errs = append(errs, err)
+	}
+	if opts.Global.JSON() {
+		v := bundleView{File: opts.Output}
+		if items != nil {
+			v.Artifacts = make([]bundledArtifact, 0, len(items))
+		}
+		for _, it := range items {
+			v.Artifacts = append(v.Artifacts, bundledArtifact{Name: it.Name, Version: it.Version, Registry: it.Registry, Repository: it.Repository, Digest: it.Digest})
+		}
+		return errors.Join(append(errs, printJSON(opts.IO.Out, v))...)
+	}
+	for _, it := range items {
+		fmt.Fprintf(opts.IO.Out, "Bundled %s %s (%s/%s@%s)\n", it.Name, it.Version, it.Registry, it.Repository, it.Digest)
+	}
+	fmt.Fprintf(opts.IO.Out, "Wrote %s\n", opts.Output)
+	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,7 +29,7 @@ $XDG_CONFIG_HOME/ferry/config.yaml), and built-in defaults.
 
 ` + configKeysHelp,
 	}
-	cmd.AddCommand(newCmdConfigView(f), newCmdConfigSet(f), newCmdConfigUnset(f))
+	cmd.AddCommand(NewCmdConfigView(f, nil), NewCmdConfigSet(f, nil), NewCmdConfigUnset(f, nil))
 	return cmd
 }
 
@@ -41,6 +42,7 @@ type configValue struct {
 	Source string `json:"source" yaml:"source"`
 }
 
+// configView is the JSON (and YAML) shape of config view.
 type configView struct {
 	File       string        `json:"file" yaml:"file"`
 	FileSource string        `json:"fileSource" yaml:"fileSource"`
@@ -48,8 +50,35 @@ type configView struct {
 	Values     []configValue `json:"values" yaml:"values"`
 }
 
-func newCmdConfigView(f *cmdutil.Factory) *cobra.Command {
-	var output string
+// flagState is a flag of the command tree as config view reports it:
+// its definition, and whether this command line set it.
+type flagState struct {
+	Flag    *pflag.Flag
+	Changed bool
+	Value   string
+}
+
+// ConfigViewOptions are the dependencies and flag values of config view.
+type ConfigViewOptions struct {
+	commandDeps
+	ConfigPath func() string
+	// Resolve finds where a flag's value comes from below the command line
+	// (Factory.Resolve).
+	Resolve func(cfg *cmdutil.Config, path string, fl *pflag.Flag) (cmdutil.Resolved, bool)
+	// Output is view's own format: text, json or yaml.
+	Output string
+	// ConfigFlag says --config was given; Flags are every flag of the
+	// command tree, one per name; Path is the command's path.
+	ConfigFlag bool
+	Flags      []flagState
+	Path       string
+	Falcoctl   bool
+}
+
+// NewCmdConfigView builds config view. runF, when not nil, receives the
+// parsed and validated options instead of configViewRun (tests use it).
+func NewCmdConfigView(f *cmdutil.Factory, runF func(*ConfigViewOptions) error) *cobra.Command {
+	opts := &ConfigViewOptions{commandDeps: newCommandDeps(f), ConfigPath: f.ConfigPath, Resolve: f.Resolve}
 	cmd := &cobra.Command{
 		Use:   "view",
 		Short: "Show every configuration key with its value and where the value came from",
@@ -63,54 +92,71 @@ Passwords and header values are not shown.`,
   ferry config view --config ./ferry.yaml -o json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slices.Contains([]string{"text", "json", "yaml"}, output) {
-				return cmdutil.Usage(fmt.Errorf("--output must be text, json or yaml, not %q", output))
+			opts.IO, opts.Falcoctl = f.IO, f.Falcoctl
+			if !slices.Contains([]string{"text", "json", "yaml"}, opts.Output) {
+				return cmdutil.Usage(fmt.Errorf("--output must be text, json or yaml, not %q", opts.Output))
 			}
-			v, err := effectiveConfig(cmd, f)
-			if err != nil {
-				return err
-			}
-			switch output {
-			case "json":
-				return f.PrintJSON(v)
-			case "yaml":
-				enc := yaml.NewEncoder(f.IO.Out)
-				enc.SetIndent(2)
-				if err := enc.Encode(v); err != nil {
-					return err
+			opts.ConfigFlag, opts.Path, opts.Flags = cmd.Flags().Changed("config"), cmdutil.CommandPath(cmd), nil
+			for _, fl := range flagsByName(cmd.Root()) {
+				st := flagState{Flag: fl}
+				if mine := cmd.Flags().Lookup(fl.Name); mine != nil && mine.Changed {
+					st.Changed, st.Value = true, mine.Value.String()
 				}
-				return enc.Close()
+				opts.Flags = append(opts.Flags, st)
 			}
-			exists := ""
-			if !v.FileExists {
-				exists = ", does not exist"
+			if runF != nil {
+				return runF(opts)
 			}
-			fmt.Fprintf(f.IO.Out, "Config file: %s (%s%s)\n\n", v.File, v.FileSource, exists)
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
-			for _, kv := range v.Values {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", kv.Key, kv.Value, kv.Source)
-			}
-			return tw.Flush()
+			return configViewRun(cmd.Context(), opts)
 		},
 	}
 	// view prints YAML too, so it has its own --output (text, json or yaml).
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text, json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("text", "json", "yaml"))
 	return cmd
 }
 
+func configViewRun(_ context.Context, opts *ConfigViewOptions) error {
+	v, err := effectiveConfig(opts)
+	if err != nil {
+		return err
+	}
+	out := opts.IO.Out
+	switch opts.Output {
+	case "json":
+		return printJSON(out, v)
+	case "yaml":
+		enc := yaml.NewEncoder(out)
+		enc.SetIndent(2)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		return enc.Close()
+	}
+	exists := ""
+	if !v.FileExists {
+		exists = ", does not exist"
+	}
+	fmt.Fprintf(out, "Config file: %s (%s%s)\n\n", v.File, v.FileSource, exists)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
+	for _, kv := range v.Values {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", kv.Key, kv.Value, kv.Source)
+	}
+	return tw.Flush()
+}
+
 // effectiveConfig resolves every key the way commands do.
-func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error) {
-	cfg, err := f.Config()
+func effectiveConfig(opts *ConfigViewOptions) (*configView, error) {
+	cfg, err := opts.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
-	v := &configView{File: f.ConfigPath(), FileSource: "default"}
+	v := &configView{File: opts.ConfigPath(), FileSource: "default"}
 	switch {
-	case cmd.Flags().Changed("config"):
+	case opts.ConfigFlag:
 		v.FileSource = "flag --config"
-	case f.Getenv("FERRY_CONFIG") != "":
+	case opts.Getenv("FERRY_CONFIG") != "":
 		v.FileSource = "env FERRY_CONFIG"
 	}
 	if _, err := os.Stat(v.File); err == nil {
@@ -120,9 +166,43 @@ func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error
 	}
 	file := "config " + v.File
 	add := func(key, value, source string) { v.Values = append(v.Values, configValue{key, value, source}) }
+	fileValues(cfg, file, opts.Falcoctl, add)
+	for _, st := range opts.Flags {
+		fl := st.Flag
+		if fl.Name == "config" {
+			continue
+		}
+		value, source := fl.DefValue, "default"
+		if st.Changed && fl.Name != "output" {
+			value, source = st.Value, "flag --"+fl.Name
+		} else if r, ok := opts.Resolve(cfg, opts.Path, fl); ok {
+			value = strings.Join(r.Values, ",")
+			switch {
+			case r.Key == "":
+				source = "env " + r.From
+			case strings.HasPrefix(r.Key, "defaults."):
+				source = file
+			default:
+				source = file + " (" + r.Key + ")"
+			}
+		}
+		if k := cmdutil.FlagKey(fl.Name); (strings.Contains(fl.Name, "password") || (k != nil && k.Secret)) && source != "default" {
+			value = "(not shown)"
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok && source == "default" {
+			value = strings.Join(sv.GetSlice(), ",")
+		}
+		add("defaults."+fl.Name, value, source)
+	}
+	return v, nil
+}
+
+// fileValues adds what the config file sets outside defaults: indexes,
+// registries, engine, events and falcoctl's keys.
+func fileValues(cfg *cmdutil.Config, file string, falcoctl bool, add func(key, value, source string)) {
 
 	// As falcoctl, configured indexes replace the embedded one (as Indexes does).
-	shadowed := f.Falcoctl && len(cfg.Indexes) > 0
+	shadowed := falcoctl && len(cfg.Indexes) > 0
 	for _, ic := range cfg.Indexes {
 		add("indexes."+ic.Name, ic.URL, file)
 		shadowed = shadowed || ic.Name == cmdutil.DefaultIndexName
@@ -188,35 +268,6 @@ func effectiveConfig(cmd *cobra.Command, f *cmdutil.Factory) (*configView, error
 			add(k.Name, strings.Join(vals, ","), file)
 		}
 	}
-
-	path := cmdutil.CommandPath(cmd)
-	for _, fl := range flagsByName(cmd.Root()) {
-		if fl.Name == "config" {
-			continue
-		}
-		value, source := fl.DefValue, "default"
-		if mine := cmd.Flags().Lookup(fl.Name); mine != nil && mine.Changed && fl.Name != "output" {
-			value, source = mine.Value.String(), "flag --"+fl.Name
-		} else if r, ok := f.Resolve(cfg, path, fl); ok {
-			value = strings.Join(r.Values, ",")
-			switch {
-			case r.Key == "":
-				source = "env " + r.From
-			case strings.HasPrefix(r.Key, "defaults."):
-				source = file
-			default:
-				source = file + " (" + r.Key + ")"
-			}
-		}
-		if k := cmdutil.FlagKey(fl.Name); (strings.Contains(fl.Name, "password") || (k != nil && k.Secret)) && source != "default" {
-			value = "(not shown)"
-		}
-		if sv, ok := fl.Value.(pflag.SliceValue); ok && source == "default" {
-			value = strings.Join(sv.GetSlice(), ",")
-		}
-		add("defaults."+fl.Name, value, source)
-	}
-	return v, nil
 }
 
 // flagsByName returns one flag per name across the command tree, sorted.
@@ -285,7 +336,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func newCmdConfigSet(f *cmdutil.Factory) *cobra.Command {
+// configSetView is the JSON shape of config set and config unset; Value
+// is left out by unset.
+type configSetView struct {
+	File  string  `json:"file"`
+	Key   string  `json:"key"`
+	Value *string `json:"value,omitempty"`
+}
+
+// ConfigSetOptions are the dependencies and arguments of config set and
+// config unset.
+type ConfigSetOptions struct {
+	commandDeps
+	ConfigPath func() string
+	// LookupFlag finds a flag of the command tree by name, unbound to this
+	// run's flags, so that a value can be checked by parsing it.
+	LookupFlag func(name string) *pflag.Flag
+	Key        string
+	// Value is nil for unset.
+	Value *string
+}
+
+func newConfigSetOptions(f *cmdutil.Factory) *ConfigSetOptions {
+	return &ConfigSetOptions{commandDeps: newCommandDeps(f), ConfigPath: f.ConfigPath, LookupFlag: func(name string) *pflag.Flag { return freshFlag(f, name) }}
+}
+
+// NewCmdConfigSet builds config set. runF, when not nil, receives the
+// parsed options instead of configSetRun (tests use it).
+func NewCmdConfigSet(f *cmdutil.Factory, runF func(*ConfigSetOptions) error) *cobra.Command {
+	opts := newConfigSetOptions(f)
 	return &cobra.Command{
 		Use:   "set KEY VALUE",
 		Short: "Set a key in the config file",
@@ -302,12 +381,19 @@ reading it would: a flag default must parse as that flag's value.
 		Args:              usageArgs(cobra.ExactArgs(2)),
 		ValidArgsFunction: completeConfigKeys,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return editConfig(cmd, f, args[0], &args[1])
+			opts.IO, opts.Key, opts.Value = f.IO, args[0], &args[1]
+			if runF != nil {
+				return runF(opts)
+			}
+			return configSetRun(cmd.Context(), opts)
 		},
 	}
 }
 
-func newCmdConfigUnset(f *cmdutil.Factory) *cobra.Command {
+// NewCmdConfigUnset builds config unset. runF, when not nil, receives the
+// parsed options instead of configSetRun (tests use it).
+func NewCmdConfigUnset(f *cmdutil.Factory, runF func(*ConfigSetOptions) error) *cobra.Command {
+	opts := newConfigSetOptions(f)
 	return &cobra.Command{
 		Use:   "unset KEY",
 		Short: "Remove a key from the config file",
@@ -320,7 +406,11 @@ applies. Unsetting a key that is not set changes nothing.
 		Args:              usageArgs(cobra.ExactArgs(1)),
 		ValidArgsFunction: completeConfigKeys,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return editConfig(cmd, f, args[0], nil)
+			opts.IO, opts.Key, opts.Value = f.IO, args[0], nil
+			if runF != nil {
+				return runF(opts)
+			}
+			return configSetRun(cmd.Context(), opts)
 		},
 	}
 }
@@ -336,10 +426,12 @@ func unknownKey(key, why string) error {
 	}
 }
 
-// editConfig sets key to *value, or removes it when value is nil, and saves
-// the config file. Nothing is written when the key or value is refused.
-func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *string) error {
-	cfg, err := f.Config()
+// configSetRun sets the key to *Value, or removes it when Value is nil, and
+// saves the config file. Nothing is written when the key or value is
+// refused.
+func configSetRun(_ context.Context, opts *ConfigSetOptions) error {
+	key, value := opts.Key, opts.Value
+	cfg, err := opts.ConfigFile()
 	if err != nil {
 		return err
 	}
@@ -363,38 +455,13 @@ func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *strin
 	}
 	switch {
 	case strings.HasPrefix(key, "defaults."):
-		name := strings.TrimPrefix(key, "defaults.")
-		fl := freshFlag(f, name)
-		if fl == nil || name == "config" || cmdutil.IsAlias(fl) {
-			return unknownKey(key, fmt.Sprintf("no flag named --%s", name))
+		if err := setDefault(cfg, opts.LookupFlag, key, value); err != nil {
+			return err
 		}
-		if value == nil {
-			delete(cfg.Defaults, name)
-			break
-		}
-		if err := fl.Value.Set(*value); err != nil {
-			return cmdutil.Usage(fmt.Errorf("%s: %q is not a valid --%s: %w", key, *value, name, err))
-		}
-		if cfg.Defaults == nil {
-			cfg.Defaults = map[string]string{}
-		}
-		cfg.Defaults[name] = *value
 	case strings.HasPrefix(key, "engine.versions."):
-		name := strings.TrimPrefix(key, "engine.versions.")
-		if !engineVersionName.MatchString(name) {
-			return unknownKey(key, fmt.Sprintf("%q is not a version name like engine_version_semver", name))
+		if err := setEngineVersion(cfg, key, value); err != nil {
+			return err
 		}
-		if value == nil {
-			delete(cfg.Engine.Versions, name)
-			break
-		}
-		if err := checkEngineVersion(*value); err != nil {
-			return cmdutil.Usage(fmt.Errorf("%s: %w", key, err))
-		}
-		if cfg.Engine.Versions == nil {
-			cfg.Engine.Versions = map[string]string{}
-		}
-		cfg.Engine.Versions[name] = *value
 	case k != nil && k.Field != nil:
 		set(k.Field(cfg))
 	case strings.HasPrefix(key, "registries."):
@@ -407,21 +474,60 @@ func editConfig(cmd *cobra.Command, f *cmdutil.Factory, key string, value *strin
 	default:
 		return unknownKey(key, "not a key ferry config set takes")
 	}
-	if err := cfg.Save(f.ConfigPath()); err != nil {
+	path := opts.ConfigPath()
+	if err := cfg.Save(path); err != nil {
 		return fmt.Errorf("saving config: %w", err)
 	}
-	if f.Global.JSON() {
-		out := map[string]any{"file": f.ConfigPath(), "key": key}
-		if value != nil {
-			out["value"] = *value
-		}
-		return f.PrintJSON(out)
+	if opts.Global.JSON() {
+		return printJSON(opts.IO.Out, configSetView{File: path, Key: key, Value: value})
 	}
 	if value == nil {
-		fmt.Fprintf(f.IO.Out, "Unset %s in %s\n", key, f.ConfigPath())
+		fmt.Fprintf(opts.IO.Out, "Unset %s in %s\n", key, path)
 	} else {
-		fmt.Fprintf(f.IO.Out, "Set %s to %q in %s\n", key, *value, f.ConfigPath())
+		fmt.Fprintf(opts.IO.Out, "Set %s to %q in %s\n", key, *value, path)
 	}
+	return nil
+}
+
+// setDefault sets (or, value nil, removes) defaults.FLAG, once the value
+// parses as the flag's.
+func setDefault(cfg *cmdutil.Config, lookup func(string) *pflag.Flag, key string, value *string) error {
+	name := strings.TrimPrefix(key, "defaults.")
+	fl := lookup(name)
+	if fl == nil || name == "config" || cmdutil.IsAlias(fl) {
+		return unknownKey(key, fmt.Sprintf("no flag named --%s", name))
+	}
+	if value == nil {
+		delete(cfg.Defaults, name)
+		return nil
+	}
+	if err := fl.Value.Set(*value); err != nil {
+		return cmdutil.Usage(fmt.Errorf("%s: %q is not a valid --%s: %w", key, *value, name, err))
+	}
+	if cfg.Defaults == nil {
+		cfg.Defaults = map[string]string{}
+	}
+	cfg.Defaults[name] = *value
+	return nil
+}
+
+// setEngineVersion sets (or, value nil, removes) engine.versions.NAME.
+func setEngineVersion(cfg *cmdutil.Config, key string, value *string) error {
+	name := strings.TrimPrefix(key, "engine.versions.")
+	if !engineVersionName.MatchString(name) {
+		return unknownKey(key, fmt.Sprintf("%q is not a version name like engine_version_semver", name))
+	}
+	if value == nil {
+		delete(cfg.Engine.Versions, name)
+		return nil
+	}
+	if err := checkEngineVersion(*value); err != nil {
+		return cmdutil.Usage(fmt.Errorf("%s: %w", key, err))
+	}
+	if cfg.Engine.Versions == nil {
+		cfg.Engine.Versions = map[string]string{}
+	}
+	cfg.Engine.Versions[name] = *value
 	return nil
 }
 

@@ -202,7 +202,7 @@ func newCmdEvents(f *cmdutil.Factory) *cobra.Command {
 		Short: "Inspect and resend the CDEvents ferry could not deliver",
 		Long:  eventsHelp,
 	}
-	cmd.AddCommand(newCmdEventsList(f), newCmdEventsFlush(f))
+	cmd.AddCommand(NewCmdEventsList(f, nil), NewCmdEventsFlush(f, nil))
 	return cmd
 }
 
@@ -221,8 +221,16 @@ type spooledView struct {
 	Path      string    `json:"path"`
 }
 
-func newCmdEventsList(f *cmdutil.Factory) *cobra.Command {
-	var stateDir string
+// EventsListOptions are the dependencies and flag values of events list.
+type EventsListOptions struct {
+	commandDeps
+	stateDirOption
+}
+
+// NewCmdEventsList builds events list. runF, when not nil, receives the
+// parsed and validated options instead of eventsListRun (tests use it).
+func NewCmdEventsList(f *cmdutil.Factory, runF func(*EventsListOptions) error) *cobra.Command {
+	opts := &EventsListOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the events waiting in the spool, oldest first",
@@ -232,39 +240,48 @@ acknowledge them, oldest first: one line per event and sink.`,
   ferry events list --state-dir ./state -o json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if strings.TrimSpace(stateDir) == "" {
-				return cmdutil.Usage(fmt.Errorf("--state-dir must not be empty"))
-			}
-			dir := eventsSpoolDir(stateDir)
-			list, err := events.List(dir)
-			if err != nil {
+			opts.IO = f.IO
+			if err := opts.Validate(); err != nil {
 				return err
 			}
-			views := make([]spooledView, 0, len(list))
-			for _, s := range list {
-				views = append(views, spooledView{
-					ID: s.ID, Type: s.Type, Source: s.Source, Subject: s.Subject, Time: s.Time, Sink: s.Sink, Binary: s.Binary,
-					SpooledAt: s.SpooledAt, Attempts: s.Attempts, LastError: s.LastError, Path: s.Path,
-				})
+			if runF != nil {
+				return runF(opts)
 			}
-			if f.Global.JSON() {
-				return f.PrintJSON(views)
-			}
-			if len(views) == 0 {
-				_, err := fmt.Fprintf(f.IO.Out, "No events waiting in %s\n", dir)
-				return err
-			}
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tEVENT\tSINK\tATTEMPTS\tSUBJECT\tLAST ERROR")
-			for _, v := range views {
-				typ := strings.TrimPrefix(v.Type, "dev.cdevents.")
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", v.Time.UTC().Format(time.RFC3339), typ, dashIfEmpty(v.Sink), v.Attempts, dashIfEmpty(v.Subject), dashIfEmpty(v.LastError))
-			}
-			return tw.Flush()
+			return eventsListRun(cmd.Context(), opts)
 		},
 	}
-	cmdutil.Declare(cmd.Flags(), "state-dir", &stateDir)
+	opts.stateDirOption.AddFlags(cmd)
 	return cmd
+}
+
+func eventsListRun(_ context.Context, opts *EventsListOptions) error {
+	dir := eventsSpoolDir(opts.StateDir)
+	list, err := events.List(dir)
+	if err != nil {
+		return err
+	}
+	views := make([]spooledView, 0, len(list))
+	for _, s := range list {
+		views = append(views, spooledView{
+			ID: s.ID, Type: s.Type, Source: s.Source, Subject: s.Subject, Time: s.Time, Sink: s.Sink, Binary: s.Binary,
+			SpooledAt: s.SpooledAt, Attempts: s.Attempts, LastError: s.LastError, Path: s.Path,
+		})
+	}
+	out := opts.IO.Out
+	if opts.Global.JSON() {
+		return printJSON(out, views)
+	}
+	if len(views) == 0 {
+		_, err := fmt.Fprintf(out, "No events waiting in %s\n", dir)
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tEVENT\tSINK\tATTEMPTS\tSUBJECT\tLAST ERROR")
+	for _, v := range views {
+		typ := strings.TrimPrefix(v.Type, "dev.cdevents.")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", v.Time.UTC().Format(time.RFC3339), typ, dashIfEmpty(v.Sink), v.Attempts, dashIfEmpty(v.Subject), dashIfEmpty(v.LastError))
+	}
+	return tw.Flush()
 }
 
 // flushView is the result of "events flush -o json".
@@ -275,9 +292,17 @@ type flushView struct {
 	Warnings  []string `json:"warnings"`
 }
 
-func newCmdEventsFlush(f *cmdutil.Factory) *cobra.Command {
-	var stateDir string
-	opts := &eventsOptions{}
+// EventsFlushOptions are the dependencies and flag values of events flush.
+type EventsFlushOptions struct {
+	commandDeps
+	stateDirOption
+	eventsOptions
+}
+
+// NewCmdEventsFlush builds events flush. runF, when not nil, receives the
+// parsed and validated options instead of eventsFlushRun (tests use it).
+func NewCmdEventsFlush(f *cmdutil.Factory, runF func(*EventsFlushOptions) error) *cobra.Command {
+	opts := &EventsFlushOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "flush",
 		Short: "Resend the spooled events, oldest first",
@@ -292,56 +317,64 @@ Exits 1 when events remain because a sink failed or rejected them.`,
   ferry events flush --state-dir ./state --events-sink http://127.0.0.1:8080/events -o json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if strings.TrimSpace(stateDir) == "" {
-				return cmdutil.Usage(fmt.Errorf("--state-dir must not be empty"))
-			}
-			em, err := opts.Build(f, stateDir)
-			if err != nil {
+			opts.IO = f.IO
+			if err := opts.stateDirOption.Validate(); err != nil {
 				return err
 			}
-			var only []string
-			for _, u := range opts.Sinks {
-				if u = strings.TrimSpace(u); u != "" {
-					only = append(only, u)
-				}
+			if runF != nil {
+				return runF(opts)
 			}
-			delivered, warnings, err := em.Flush(cmd.Context(), only...)
-			if err != nil {
-				return err
-			}
-			left, err := events.List(em.SpoolDir())
-			if err != nil {
-				return err
-			}
-			remaining := 0
-			for _, s := range left {
-				if len(only) == 0 || slices.Contains(only, s.Sink) {
-					remaining++
-				}
-			}
-			printEventWarnings(f, warnings)
-			if f.Global.JSON() {
-				if warnings == nil {
-					warnings = []string{}
-				}
-				if err := f.PrintJSON(flushView{Delivered: delivered, Remaining: remaining, SpoolDir: em.SpoolDir(), Warnings: warnings}); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(f.IO.Out, "Delivered %d event(s); %d waiting in %s\n", delivered, remaining, em.SpoolDir())
-			}
-			if remaining > 0 && len(warnings) > 0 {
-				return fmt.Errorf("%d event(s) could not be delivered; they stay in %s", remaining, em.SpoolDir())
-			}
-			return nil
+			return eventsFlushRun(cmd.Context(), opts)
 		},
 	}
-	cmdutil.Declare(cmd.Flags(), "state-dir", &stateDir)
-	opts.AddFlags(cmd)
+	opts.stateDirOption.AddFlags(cmd)
+	opts.eventsOptions.AddFlags(cmd)
 	for _, name := range []string{"events-file", "events-spec", "events-source", "events-user"} {
 		_ = cmd.Flags().MarkHidden(name)
 	}
 	return cmd
+}
+
+func eventsFlushRun(ctx context.Context, opts *EventsFlushOptions) error {
+	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	if err != nil {
+		return err
+	}
+	var only []string
+	for _, u := range opts.Sinks {
+		if u = strings.TrimSpace(u); u != "" {
+			only = append(only, u)
+		}
+	}
+	delivered, warnings, err := em.Flush(ctx, only...)
+	if err != nil {
+		return err
+	}
+	left, err := events.List(em.SpoolDir())
+	if err != nil {
+		return err
+	}
+	remaining := 0
+	for _, s := range left {
+		if len(only) == 0 || slices.Contains(only, s.Sink) {
+			remaining++
+		}
+	}
+	printEventWarnings(opts.f, warnings)
+	if opts.Global.JSON() {
+		if warnings == nil {
+			warnings = []string{}
+		}
+		if err := printJSON(opts.IO.Out, flushView{Delivered: delivered, Remaining: remaining, SpoolDir: em.SpoolDir(), Warnings: warnings}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(opts.IO.Out, "Delivered %d event(s); %d waiting in %s\n", delivered, remaining, em.SpoolDir())
+	}
+	if remaining > 0 && len(warnings) > 0 {
+		return fmt.Errorf("%d event(s) could not be delivered; they stay in %s", remaining, em.SpoolDir())
+	}
+	return nil
 }
 
 func dashIfEmpty(s string) string {

@@ -572,32 +572,6 @@ func printResult(f *cmdutil.Factory, r install.Result) {
 	}
 }
 
-// newPlanner builds a planner from the resolution flags: platform, engine
-// versions, dependencies, registry mirrors. state holds what counts as
-// installed.
-func newPlanner(cmd *cobra.Command, f *cmdutil.Factory, r *resolveOptions, state *install.State) (*install.Planner, error) {
-	if err := r.platformOptions.Validate(); err != nil {
-		return nil, err
-	}
-	engine, err := r.Engine(cmd.Context(), newCommandDeps(f))
-	if err != nil {
-		return nil, err
-	}
-	resolver, err := newResolver(f, cmd, r.Platform)
-	if err != nil {
-		return nil, err
-	}
-	hm, err := hostMirrors(f.Config)
-	if err != nil {
-		return nil, err
-	}
-	hc, err := f.HTTPClient()
-	if err != nil {
-		return nil, err
-	}
-	return &install.Planner{Resolver: resolver, State: state, Engine: engine, ResolveDeps: r.ResolveDeps, Concurrency: 4, HostMirrors: hm, HTTP: hc}, nil
-}
-
 // hostMirrors turns the config's registries block into the mirrors tried
 // before a registry host and, with fallbackOnly, after it.
 func hostMirrors(config func() (*cmdutil.Config, error)) (install.HostMirrors, error) {
@@ -615,58 +589,4 @@ func hostMirrors(config func() (*cmdutil.Config, error)) (install.HostMirrors, e
 		}
 		return r.Mirrors, nil
 	}, nil
-}
-
-type lockOptions struct {
-	resolveOptions
-	StateDir string
-	LockFile string
-}
-
-func newCmdArtifactLock(f *cmdutil.Factory) *cobra.Command {
-	opts := &lockOptions{}
-	cmd := &cobra.Command{
-		Use:   "lock REF...",
-		Short: "Resolve references and their dependencies and write the lock file, installing nothing",
-		Example: `  ferry artifact lock falco-rules:3 k8saudit-rules:0.x --lock-file ferry.lock
-  ferry artifact install --locked --lock-file ferry.lock`,
-		Args: usageArgs(cobra.MinimumNArgs(1)),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			state, err := install.LoadState(opts.StateDir)
-			if err != nil {
-				return err
-			}
-			p, err := newPlanner(cmd, f, &opts.resolveOptions, state)
-			if err != nil {
-				return err
-			}
-			plan, err := p.Plan(cmd.Context(), args)
-			if err != nil {
-				return err
-			}
-			lock, err := p.LockPlan(cmd.Context(), plan)
-			if err != nil {
-				return err
-			}
-			path := opts.LockFile
-			if path == "" {
-				path = filepath.Join(opts.StateDir, "ferry.lock")
-			}
-			if err := lock.Write(path); err != nil {
-				return fmt.Errorf("writing the lock file: %w", err)
-			}
-			if f.Global.JSON() {
-				return f.PrintJSON(lock)
-			}
-			for _, a := range lock.Artifacts {
-				fmt.Fprintf(f.IO.Out, "Locked %s %s (%s) at %s\n", a.Name, a.Version, a.Type, a.Digest)
-			}
-			fmt.Fprintf(f.IO.Out, "Wrote %s\n", path)
-			return nil
-		},
-	}
-	opts.resolveOptions.AddFlags(cmd)
-	cmdutil.Declare(cmd.Flags(), "state-dir", &opts.StateDir)
-	cmd.Flags().StringVar(&opts.LockFile, "lock-file", "", "lock file to write (default <state-dir>/ferry.lock)")
-	return cmd
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -11,15 +12,37 @@ import (
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
-type mirrorOptions struct {
+// MirrorOptions are the dependencies and flag values of artifact mirror.
+type MirrorOptions struct {
+	commandDeps
 	resolveOptions
+	Refs           []string
 	Dir            string
 	Template       string
 	PluginTemplate string
 }
 
-func newCmdArtifactMirror(f *cmdutil.Factory) *cobra.Command {
-	opts := &mirrorOptions{}
+// mirrorView is the JSON shape of artifact mirror.
+type mirrorView struct {
+	Dir   string         `json:"dir"`
+	Files []mirroredFile `json:"files"`
+}
+
+// mirroredFile is one file written into the mirror directory.
+type mirroredFile struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Platform string `json:"platform,omitempty"`
+	// Path is relative to the mirror directory, with /.
+	Path   string `json:"path"`
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// NewCmdMirror builds artifact mirror. runF, when not nil, receives the
+// parsed and validated options instead of mirrorRun (tests use it).
+func NewCmdMirror(f *cmdutil.Factory, runF func(*MirrorOptions) error) *cobra.Command {
+	opts := &MirrorOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "mirror REF... -O DIR",
 		Short: "Write artifacts as plain files with a SHA256SUMS, for an HTTP mirror",
@@ -41,29 +64,14 @@ when no registry answers. The default names are download.falco.org's.`,
   python3 -m http.server -d /srv/falco-mirror 8080`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Dir == "" {
-				return cmdutil.Usage(errors.New("-O DIR is required"))
-			}
-			p, plan, err := planFresh(cmd, f, &opts.resolveOptions, args)
-			if err != nil {
+			opts.IO, opts.Refs = f.IO, args
+			if err := opts.Validate(); err != nil {
 				return err
 			}
-			files, err := p.Mirror(cmd.Context(), plan, opts.Dir, func(typ string) string {
-				if typ == oci.TypePlugin {
-					return opts.PluginTemplate
-				}
-				return opts.Template
-			})
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			if f.Global.JSON() {
-				return f.PrintJSON(map[string]any{"dir": opts.Dir, "files": files})
-			}
-			for _, m := range files {
-				fmt.Fprintf(f.IO.Out, "Mirrored %s %s as %s (%s)\n", m.Name, m.Version, m.Path, m.Digest)
-			}
-			return nil
+			return mirrorRun(cmd.Context(), opts)
 		},
 	}
 	opts.resolveOptions.AddFlags(cmd)
@@ -72,4 +80,42 @@ when no registry answers. The default names are download.falco.org's.`,
 	fl.StringVar(&opts.Template, "template", install.MirrorTemplate, "file name of rules files and assets, relative to DIR ({name} {version} {os} {arch} {machine} {ext})")
 	fl.StringVar(&opts.PluginTemplate, "plugin-template", install.MirrorPluginTemplate, "file name of plugins, relative to DIR")
 	return cmd
+}
+
+// Validate checks the flag values before anything is resolved.
+func (o *MirrorOptions) Validate() error {
+	if o.Dir == "" {
+		return cmdutil.Usage(errors.New("-O DIR is required"))
+	}
+	return nil
+}
+
+func mirrorRun(ctx context.Context, opts *MirrorOptions) error {
+	p, plan, err := planFresh(ctx, opts.commandDeps, &opts.resolveOptions, opts.Refs)
+	if err != nil {
+		return err
+	}
+	files, err := p.Mirror(ctx, plan, opts.Dir, func(typ string) string {
+		if typ == oci.TypePlugin {
+			return opts.PluginTemplate
+		}
+		return opts.Template
+	})
+	if err != nil {
+		return err
+	}
+	if opts.Global.JSON() {
+		v := mirrorView{Dir: opts.Dir}
+		if files != nil {
+			v.Files = make([]mirroredFile, 0, len(files))
+		}
+		for _, m := range files {
+			v.Files = append(v.Files, mirroredFile{Name: m.Name, Version: m.Version, Platform: m.Platform, Path: m.Path, Digest: m.Digest, Size: m.Size})
+		}
+		return printJSON(opts.IO.Out, v)
+	}
+	for _, m := range files {
+		fmt.Fprintf(opts.IO.Out, "Mirrored %s %s as %s (%s)\n", m.Name, m.Version, m.Path, m.Digest)
+	}
+	return nil
 }

@@ -12,13 +12,6 @@ import (
 
 // The streaming writers print what encoding/json and text/tabwriter would.
 func TestStreamingOutputMatchesBuffered(t *testing.T) {
-	type view struct {
-		Name     string   `json:"name"`
-		Keywords []string `json:"keywords,omitempty"`
-		Nested   struct {
-			A int `json:"a"`
-		} `json:"nested"`
-	}
 	for _, rows := range [][][]string{
 		nil,
 		{{"default", "falco-rules", "rulesfile", "ghcr.io/falcosecurity/rules/falco-rules", "Falco rules <&> é…"}},
@@ -38,11 +31,10 @@ func TestStreamingOutputMatchesBuffered(t *testing.T) {
 			t.Errorf("table:\n got %q\nwant %q", got.String(), want.String())
 		}
 
-		views := make([]view, 0, len(rows))
-		for _, r := range rows {
-			v := view{Name: r[1] + r[4], Keywords: r[:2]}
-			v.Nested.A = len(r[0])
-			views = append(views, v)
+		views := make([]entryView, 0, len(rows))
+		for i, r := range rows {
+			views = append(views, entryView{Name: r[1] + r[4], Index: r[0], Type: r[2], Repository: r[3], Description: r[4],
+				Keywords: r[:i%3], License: r[1], Signed: i%2 == 0})
 		}
 		want.Reset()
 		got.Reset()
@@ -51,9 +43,9 @@ func TestStreamingOutputMatchesBuffered(t *testing.T) {
 		if err := enc.Encode(views); err != nil {
 			t.Fatal(err)
 		}
-		if err := writeJSONArray(&got, func(yield func(any) bool) {
-			for _, v := range views {
-				if !yield(v) {
+		if err := writeJSONRows(&got, func(yield func(*entryView) bool) {
+			for i := range views {
+				if !yield(&views[i]) {
 					return
 				}
 			}
@@ -62,6 +54,25 @@ func TestStreamingOutputMatchesBuffered(t *testing.T) {
 		}
 		if got.String() != want.String() {
 			t.Errorf("json:\n got %s\nwant %s", got.String(), want.String())
+		}
+	}
+}
+
+// The hand-written JSON of an entry escapes every string as encoding/json
+// does: quotes, backslashes, control characters, HTML, invalid UTF-8 and
+// the JavaScript line separators.
+func TestEntryJSONMatchesEncodingJSON(t *testing.T) {
+	strs := []string{"", "plain", `q"uote`, `back\slash`, "tab\tnl\ncr\rbs\bff\f", "\x00\x01\x1f\x7f", "<a href=\"x\">&amp;</a>",
+		"é…✓ 日本", "bad\xffutf8\xc3", "sep\u2028para\u2029", "\U0001F600 emoji", strings.Repeat("long ", 100)}
+	for i, s := range strs {
+		v := entryView{Name: s, Index: strs[(i+1)%len(strs)], Type: "rulesfile", Registry: s, Repository: s + "/x",
+			Description: strs[(i+2)%len(strs)], Home: s, Keywords: strs[:i%4], License: s, Source: strs[(i+3)%len(strs)], Signed: i%2 == 1}
+		want, err := json.MarshalIndent(&v, "  ", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := v.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("entry %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
 }

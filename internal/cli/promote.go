@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,22 +15,53 @@ import (
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
-type promoteOptions struct {
+// PromoteOptions are the dependencies and flag values of artifact promote.
+type PromoteOptions struct {
+	commandDeps
 	verifyOptions
 	eventsOptions
+	Src, Dst     string
 	FloatingTags bool
 }
 
-// promoteView is the stable JSON shape of a promotion.
+// promoteView is the stable JSON shape of a promotion; the fields of
+// promotedView are there once something was promoted.
 type promoteView struct {
 	Source     verifyView `json:"source"`
 	Registry   string     `json:"registry"`
 	Repository string     `json:"repository"`
-	*oci.PromoteResult
+	*promotedView
 }
 
-func newCmdArtifactPromote(f *cmdutil.Factory) *cobra.Command {
-	opts := &promoteOptions{}
+// promotedView is what a promotion did in the destination.
+type promotedView struct {
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+	Size      int64  `json:"size"`
+	Version   string `json:"version,omitempty"`
+	// Tags point at the artifact in the destination; Retagged are those
+	// this run moved or created.
+	Tags     []string `json:"tags"`
+	Retagged []string `json:"retagged"`
+	// Copied are the digests this run copied; Skipped counts those the
+	// destination had.
+	Copied     []string `json:"copied"`
+	Skipped    int      `json:"skipped"`
+	Referrers  []string `json:"referrers,omitempty"`
+	CosignTags []string `json:"cosignTags,omitempty"`
+}
+
+func newPromotedView(r *oci.PromoteResult) *promotedView {
+	return &promotedView{
+		Digest: r.Digest.String(), MediaType: r.MediaType, Size: r.Size, Version: r.Version, Tags: r.Tags, Retagged: r.Retagged,
+		Copied: r.Copied, Skipped: r.Skipped, Referrers: r.Referrers, CosignTags: r.CosignTags,
+	}
+}
+
+// NewCmdPromote builds artifact promote. runF, when not nil, receives the
+// parsed and validated options instead of promoteRun (tests use it).
+func NewCmdPromote(f *cmdutil.Factory, runF func(*PromoteOptions) error) *cobra.Command {
+	opts := &PromoteOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "promote SRC DST",
 		Short: "Verify an artifact and copy it, with its signatures, by digest to another repository",
@@ -47,7 +79,14 @@ or the name of an index entry.`,
   ferry artifact promote staging/rules:1.x prod/rules --digest sha256:0123...`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return promoteRun(cmd, f, opts, args[0], args[1])
+			opts.IO, opts.Src, opts.Dst = f.IO, args[0], args[1]
+			if err := opts.verifyOptions.Validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return promoteRun(cmd.Context(), opts)
 		},
 	}
 	opts.verifyOptions.AddFlags(cmd)
@@ -56,32 +95,31 @@ or the name of an index entry.`,
 	return cmd
 }
 
-func promoteRun(cmd *cobra.Command, f *cmdutil.Factory, opts *promoteOptions, srcRaw, dstRaw string) (err error) {
-	if err := opts.verifyOptions.Validate(); err != nil {
-		return err
-	}
-	dst, dstTag, err := promoteDestination(cmd, f, dstRaw)
+func promoteRun(ctx context.Context, opts *PromoteOptions) (err error) {
+	srcRaw, dstRaw := opts.Src, opts.Dst
+	dst, dstTag, err := promoteDestination(ctx, opts.commandDeps, dstRaw)
 	if err != nil {
 		return err
 	}
-	resolver, err := newResolver(f, cmd, "")
+	resolver, err := newResolver(ctx, opts.commandDeps, "")
 	if err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
 	if err != nil {
 		return err
 	}
-	v, err := verifyRef(cmd.Context(), f, resolver, srcRaw, &opts.verifyOptions)
+	v, err := verifyRef(ctx, opts.f, resolver, srcRaw, &opts.verifyOptions)
 	if err != nil {
 		return err
 	}
+	out := opts.IO.Out
 	view := promoteView{Source: newVerifyView(srcRaw, v), Registry: dst.Registry, Repository: dst.Repository}
 	if verr := v.Report.Err(); verr != nil {
-		if f.Global.JSON() {
-			_ = f.PrintJSON(view)
+		if opts.Global.JSON() {
+			_ = printJSON(out, view)
 		} else {
-			printChecks(f, view.Source)
+			printChecks(out, view.Source)
 		}
 		return fmt.Errorf("not promoting: %w", verr)
 	}
@@ -90,48 +128,48 @@ func promoteRun(cmd *cobra.Command, f *cmdutil.Factory, opts *promoteOptions, sr
 		tag = v.Res.Tag
 	}
 	start := time.Now()
-	res, err := resolver.Client.Promote(cmd.Context(), v.Res.Location, dst, oci.PromoteRequest{
+	res, err := resolver.Client.Promote(ctx, v.Res.Location, dst, oci.PromoteRequest{
 		Reference: v.Report.Digest.String(), Expected: v.Report.Digest, Tag: tag, FloatingTags: opts.FloatingTags,
 	})
 	if err != nil {
 		return fmt.Errorf("promoting %s to %s: %w", srcRaw, dst, err)
 	}
-	view.PromoteResult = res
+	view.promotedView = newPromotedView(res)
 	if em.Enabled() && len(res.Copied)+len(res.Retagged) > 0 {
 		defer func() {
 			if err == nil {
 				a := events.Artifact{
 					Name: v.Res.Name, Index: v.Res.Index, Version: res.Version, Ref: dstRaw, Registry: dst.Registry, Repository: dst.Repository,
 					Tag: res.Version, Digest: res.Digest.String(), ServedBy: v.Res.Location.String(), Path: v.Res.Location.String(),
-					Bytes: v.Report.Bytes, Duration: time.Since(start), User: registryUser(cmd.Context(), f, em, dst.Registry),
+					Bytes: v.Report.Bytes, Duration: time.Since(start), User: registryUser(ctx, opts.f, em, dst.Registry),
 				}
 				if a.Name == "" {
 					a.Name = dst.Repository[strings.LastIndex(dst.Repository, "/")+1:]
 				}
 				var w []string
-				w, err = em.Published(cmd.Context(), a)
-				printEventWarnings(f, w)
+				w, err = em.Published(ctx, a)
+				printEventWarnings(opts.f, w)
 			}
 		}()
 	}
-	if f.Global.JSON() {
-		return f.PrintJSON(view)
+	if opts.Global.JSON() {
+		return printJSON(out, view)
 	}
-	printChecks(f, view.Source)
+	printChecks(out, view.Source)
 	verb := "Promoted"
 	if len(res.Copied) == 0 && len(res.Retagged) == 0 {
 		verb = "Already promoted"
 	}
-	fmt.Fprintf(f.IO.Out, "%s %s to %s\n  digest  %s\n  tags    %s\n  copied  %d (%d already there)\n",
+	fmt.Fprintf(out, "%s %s to %s\n  digest  %s\n  tags    %s\n  copied  %d (%d already there)\n",
 		verb, srcRaw, dst, res.Digest, strings.Join(res.Tags, ", "), len(res.Copied), res.Skipped)
 	if n := len(res.Referrers) + len(res.CosignTags); n > 0 {
-		fmt.Fprintf(f.IO.Out, "  signatures and attestations  %d\n", n)
+		fmt.Fprintf(out, "  signatures and attestations  %d\n", n)
 	}
 	return nil
 }
 
 // promoteDestination reads DST: HOST/REPO[:TAG] or an index entry's name.
-func promoteDestination(cmd *cobra.Command, f *cmdutil.Factory, raw string) (oci.Location, string, error) {
+func promoteDestination(ctx context.Context, deps commandDeps, raw string) (oci.Location, string, error) {
 	ref, err := index.ParseReference(raw)
 	if err != nil {
 		return oci.Location{}, "", err
@@ -142,7 +180,7 @@ func promoteDestination(cmd *cobra.Command, f *cmdutil.Factory, raw string) (oci
 	if ref.IsOCI() {
 		return oci.Location{Registry: ref.Registry, Repository: ref.Repository}, ref.Tag, nil
 	}
-	set, err := f.Indexes(cmd.Context())
+	set, err := deps.Indexes(ctx)
 	if err != nil {
 		return oci.Location{}, "", err
 	}

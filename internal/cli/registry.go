@@ -2,12 +2,14 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/oci"
@@ -18,20 +20,23 @@ func newCmdRegistry(f *cmdutil.Factory) *cobra.Command {
 		Use:   "registry",
 		Short: "Log in to registries, set up their authentication, push and pull artifacts",
 	}
-	cmd.AddCommand(newCmdLogin(f), newCmdLogout(f))
-	cmd.AddCommand(newCmdRegistryAuth(f), newCmdRegistryPush(f), newCmdRegistryPull(f))
+	cmd.AddCommand(NewCmdLogin(f, nil), NewCmdLogout(f, nil))
+	cmd.AddCommand(newCmdRegistryAuth(f), NewCmdRegistryPush(f, nil), NewCmdRegistryPull(f, nil))
 	return cmd
 }
 
-type loginOptions struct {
-	Host          string
-	Username      string
-	Password      string
-	PasswordStdin bool
+// LoginOptions are the dependencies and flag values of registry login.
+type LoginOptions struct {
+	commandDeps
+	credentialFlags
+	Credentials func() (credentials.Store, error)
+	Host        string
 }
 
-func newCmdLogin(f *cmdutil.Factory) *cobra.Command {
-	opts := &loginOptions{}
+// NewCmdLogin builds registry login. runF, when not nil, receives the
+// parsed and validated options instead of loginRun (tests use it).
+func NewCmdLogin(f *cmdutil.Factory, runF func(*LoginOptions) error) *cobra.Command {
+	opts := &LoginOptions{commandDeps: newCommandDeps(f), Credentials: f.Credentials}
 	cmd := &cobra.Command{
 		Use:   "login HOST -u USER (-p PASS | --password-stdin)",
 		Short: "Log in to a registry; credentials go to the docker credential store",
@@ -41,49 +46,72 @@ checked against the registry first: a refusal stores nothing and exits 4.`,
   ferry registry login 127.0.0.1:5000 -u admin -p secret --plain-http`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Host = args[0]
-			if opts.Username == "" {
-				return cmdutil.Usage(errors.New("--username is required"))
-			}
-			if opts.PasswordStdin == (opts.Password != "") {
-				return cmdutil.Usage(errors.New("give exactly one of --password and --password-stdin"))
-			}
-			if opts.PasswordStdin {
-				line, err := bufio.NewReader(f.IO.In).ReadString('\n')
-				if err != nil && line == "" {
-					return fmt.Errorf("reading the password from stdin: %w", err)
-				}
-				opts.Password = strings.TrimRight(line, "\r\n")
-			}
-			client, err := f.OCIClient()
-			if err != nil {
+			opts.IO, opts.Host = f.IO, args[0]
+			if err := opts.Validate(); err != nil {
 				return err
 			}
-			if _, err := client.Registry(opts.Host); err != nil {
-				return cmdutil.Usage(err)
+			if runF != nil {
+				return runF(opts)
 			}
-			store, err := f.Credentials()
-			if err != nil {
-				return err
-			}
-			if err := client.Login(cmd.Context(), store, opts.Host, auth.Credential{Username: opts.Username, Password: opts.Password}); err != nil {
-				if errors.Is(err, oci.ErrUnauthorized) {
-					return &cmdutil.CodedError{Code: cmdutil.ExitAuth, Err: err,
-						Hint: "check the user name and the password or token, then run: ferry registry login " + opts.Host + " -u USER --password-stdin"}
-				}
-				return err
-			}
-			fmt.Fprintf(f.IO.Out, "Logged in to %s as %s\n", opts.Host, opts.Username)
-			return nil
+			return loginRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Username, "username", "u", "", "user name")
-	cmd.Flags().StringVarP(&opts.Password, "password", "p", "", "password or token (prefer --password-stdin)")
-	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from stdin")
+	opts.credentialFlags.AddFlags(cmd, "user name", "password or token (prefer --password-stdin)")
 	return cmd
 }
 
-func newCmdLogout(f *cmdutil.Factory) *cobra.Command {
+// Validate checks the flag values before stdin is read.
+func (o *LoginOptions) Validate() error {
+	if o.Username == "" {
+		return cmdutil.Usage(errors.New("--username is required"))
+	}
+	if o.PasswordStdin == (o.Password != "") {
+		return cmdutil.Usage(errors.New("give exactly one of --password and --password-stdin"))
+	}
+	return nil
+}
+
+func loginRun(ctx context.Context, opts *LoginOptions) error {
+	if opts.PasswordStdin {
+		line, err := bufio.NewReader(opts.IO.In).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("reading the password from stdin: %w", err)
+		}
+		opts.Password = strings.TrimRight(line, "\r\n")
+	}
+	client, err := opts.OCIClient()
+	if err != nil {
+		return err
+	}
+	if _, err := client.Registry(opts.Host); err != nil {
+		return cmdutil.Usage(err)
+	}
+	store, err := opts.Credentials()
+	if err != nil {
+		return err
+	}
+	if err := client.Login(ctx, store, opts.Host, auth.Credential{Username: opts.Username, Password: opts.Password}); err != nil {
+		if errors.Is(err, oci.ErrUnauthorized) {
+			return &cmdutil.CodedError{Code: cmdutil.ExitAuth, Err: err,
+				Hint: "check the user name and the password or token, then run: ferry registry login " + opts.Host + " -u USER --password-stdin"}
+		}
+		return err
+	}
+	fmt.Fprintf(opts.IO.Out, "Logged in to %s as %s\n", opts.Host, opts.Username)
+	return nil
+}
+
+// LogoutOptions are the dependencies and arguments of registry logout.
+type LogoutOptions struct {
+	commandDeps
+	Credentials func() (credentials.Store, error)
+	Host        string
+}
+
+// NewCmdLogout builds registry logout. runF, when not nil, receives the
+// parsed options instead of logoutRun (tests use it).
+func NewCmdLogout(f *cmdutil.Factory, runF func(*LogoutOptions) error) *cobra.Command {
+	opts := &LogoutOptions{commandDeps: newCommandDeps(f), Credentials: f.Credentials}
 	return &cobra.Command{
 		Use:   "logout HOST",
 		Short: "Remove a registry's credentials from the docker credential store",
@@ -93,21 +121,29 @@ an error (exit 0), as with docker logout.`,
 		Example: `  ferry registry logout ghcr.io`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := f.Credentials()
-			if err != nil {
-				return err
+			opts.IO, opts.Host = f.IO, args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			removed, err := oci.Logout(cmd.Context(), store, args[0])
-			if err != nil {
-				return err
-			}
-			if !removed {
-				// As docker does: nothing to remove is not an error.
-				fmt.Fprintf(f.IO.Out, "Not logged in to %s\n", args[0])
-				return nil
-			}
-			fmt.Fprintf(f.IO.Out, "Logged out of %s\n", args[0])
-			return nil
+			return logoutRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func logoutRun(ctx context.Context, opts *LogoutOptions) error {
+	store, err := opts.Credentials()
+	if err != nil {
+		return err
+	}
+	removed, err := oci.Logout(ctx, store, opts.Host)
+	if err != nil {
+		return err
+	}
+	if !removed {
+		// As docker does: nothing to remove is not an error.
+		fmt.Fprintf(opts.IO.Out, "Not logged in to %s\n", opts.Host)
+		return nil
+	}
+	fmt.Fprintf(opts.IO.Out, "Logged out of %s\n", opts.Host)
+	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/oci"
@@ -25,7 +27,7 @@ func newCmdRegistryAuth(f *cmdutil.Factory) *cobra.Command {
 		Use:   "auth",
 		Short: "Set up registry authentication as falcoctl does (basic, OAuth2 client credentials, GCP)",
 	}
-	cmd.AddCommand(newCmdAuthBasic(f), newCmdAuthOAuth(f), newCmdAuthGCP(f))
+	cmd.AddCommand(NewCmdAuthBasic(f, nil), NewCmdAuthOAuth(f, nil), NewCmdAuthGCP(f, nil))
 	return cmd
 }
 
@@ -38,6 +40,7 @@ func authHost(arg string) string {
 	return arg
 }
 
+// authView is the JSON shape of registry auth basic, oauth and gcp.
 type authView struct {
 	Registry string `json:"registry"`
 	Method   string `json:"method"`
@@ -45,8 +48,19 @@ type authView struct {
 	Store    string `json:"store"`
 }
 
-func newCmdAuthBasic(f *cmdutil.Factory) *cobra.Command {
-	opts := &loginOptions{}
+// AuthBasicOptions are the dependencies and flag values of registry auth
+// basic.
+type AuthBasicOptions struct {
+	commandDeps
+	credentialFlags
+	Credentials func() (credentials.Store, error)
+	Host        string
+}
+
+// NewCmdAuthBasic builds registry auth basic. runF, when not nil, receives
+// the parsed and validated options instead of authBasicRun (tests use it).
+func NewCmdAuthBasic(f *cmdutil.Factory, runF func(*AuthBasicOptions) error) *cobra.Command {
+	opts := &AuthBasicOptions{commandDeps: newCommandDeps(f), Credentials: f.Credentials}
 	cmd := &cobra.Command{
 		Use:   "basic HOST [-u USER] [-p PASS | --password-stdin]",
 		Short: "Log in to a registry with a user name and password (the docker credential store, like registry login)",
@@ -59,48 +73,53 @@ ferry registry login. HOST may be a reference; its registry is used. Without
   echo "$TOKEN" | ferry registry auth basic ghcr.io -u me --password-stdin`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Host = authHost(args[0])
+			opts.IO, opts.Host = f.IO, authHost(args[0])
 			if opts.PasswordStdin && opts.Password != "" {
 				return cmdutil.Usage(errors.New("give --password or --password-stdin, not both"))
 			}
-			if err := readBasicCredentials(f, opts); err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			client, err := f.OCIClient()
-			if err != nil {
-				return err
-			}
-			store, err := f.Credentials()
-			if err != nil {
-				return err
-			}
-			if err := client.Login(cmd.Context(), store, opts.Host, auth.Credential{Username: opts.Username, Password: opts.Password}); err != nil {
-				return err
-			}
-			if f.Global.JSON() {
-				return f.PrintJSON(authView{Registry: opts.Host, Method: "basic", User: opts.Username, Store: "docker"})
-			}
-			fmt.Fprintf(f.IO.Out, "Logged in to %s as %s\n", opts.Host, opts.Username)
-			return nil
+			return authBasicRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Username, "username", "u", "", "registry user name")
-	cmd.Flags().StringVarP(&opts.Password, "password", "p", "", "registry password (prefer --password-stdin)")
-	cmd.Flags().BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the password from stdin")
+	opts.credentialFlags.AddFlags(cmd, "registry user name", "registry password (prefer --password-stdin)")
 	return cmd
+}
+
+func authBasicRun(ctx context.Context, opts *AuthBasicOptions) error {
+	if err := readBasicCredentials(opts.IO, &opts.credentialFlags); err != nil {
+		return err
+	}
+	client, err := opts.OCIClient()
+	if err != nil {
+		return err
+	}
+	store, err := opts.Credentials()
+	if err != nil {
+		return err
+	}
+	if err := client.Login(ctx, store, opts.Host, auth.Credential{Username: opts.Username, Password: opts.Password}); err != nil {
+		return err
+	}
+	if opts.Global.JSON() {
+		return printJSON(opts.IO.Out, authView{Registry: opts.Host, Method: "basic", User: opts.Username, Store: "docker"})
+	}
+	fmt.Fprintf(opts.IO.Out, "Logged in to %s as %s\n", opts.Host, opts.Username)
+	return nil
 }
 
 // readBasicCredentials fills what the flags left out: the password from
 // stdin, or both from a prompt on a terminal.
-func readBasicCredentials(f *cmdutil.Factory, opts *loginOptions) error {
-	in, isTTY := f.IO.In.(*os.File)
+func readBasicCredentials(streams cmdutil.IOStreams, opts *credentialFlags) error {
+	in, isTTY := streams.In.(*os.File)
 	isTTY = isTTY && term.IsTerminal(int(in.Fd()))
-	reader := bufio.NewReader(f.IO.In)
+	reader := bufio.NewReader(streams.In)
 	if opts.Username == "" {
 		if !isTTY {
 			return cmdutil.Usage(errors.New("--username is required (stdin is not a terminal to ask for it)"))
 		}
-		fmt.Fprint(f.IO.ErrOut, "Username: ")
+		fmt.Fprint(streams.ErrOut, "Username: ")
 		line, err := reader.ReadString('\n')
 		if err != nil && line == "" {
 			return fmt.Errorf("reading the user name: %w", err)
@@ -109,7 +128,7 @@ func readBasicCredentials(f *cmdutil.Factory, opts *loginOptions) error {
 	}
 	switch {
 	case opts.PasswordStdin:
-		data, err := io.ReadAll(io.LimitReader(reader, 1<<20))
+		data, err := readAll(reader)
 		if err != nil {
 			return fmt.Errorf("reading the password from stdin: %w", err)
 		}
@@ -118,9 +137,9 @@ func readBasicCredentials(f *cmdutil.Factory, opts *loginOptions) error {
 		if !isTTY {
 			return cmdutil.Usage(errors.New("give --password or --password-stdin (stdin is not a terminal to ask for it)"))
 		}
-		fmt.Fprint(f.IO.ErrOut, "Password: ")
+		fmt.Fprint(streams.ErrOut, "Password: ")
 		pw, err := term.ReadPassword(int(in.Fd()))
-		fmt.Fprintln(f.IO.ErrOut)
+		fmt.Fprintln(streams.ErrOut)
 		if err != nil {
 			return fmt.Errorf("reading the password: %w", err)
 		}
@@ -132,8 +151,23 @@ func readBasicCredentials(f *cmdutil.Factory, opts *loginOptions) error {
 	return nil
 }
 
-func newCmdAuthOAuth(f *cmdutil.Factory) *cobra.Command {
-	var cc oci.ClientCredentials
+// readAll reads a password from stdin, up to 1 MiB.
+func readAll(r *bufio.Reader) ([]byte, error) { return io.ReadAll(io.LimitReader(r, 1<<20)) }
+
+// AuthOAuthOptions are the dependencies and flag values of registry auth
+// oauth.
+type AuthOAuthOptions struct {
+	commandDeps
+	oci.ClientCredentials
+	// ClientCredentialsPath is falcoctl's clientcredentials.json.
+	ClientCredentialsPath func() string
+	Host                  string
+}
+
+// NewCmdAuthOAuth builds registry auth oauth. runF, when not nil, receives
+// the parsed and validated options instead of authOAuthRun (tests use it).
+func NewCmdAuthOAuth(f *cmdutil.Factory, runF func(*AuthOAuthOptions) error) *cobra.Command {
+	opts := &AuthOAuthOptions{commandDeps: newCommandDeps(f), ClientCredentialsPath: f.ClientCredentialsPath}
 	cmd := &cobra.Command{
 		Use:   "oauth HOST --token-url URL --client-id ID --client-secret SECRET [--scopes S,...]",
 		Short: "Store OAuth2 client credentials for a registry (falcoctl's clientcredentials.json)",
@@ -149,42 +183,69 @@ token, renewing it when it expires.`,
       --client-id falco --client-secret "$SECRET" --scopes registry:pull`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			host := authHost(args[0])
-			for flag, v := range map[string]string{"--token-url": cc.TokenURL, "--client-id": cc.ClientID, "--client-secret": cc.ClientSecret} {
-				if v == "" {
-					return cmdutil.Usage(fmt.Errorf("%s is required", flag))
-				}
-			}
-			if !strings.HasPrefix(cc.TokenURL, "https://") && !strings.HasPrefix(cc.TokenURL, "http://") {
-				return cmdutil.Usage(fmt.Errorf("--token-url must be an http:// or https:// URL, not %q", cc.TokenURL))
-			}
-			hc, err := f.HTTPClient()
-			if err != nil {
+			opts.IO, opts.Host = f.IO, authHost(args[0])
+			if err := opts.Validate(); err != nil {
 				return err
 			}
-			if err := oci.CheckClientCredentials(cmd.Context(), hc, host, cc); err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			path := f.ClientCredentialsPath()
-			if err := oci.WriteClientCredentials(path, host, cc); err != nil {
-				return fmt.Errorf("saving client credentials: %w", err)
-			}
-			if f.Global.JSON() {
-				return f.PrintJSON(authView{Registry: host, Method: "oauth", Store: path})
-			}
-			fmt.Fprintf(f.IO.Out, "Stored client credentials for %s in %s\n", host, path)
-			return nil
+			return authOAuthRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&cc.TokenURL, "token-url", "", "token endpoint of the OAuth2 server")
-	fl.StringVar(&cc.ClientID, "client-id", "", "client ID of the OAuth2 app")
-	fl.StringVar(&cc.ClientSecret, "client-secret", "", "client secret of the OAuth2 app")
-	fl.StringSliceVar(&cc.Scopes, "scopes", nil, "scopes to ask for, comma-separated")
+	fl.StringVar(&opts.TokenURL, "token-url", "", "token endpoint of the OAuth2 server")
+	fl.StringVar(&opts.ClientID, "client-id", "", "client ID of the OAuth2 app")
+	fl.StringVar(&opts.ClientSecret, "client-secret", "", "client secret of the OAuth2 app")
+	fl.StringSliceVar(&opts.Scopes, "scopes", nil, "scopes to ask for, comma-separated")
 	return cmd
 }
 
-func newCmdAuthGCP(f *cmdutil.Factory) *cobra.Command {
+// Validate checks the flag values before the token endpoint is asked.
+func (o *AuthOAuthOptions) Validate() error {
+	for _, c := range []struct{ flag, v string }{{"--token-url", o.TokenURL}, {"--client-id", o.ClientID}, {"--client-secret", o.ClientSecret}} {
+		if c.v == "" {
+			return cmdutil.Usage(fmt.Errorf("%s is required", c.flag))
+		}
+	}
+	if !strings.HasPrefix(o.TokenURL, "https://") && !strings.HasPrefix(o.TokenURL, "http://") {
+		return cmdutil.Usage(fmt.Errorf("--token-url must be an http:// or https:// URL, not %q", o.TokenURL))
+	}
+	return nil
+}
+
+func authOAuthRun(ctx context.Context, opts *AuthOAuthOptions) error {
+	hc, err := opts.HTTPClient()
+	if err != nil {
+		return err
+	}
+	if err := oci.CheckClientCredentials(ctx, hc, opts.Host, opts.ClientCredentials); err != nil {
+		return err
+	}
+	path := opts.ClientCredentialsPath()
+	if err := oci.WriteClientCredentials(path, opts.Host, opts.ClientCredentials); err != nil {
+		return fmt.Errorf("saving client credentials: %w", err)
+	}
+	if opts.Global.JSON() {
+		return printJSON(opts.IO.Out, authView{Registry: opts.Host, Method: "oauth", Store: path})
+	}
+	fmt.Fprintf(opts.IO.Out, "Stored client credentials for %s in %s\n", opts.Host, path)
+	return nil
+}
+
+// AuthGCPOptions are the dependencies and arguments of registry auth gcp.
+type AuthGCPOptions struct {
+	commandDeps
+	// AddGCPRegistry adds a host to the config file's registry.auth.gcp.
+	AddGCPRegistry func(host string) error
+	ConfigPath     func() string
+	Host           string
+}
+
+// NewCmdAuthGCP builds registry auth gcp. runF, when not nil, receives the
+// parsed options instead of authGCPRun (tests use it).
+func NewCmdAuthGCP(f *cmdutil.Factory, runF func(*AuthGCPOptions) error) *cobra.Command {
+	opts := &AuthGCPOptions{commandDeps: newCommandDeps(f), AddGCPRegistry: f.AddGCPRegistry, ConfigPath: f.ConfigPath}
 	return &cobra.Command{
 		Use:   "gcp HOST",
 		Short: "Use Google's Application Default Credentials for a registry (e.g. europe-docker.pkg.dev)",
@@ -200,35 +261,43 @@ fresh access token.`,
   GOOGLE_APPLICATION_CREDENTIALS=sa.json ferry registry auth gcp us-docker.pkg.dev`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			host := authHost(args[0])
-			hc, err := f.HTTPClient()
-			if err != nil {
-				return err
+			opts.IO, opts.Host = f.IO, authHost(args[0])
+			if runF != nil {
+				return runF(opts)
 			}
-			client, err := f.OCIClient()
-			if err != nil {
-				return err
-			}
-			ts, err := oci.GCPTokenSource(cmd.Context(), hc)
-			if err != nil {
-				return &cmdutil.CodedError{Code: cmdutil.ExitAuth, Err: err}
-			}
-			tok, err := ts.Token()
-			if err != nil {
-				return &cmdutil.CodedError{Code: cmdutil.ExitAuth, Err: fmt.Errorf("getting a Google access token: %w", err)}
-			}
-			cred := auth.StaticCredential(host, auth.Credential{Username: oci.GCPUsername, Password: tok.AccessToken})
-			if err := client.CheckCredential(cmd.Context(), host, cred); err != nil {
-				return err
-			}
-			if err := f.AddGCPRegistry(host); err != nil {
-				return fmt.Errorf("saving the config: %w", err)
-			}
-			if f.Global.JSON() {
-				return f.PrintJSON(authView{Registry: host, Method: "gcp", Store: f.ConfigPath()})
-			}
-			fmt.Fprintf(f.IO.Out, "%s uses Google application default credentials (registry.auth.gcp in %s)\n", host, f.ConfigPath())
-			return nil
+			return authGCPRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func authGCPRun(ctx context.Context, opts *AuthGCPOptions) error {
+	host := opts.Host
+	hc, err := opts.HTTPClient()
+	if err != nil {
+		return err
+	}
+	client, err := opts.OCIClient()
+	if err != nil {
+		return err
+	}
+	ts, err := oci.GCPTokenSource(ctx, hc)
+	if err != nil {
+		return &cmdutil.CodedError{Code: cmdutil.ExitAuth, Err: err}
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		return &cmdutil.CodedError{Code: cmdutil.ExitAuth, Err: fmt.Errorf("getting a Google access token: %w", err)}
+	}
+	cred := auth.StaticCredential(host, auth.Credential{Username: oci.GCPUsername, Password: tok.AccessToken})
+	if err := client.CheckCredential(ctx, host, cred); err != nil {
+		return err
+	}
+	if err := opts.AddGCPRegistry(host); err != nil {
+		return fmt.Errorf("saving the config: %w", err)
+	}
+	if opts.Global.JSON() {
+		return printJSON(opts.IO.Out, authView{Registry: host, Method: "gcp", Store: opts.ConfigPath()})
+	}
+	fmt.Fprintf(opts.IO.Out, "%s uses Google application default credentials (registry.auth.gcp in %s)\n", host, opts.ConfigPath())
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -13,7 +14,10 @@ import (
 // registry push and registry pull take falcoctl's arguments and flags; push
 // is artifact push underneath, pull writes the layer file as falcoctl does.
 
-func newCmdRegistryPush(f *cmdutil.Factory) *cobra.Command {
+// NewCmdRegistryPush builds registry push over artifact push's options.
+// runF, when not nil, receives the parsed and validated options instead of
+// pushRun (tests use it).
+func NewCmdRegistryPush(f *cmdutil.Factory, runF func(*PushOptions) error) *cobra.Command {
 	opts := &PushOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "push HOST/REPO[:TAG] FILE... --type T --version X.Y.Z",
@@ -55,6 +59,9 @@ index entry, as for artifact push.`,
 			}
 			opts.annotationOnly = true
 			opts.IO = f.IO
+			if runF != nil {
+				return runF(opts)
+			}
 			return pushRun(cmd.Context(), opts)
 		},
 	}
@@ -94,9 +101,35 @@ func (o *pullOutput) Set(s string) error {
 	return nil
 }
 
-func newCmdRegistryPull(f *cmdutil.Factory) *cobra.Command {
-	opts := &platformOptions{}
-	var dir string
+// PullOptions are the dependencies and flag values of registry pull.
+type PullOptions struct {
+	commandDeps
+	platformOptions
+	Ref     string
+	DestDir string
+}
+
+// pullView is the JSON shape of registry pull: the file written.
+type pullView struct {
+	Name       string `json:"name"`
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Tag        string `json:"tag,omitempty"`
+	Version    string `json:"version,omitempty"`
+	Type       string `json:"type"`
+	Platform   string `json:"platform,omitempty"`
+	// Digest is the root manifest's (or image index's) digest; LayerDigest
+	// the file's.
+	Digest      string `json:"digest"`
+	LayerDigest string `json:"layerDigest"`
+	Size        int64  `json:"size"`
+	Path        string `json:"path"`
+}
+
+// NewCmdRegistryPull builds registry pull. runF, when not nil, receives
+// the parsed and validated options instead of pullRun (tests use it).
+func NewCmdRegistryPull(f *cmdutil.Factory, runF func(*PullOptions) error) *cobra.Command {
+	opts := &PullOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "pull REF [--dest-dir DIR] [--platform OS/ARCH]",
 		Short: "Download an artifact's layer file (.tar.gz) into a directory, as falcoctl's registry pull",
@@ -114,35 +147,47 @@ choose the output format (write -o ./json for a directory named json).`,
   ferry registry pull falco-rules:3 -o /tmp/rules`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.IO, opts.Ref = f.IO, args[0]
 			if err := opts.Validate(); err != nil {
 				return err
 			}
-			resolver, err := newResolver(f, cmd, opts.Platform)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			res, err := resolver.Pull(cmd.Context(), args[0], dir)
-			if err != nil {
-				return err
-			}
-			if f.Global.JSON() {
-				return f.PrintJSON(res)
-			}
-			what := res.Name
-			if res.Version != "" {
-				what += " " + res.Version
-			} else if res.Tag != "" {
-				what += ":" + res.Tag
-			}
-			fmt.Fprintf(f.IO.Out, "Pulled %s (%s) from %s/%s\n  digest: %s\n  file:   %s\n", what, res.Type, res.Registry, res.Repository, res.Digest, res.Path)
-			if res.Platform != "" {
-				fmt.Fprintf(f.IO.Out, "  platform: %s\n", res.Platform)
-			}
-			return nil
+			return pullRun(cmd.Context(), opts)
 		},
 	}
-	opts.AddFlags(cmd)
-	cmd.Flags().StringVar(&dir, "dest-dir", "", "directory to write the file into (default: the current directory)")
-	cmd.Flags().VarP(&pullOutput{f: f, dir: &dir, val: "text"}, "output", "o", "DIR, as --dest-dir (falcoctl), or the output format text or json")
+	opts.platformOptions.AddFlags(cmd)
+	cmd.Flags().StringVar(&opts.DestDir, "dest-dir", "", "directory to write the file into (default: the current directory)")
+	cmd.Flags().VarP(&pullOutput{f: f, dir: &opts.DestDir, val: "text"}, "output", "o", "DIR, as --dest-dir (falcoctl), or the output format text or json")
 	return cmd
+}
+
+func pullRun(ctx context.Context, opts *PullOptions) error {
+	resolver, err := newResolver(ctx, opts.commandDeps, opts.Platform)
+	if err != nil {
+		return err
+	}
+	res, err := resolver.Pull(ctx, opts.Ref, opts.DestDir)
+	if err != nil {
+		return err
+	}
+	if opts.Global.JSON() {
+		return printJSON(opts.IO.Out, pullView{
+			Name: res.Name, Registry: res.Registry, Repository: res.Repository, Tag: res.Tag, Version: res.Version, Type: res.Type,
+			Platform: res.Platform, Digest: res.Digest, LayerDigest: res.LayerDigest, Size: res.Size, Path: res.Path,
+		})
+	}
+	what := res.Name
+	if res.Version != "" {
+		what += " " + res.Version
+	} else if res.Tag != "" {
+		what += ":" + res.Tag
+	}
+	out := opts.IO.Out
+	fmt.Fprintf(out, "Pulled %s (%s) from %s/%s\n  digest: %s\n  file:   %s\n", what, res.Type, res.Registry, res.Repository, res.Digest, res.Path)
+	if res.Platform != "" {
+		fmt.Fprintf(out, "  platform: %s\n", res.Platform)
+	}
+	return nil
 }

@@ -130,7 +130,7 @@ Configuration: flag > environment (FERRY_<FLAG_NAME>, e.g. FERRY_PLAIN_HTTP=true
 		newCmdDriver(f),
 		newCmdEvents(f),
 		newCmdConfig(f),
-		newCmdVersion(f),
+		NewCmdVersion(f, nil),
 	)
 	addCompletions(root, f)
 	rejectUnknownCommands(root)

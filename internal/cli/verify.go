@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,32 +19,6 @@ import (
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
-
-// verifyOptions is the flag group of the commands that verify a reference
-// before trusting it (verify, promote).
-type verifyOptions struct {
-	Digest   string
-	LockFile string
-	StateDir string
-	signatureOptions
-}
-
-func (o *verifyOptions) AddFlags(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringVar(&o.Digest, "digest", "", "the manifest digest the reference must resolve to (sha256:...)")
-	fl.StringVar(&o.LockFile, "lock-file", "", "expect the digest this lock file pins for the same version (default <state-dir>/ferry.lock, when it exists)")
-	cmdutil.Declare(fl, "state-dir", &o.StateDir)
-	o.signatureOptions.AddFlags(cmd)
-}
-
-func (o *verifyOptions) Validate() error {
-	if o.Digest != "" {
-		if _, err := digest.Parse(o.Digest); err != nil {
-			return cmdutil.Usage(fmt.Errorf("--digest %q: %w", o.Digest, err))
-		}
-	}
-	return o.signatureOptions.Validate()
-}
 
 // verified is a reference resolved and verified.
 type verified struct {
@@ -111,7 +86,7 @@ func (o *verifyOptions) lockedDigest(res *install.Resolution) (digest.Digest, st
 		if !explicit {
 			return "", "", nil
 		}
-		return "", "", err
+		return "", "", missingFile(err)
 	}
 	for _, a := range lock.Artifacts {
 		if a.Registry == res.Location.Registry && a.Repository == res.Location.Repository && res.Version != "" && a.Version == res.Version {
@@ -130,23 +105,36 @@ type verifyView struct {
 	Repository string `json:"repository"`
 	Tag        string `json:"tag,omitempty"`
 	OK         bool   `json:"ok"`
-	*oci.VerifyReport
+	// What the reference resolved to and what was checked.
+	Reference string      `json:"reference"`
+	Digest    string      `json:"digest,omitempty"`
+	MediaType string      `json:"mediaType,omitempty"`
+	Type      string      `json:"type,omitempty"`
+	Version   string      `json:"version,omitempty"`
+	Platforms []string    `json:"platforms,omitempty"`
+	Checks    []checkView `json:"checks"`
+	// Blobs and Bytes count the blobs fetched and hashed.
+	Blobs int   `json:"blobs"`
+	Bytes int64 `json:"bytes"`
 }
 
 func newVerifyView(raw string, v *verified) verifyView {
+	r := v.Report
 	return verifyView{
 		Ref: raw, Name: v.Res.Name, Index: v.Res.Index, Registry: v.Res.Location.Registry, Repository: v.Res.Location.Repository,
-		Tag: v.Res.Tag, OK: v.Report.OK(), VerifyReport: v.Report,
+		Tag: v.Res.Tag, OK: r.OK(),
+		Reference: r.Reference, Digest: r.Digest.String(), MediaType: r.MediaType, Type: r.Type, Version: r.Version,
+		Platforms: r.Platforms, Checks: newCheckViews(r.Checks), Blobs: r.Blobs, Bytes: r.Bytes,
 	}
 }
 
-func printChecks(f *cmdutil.Factory, v verifyView) {
+func printChecks(out io.Writer, v verifyView) {
 	at := v.Registry + "/" + v.Repository
 	if v.Tag != "" {
 		at += ":" + v.Tag
 	}
-	fmt.Fprintf(f.IO.Out, "Verifying %s (%s)\n", at, v.Digest)
-	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(out, "Verifying %s (%s)\n", at, v.Digest)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, c := range v.Checks {
 		mark := "ok"
 		if !c.OK {
@@ -156,7 +144,7 @@ func printChecks(f *cmdutil.Factory, v verifyView) {
 	}
 	_ = tw.Flush()
 	if v.OK {
-		fmt.Fprintf(f.IO.Out, "Verified: %d checks passed, %d blobs (%d bytes) hashed\n", len(v.Checks), v.Blobs, v.Bytes)
+		fmt.Fprintf(out, "Verified: %d checks passed, %d blobs (%d bytes) hashed\n", len(v.Checks), v.Blobs, v.Bytes)
 	}
 }
 
@@ -167,9 +155,18 @@ func shortDigest(s string) string {
 	return s
 }
 
-func newCmdArtifactVerify(f *cmdutil.Factory) *cobra.Command {
-	opts := &verifyOptions{}
-	var from string
+// VerifyOptions are the dependencies and flag values of artifact verify.
+type VerifyOptions struct {
+	commandDeps
+	verifyOptions
+	Ref  string
+	From string
+}
+
+// NewCmdVerify builds artifact verify. runF, when not nil, receives the
+// parsed and validated options instead of verifyRun (tests use it).
+func NewCmdVerify(f *cmdutil.Factory, runF func(*VerifyOptions) error) *cobra.Command {
+	opts := &VerifyOptions{commandDeps: newCommandDeps(f)}
 	cmd := &cobra.Command{
 		Use:   "verify REF",
 		Short: "Check that a reference exists, is the expected digest, is complete and intact, and is signed",
@@ -194,37 +191,46 @@ any check fails.`,
   ferry artifact verify --from falco-bundle.tar falco-rules:3 --trusted-root trusted_root.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.IO, opts.Ref = f.IO, args[0]
 			if err := opts.Validate(); err != nil {
 				return err
 			}
-			var resolver *install.Resolver
-			var err error
-			if from != "" {
-				resolver, err = bundleResolver(cmd.Context(), from, "")
-			} else {
-				resolver, err = newChannelResolver(f, cmd, "")
+			if runF != nil {
+				return runF(opts)
 			}
-			if err != nil {
-				return err
-			}
-			v, err := verifyRef(cmd.Context(), f, resolver, args[0], opts)
-			if err != nil {
-				return err
-			}
-			view := newVerifyView(args[0], v)
-			if f.Global.JSON() {
-				if err := f.PrintJSON(view); err != nil {
-					return err
-				}
-			} else {
-				printChecks(f, view)
-			}
-			return v.Report.Err()
+			return verifyRun(cmd.Context(), opts)
 		},
 	}
-	opts.AddFlags(cmd)
-	cmd.Flags().StringVar(&from, "from", "", "verify REF inside this bundle (written by ferry artifact bundle) instead of the registry: no network")
+	opts.verifyOptions.AddFlags(cmd)
+	cmd.Flags().StringVar(&opts.From, "from", "", "verify REF inside this bundle (written by ferry artifact bundle) instead of the registry: no network")
 	return cmd
+}
+
+func verifyRun(ctx context.Context, opts *VerifyOptions) error {
+	var resolver *install.Resolver
+	var err error
+	if opts.From != "" {
+		resolver, err = bundleResolver(ctx, opts.From, "")
+		err = missingFile(err)
+	} else {
+		resolver, err = newChannelResolver(ctx, opts.commandDeps, "")
+	}
+	if err != nil {
+		return err
+	}
+	v, err := verifyRef(ctx, opts.f, resolver, opts.Ref, &opts.verifyOptions)
+	if err != nil {
+		return err
+	}
+	view := newVerifyView(opts.Ref, v)
+	if opts.Global.JSON() {
+		if err := printJSON(opts.IO.Out, view); err != nil {
+			return err
+		}
+	} else {
+		printChecks(opts.IO.Out, view)
+	}
+	return v.Report.Err()
 }
 
 // signatureOnAny verifies a signature on each channel that serves the

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 )
 
+// versionView is the JSON (and YAML) shape of version.
 type versionView struct {
 	Version   string `json:"version" yaml:"version"`
 	GoVersion string `json:"goVersion" yaml:"goVersion"`
@@ -52,8 +55,22 @@ func (o *versionOutput) Set(s string) error {
 	return nil
 }
 
-func newCmdVersion(f *cmdutil.Factory) *cobra.Command {
+// VersionOptions are the dependencies and flag values of version.
+type VersionOptions struct {
+	IO      cmdutil.IOStreams
+	Version string
+	// Format is version's own --output: text, json or yaml.
+	Format   string
+	Falcoctl bool
+	// BuildInfo reads the binary's build settings (vcs.revision, vcs.time).
+	BuildInfo func() (*debug.BuildInfo, bool)
+}
+
+// NewCmdVersion builds version. runF, when not nil, receives the parsed
+// options instead of versionRun (tests use it).
+func NewCmdVersion(f *cmdutil.Factory, runF func(*VersionOptions) error) *cobra.Command {
 	out := &versionOutput{f: f, value: "text"}
+	opts := &VersionOptions{Version: f.Version, BuildInfo: debug.ReadBuildInfo}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print ferry's version",
@@ -62,37 +79,11 @@ func newCmdVersion(f *cmdutil.Factory) *cobra.Command {
   ferry version -o yaml`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := versionView{Version: f.Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-			buildDate := ""
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range bi.Settings {
-					switch s.Key {
-					case "vcs.revision":
-						v.Commit = s.Value
-					case "vcs.time":
-						buildDate = s.Value
-					}
-				}
+			opts.IO, opts.Format, opts.Falcoctl = f.IO, out.value, f.Falcoctl
+			if runF != nil {
+				return runF(opts)
 			}
-			if f.Falcoctl {
-				return printFalcoctlVersion(f, out.value, falcoctlVersion{
-					SemVersion: v.Version, GitCommit: v.Commit, BuildDate: buildDate,
-					GoVersion: v.GoVersion, Compiler: runtime.Compiler, Platform: v.Platform,
-				})
-			}
-			switch out.value {
-			case "json":
-				return f.PrintJSON(v)
-			case "yaml":
-				data, err := yaml.Marshal(v)
-				if err != nil {
-					return err
-				}
-				_, err = f.IO.Out.Write(data)
-				return err
-			}
-			_, err := fmt.Fprintf(f.IO.Out, "ferry %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
-			return err
+			return versionRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().VarP(out, "output", "o", "output format: text, json or yaml")
@@ -100,22 +91,56 @@ func newCmdVersion(f *cmdutil.Factory) *cobra.Command {
 	return cmd
 }
 
+func versionRun(_ context.Context, opts *VersionOptions) error {
+	v := versionView{Version: opts.Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	buildDate := ""
+	if bi, ok := opts.BuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				v.Commit = s.Value
+			case "vcs.time":
+				buildDate = s.Value
+			}
+		}
+	}
+	if opts.Falcoctl {
+		return printFalcoctlVersion(opts.IO.Out, opts.Format, falcoctlVersion{
+			SemVersion: v.Version, GitCommit: v.Commit, BuildDate: buildDate,
+			GoVersion: v.GoVersion, Compiler: runtime.Compiler, Platform: v.Platform,
+		})
+	}
+	switch opts.Format {
+	case "json":
+		return printJSON(opts.IO.Out, v)
+	case "yaml":
+		data, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = opts.IO.Out.Write(data)
+		return err
+	}
+	_, err := fmt.Fprintf(opts.IO.Out, "ferry %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
+	return err
+}
+
 // printFalcoctlVersion prints falcoctl v0.13's version output, byte for byte.
-func printFalcoctlVersion(f *cmdutil.Factory, format string, v falcoctlVersion) error {
+func printFalcoctlVersion(out io.Writer, format string, v falcoctlVersion) error {
 	var err error
 	switch format {
 	case "yaml":
 		var data []byte
 		if data, err = yaml.Marshal(v); err == nil {
-			_, err = fmt.Fprintf(f.IO.Out, "Client Version:\n%s\n", data)
+			_, err = fmt.Fprintf(out, "Client Version:\n%s\n", data)
 		}
 	case "json":
 		var data []byte
 		if data, err = json.MarshalIndent(v, "", "   "); err == nil {
-			_, err = fmt.Fprintf(f.IO.Out, "Client Version:\n%s \n", data)
+			_, err = fmt.Fprintf(out, "Client Version:\n%s \n", data)
 		}
 	default:
-		_, err = fmt.Fprintf(f.IO.Out, "Client Version: %s\n", v.SemVersion)
+		_, err = fmt.Fprintf(out, "Client Version: %s\n", v.SemVersion)
 	}
 	return err
 }

@@ -75,6 +75,11 @@ func classify(host string, err error) error {
 		if errors.Is(err, ErrNotFound) {
 			return err
 		}
+		// oras says "<reference>: not found", and the caller's message
+		// names the reference already: "not found" is said once.
+		if errors.Is(err, oraserrdef.ErrNotFound) && strings.HasSuffix(err.Error(), ": "+oraserrdef.ErrNotFound.Error()) {
+			return &notFoundError{err: err}
+		}
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, content.ErrMismatchedDigest), errors.Is(err, content.ErrTrailingData):
 		return fmt.Errorf("%w: %w", ErrDigestMismatch, err)
@@ -90,3 +95,10 @@ func classify(host string, err error) error {
 	}
 	return err
 }
+
+// notFoundError is ErrNotFound for an error of oras that only repeats the
+// reference the caller names; it still matches err with errors.Is.
+type notFoundError struct{ err error }
+
+func (e *notFoundError) Error() string   { return ErrNotFound.Error() }
+func (e *notFoundError) Unwrap() []error { return []error{ErrNotFound, e.err} }

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
@@ -113,6 +115,14 @@ type Factory struct {
 	// set, index add) name a file with --config that does not exist yet.
 	ConfigMayBeMissing bool
 
+	// HTTPClientFunc, OCIClientFunc, CredentialsFunc and IndexesFunc, when
+	// set (by tests, before the command tree is built), replace what
+	// HTTPClient, OCIClient, Credentials and Indexes build.
+	HTTPClientFunc  func() (*http.Client, error)
+	OCIClientFunc   func() (*oci.Client, error)
+	CredentialsFunc func() (credentials.Store, error)
+	IndexesFunc     func(context.Context) (*index.Set, error)
+
 	configOnce sync.Once
 	config     *Config
 	configErr  error
@@ -205,6 +215,9 @@ func (f *Factory) Logger() *slog.Logger {
 
 // HTTPClient is the one HTTP client of the run.
 func (f *Factory) HTTPClient() (*http.Client, error) {
+	if f.HTTPClientFunc != nil {
+		return f.HTTPClientFunc()
+	}
 	f.httpOnce.Do(func() {
 		cfg, err := f.Config()
 		if err != nil {
@@ -237,6 +250,9 @@ func (f *Factory) HTTPClient() (*http.Client, error) {
 // its helpers, or the file registry.creds.config names), under the basic
 // credentials of the config's registry.auth.basic.
 func (f *Factory) Credentials() (credentials.Store, error) {
+	if f.CredentialsFunc != nil {
+		return f.CredentialsFunc()
+	}
 	opts := credentials.StoreOptions{AllowPlaintextPut: true, DetectDefaultNativeStore: true}
 	var store credentials.Store
 	var err error
@@ -264,6 +280,9 @@ func (f *Factory) Credentials() (credentials.Store, error) {
 
 // OCIClient returns a registry client with credentials and per-host settings.
 func (f *Factory) OCIClient() (*oci.Client, error) {
+	if f.OCIClientFunc != nil {
+		return f.OCIClientFunc()
+	}
 	hc, err := f.HTTPClient()
 	if err != nil {
 		return nil, err

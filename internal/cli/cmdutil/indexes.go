@@ -57,6 +57,9 @@ func (f *Factory) FetchIndex(ctx context.Context, name, url string) (*index.Inde
 // (fetched on first use) in the order they were added, then the embedded
 // default unless an index named "default" shadows it.
 func (f *Factory) Indexes(ctx context.Context) (*index.Set, error) {
+	if f.IndexesFunc != nil {
+		return f.IndexesFunc(ctx)
+	}
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
