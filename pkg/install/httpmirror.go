@@ -1,25 +1,19 @@
 package install
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"path"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/net/html"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/internal/http/mirror"
 	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/oci"
@@ -27,9 +21,11 @@ import (
 
 // An HTTP mirror serves an artifact's layer as a plain file named by a URL
 // template. When no OCI channel answers, the planner lists the versions an
-// HTTP mirror has and the installer downloads the file from it directly,
-// verified against a digest from, in order: the lock file, the index
-// entry's mirror pins, the mirror's SHA256SUMS, the file's .sha256 sidecar.
+// HTTP mirror has (with internal/http/mirror, the mirror client) and the
+// installer downloads the file from it directly, verified against a digest
+// from, in order: the lock file, the index entry's mirror pins, the
+// mirror's SHA256SUMS, the file's .sha256 sidecar. This file is the glue:
+// planning, digests from the lock file and the index, the install.
 
 // ErrUnverified means an HTTP mirror file has no digest to be verified
 // against, and unverified downloads were not allowed.
@@ -39,10 +35,7 @@ var ErrUnverified = errdef.New(errdef.ErrVerification, "no digest to verify the 
 // in sha256sum format ("HEX  FILE" lines). It lists the versions the mirror
 // has; without it the directory's HTML index (nginx or Apache autoindex,
 // python -m http.server) is read instead.
-const SumsFile = "SHA256SUMS"
-
-// maxListing bounds a SHA256SUMS file or directory index read into memory.
-const maxListing = 16 << 20
+const SumsFile = mirror.SumsFile
 
 // httpFile is a file an HTTP mirror offers for one version.
 type httpFile struct {
@@ -124,124 +117,29 @@ func (p *Planner) listMirror(ctx context.Context, n *node, ch Channel) (map[stri
 	if p.HTTP == nil {
 		return nil, errors.New("no HTTP client for HTTP mirrors")
 	}
-	dir, match, err := mirrorPattern(ch.URL, n.name, p.Resolver.Platform)
+	pat, err := mirrorPattern(ch.URL, n.name, p.Resolver.Platform)
 	if err != nil {
 		return nil, err
 	}
-	sums := map[string]string{}
-	var names []string
-	data, err := ferryhttp.ReadURL(ctx, p.HTTP, dir+SumsFile, maxListing)
-	switch {
-	case err == nil:
-		if sums, err = parseSums(data); err != nil {
-			return nil, fmt.Errorf("%s%s: %w", dir, SumsFile, err)
-		}
-		for name := range sums {
-			names = append(names, name)
-		}
-	case errors.Is(err, ferryhttp.ErrNotFound):
-		page, err := ferryhttp.ReadURL(ctx, p.HTTP, dir, maxListing)
-		if err != nil {
-			return nil, fmt.Errorf("no %s, and the directory index: %w", dir+SumsFile, err)
-		}
-		names = hrefs(page)
-	default:
+	listed, err := mirror.List(ctx, p.HTTP, pat)
+	if err != nil {
 		return nil, err
 	}
-	out := map[string]httpFile{}
-	for _, name := range names {
-		v, ok := match(name)
-		if !ok {
-			continue
-		}
-		if _, err := semver.NewVersion(v); err != nil {
-			continue
-		}
-		f := httpFile{ch: ch, url: dir + name, name: name}
-		if d := sums[name]; d != "" {
-			f.digest, f.from = d, dir+SumsFile
-		}
-		out[v] = f
+	out := make(map[string]httpFile, len(listed))
+	for v, f := range listed {
+		out[v] = httpFile{ch: ch, url: f.URL, name: f.Name, digest: f.Digest, from: f.From}
 	}
 	return out, nil
 }
 
-// mirrorPattern splits a template, expanded for name and platform, into the
-// directory URL and a matcher that returns the version of a file name.
-// {version} must be in the file name, not the directory.
-func mirrorPattern(tmpl, name, platform string) (string, func(string) (string, bool), error) {
-	u := expandURL(tmpl, name, "{version}", platform)
-	i := strings.LastIndexByte(u, '/')
-	dir, file := u[:i+1], u[i+1:]
-	if strings.Contains(dir, "{version}") || !strings.Contains(file, "{version}") {
-		return "", nil, fmt.Errorf("%s: versions can be listed only when {version} is in the file name", tmpl)
+// mirrorPattern is the listing pattern of a template, expanded for name
+// and platform. {version} must be in the file name, not the directory.
+func mirrorPattern(tmpl, name, platform string) (*mirror.Pattern, error) {
+	pat, err := mirror.ParsePattern(expandURL(tmpl, name, "{version}", platform))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tmpl, err)
 	}
-	parts := strings.Split(file, "{version}")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
-	}
-	re := regexp.MustCompile("^" + strings.Join(parts, "([^/]+)") + "$")
-	return dir, func(f string) (string, bool) {
-		m := re.FindStringSubmatch(f)
-		if m == nil {
-			return "", false
-		}
-		for _, v := range m[2:] {
-			if v != m[1] {
-				return "", false
-			}
-		}
-		return m[1], true
-	}, nil
-}
-
-// parseSums reads sha256sum output: "HEX  NAME" or "HEX *NAME" lines.
-func parseSums(data []byte) (map[string]string, error) {
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		hexDigest, name, ok := strings.Cut(text, " ")
-		name = strings.TrimPrefix(strings.TrimSpace(name), "*")
-		hexDigest, err := ferryhttp.NormalizeSHA256(hexDigest)
-		if !ok || name == "" || err != nil {
-			return nil, fmt.Errorf("line %d: want HEX  FILE", line)
-		}
-		out[path.Base(name)] = "sha256:" + hexDigest
-	}
-	return out, sc.Err()
-}
-
-// hrefs returns the file names an HTML directory index links to.
-func hrefs(page []byte) []string {
-	var out []string
-	z := html.NewTokenizer(bytes.NewReader(page))
-	for {
-		switch z.Next() {
-		case html.ErrorToken:
-			return out
-		case html.StartTagToken, html.SelfClosingTagToken:
-			tag, more := z.TagName()
-			if string(tag) != "a" {
-				continue
-			}
-			for more {
-				var k, v []byte
-				k, v, more = z.TagAttr()
-				if string(k) != "href" {
-					continue
-				}
-				u, err := url.Parse(string(v))
-				if err != nil || u.Path == "" || strings.HasSuffix(u.Path, "/") {
-					continue
-				}
-				out = append(out, path.Base(u.Path))
-			}
-		}
-	}
+	return pat, nil
 }
 
 // httpItemOf returns the HTTP files of n at v when its versions came from
@@ -386,23 +284,15 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 	r := j.res
 	want, from := f.digest, f.from
 	if want == "" {
-		sidecar := f.url + ".sha256"
-		data, err := ferryhttp.ReadURL(ctx, in.HTTP, sidecar, 4096)
-		switch {
-		case err == nil:
-			hex, perr := ferryhttp.ParseSHA256Sum(data)
-			if perr != nil {
-				return nil, "", fmt.Errorf("%s: %w", sidecar, perr)
-			}
-			want, from = "sha256:"+hex, sidecar
-		case !errors.Is(err, ferryhttp.ErrNotFound):
-			return nil, "", fmt.Errorf("reading the checksum %s: %w", sidecar, err)
+		var err error
+		if want, from, err = mirror.Sidecar(ctx, in.HTTP, f.url); err != nil {
+			return nil, "", err
 		}
 	}
 	if want == "" && !in.AllowUnverified {
 		// Say "not found" rather than "unverifiable" for a file that is not
 		// there (one HEAD, only on this refusal path).
-		if err := headFile(ctx, in.HTTP, f.url); errors.Is(err, ferryhttp.ErrNotFound) {
+		if err := mirror.Head(ctx, in.HTTP, f.url); errors.Is(err, ferryhttp.ErrNotFound) {
 			return nil, "", fmt.Errorf("%s %s: %w", r.Name, r.Version, err)
 		}
 		return nil, "", fmt.Errorf("%s %s from %s: %w: neither the lock file, the index, %s nor %s.sha256 has one", r.Name, r.Version, f.url, ErrUnverified, SumsFile, f.url)
@@ -494,22 +384,4 @@ func lockHTTP(it PlanItem, platform string) (Locked, error) {
 		}
 	}
 	return Locked{}, fmt.Errorf("locking %s %s: only HTTP mirrors answered: %w (a lock needs it)", it.Name, it.Version, ErrUnverified)
-}
-
-// headFile asks whether url exists; a 404 or 410 matches
-// ferryhttp.ErrNotFound.
-func headFile(ctx context.Context, hc *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		return &ferryhttp.StatusError{URL: url, Code: resp.StatusCode}
-	}
-	return nil
 }
