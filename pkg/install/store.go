@@ -299,7 +299,7 @@ func scanStaged(st *Staging) ([]File, error) {
 			if err != nil {
 				return err
 			}
-			if err := syncFile(p); err != nil {
+			if err := fsutil.SyncFile(p); err != nil {
 				return err
 			}
 			files = append(files, File{Path: rel, Size: info.Size(), Mode: info.Mode().Perm()})

@@ -1,15 +1,19 @@
 package install
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
 )
@@ -18,6 +22,36 @@ const (
 	stagingDirName = ".ferry-staging"
 	journalDirName = "journal"
 )
+
+// errCrashed is returned when a test hook simulates a crash: the operation
+// stops where it is, without any cleanup, as a killed process would.
+var errCrashed = errors.New("simulated crash")
+
+// newID returns a unique, time-ordered identifier for a staging directory
+// and its journal.
+func newID() (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generating id: %w", err)
+	}
+	return fmt.Sprintf("%016x-%s", time.Now().UnixNano(), hex.EncodeToString(b[:])), nil
+}
+
+// writeFileAtomic replaces dir/name with data (fsutil.ReplaceFileHooked).
+// When crash says so at step, it stops just before the rename, leaving the
+// temporary file as a killed process would; Recover removes it.
+func writeFileAtomic(dir, name string, data []byte, crash func(string) bool, step string) error {
+	write := func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}
+	return fsutil.ReplaceFileHooked(filepath.Join(dir, name), 0o644, write, func() error {
+		if crash != nil && crash(step) {
+			return errCrashed
+		}
+		return nil
+	})
+}
 
 // Staging is a private directory, destDir/.ferry-staging/<id>, where an
 // artifact is unpacked before it is committed. It is on the destination's
@@ -349,7 +383,7 @@ func syncDirsIn(dir string, rels []string) error {
 	}
 	defer root.Close()
 	for _, d := range rels {
-		if err := syncRootDir(root, filepath.FromSlash(d)); err != nil {
+		if err := fsutil.SyncDirIn(root, filepath.FromSlash(d)); err != nil {
 			return err
 		}
 	}
@@ -461,7 +495,7 @@ func removeOld(removals []removal, crashed func(string) bool) error {
 		if err != nil || root == nil {
 			return err
 		}
-		if err := syncRootDir(root, filepath.FromSlash(k.dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsutil.SyncDirIn(root, filepath.FromSlash(k.dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -555,7 +589,7 @@ func recoverJournals(stateDir string, crash func(string) bool) error {
 		return fmt.Errorf("recovering: %w", err)
 	}
 	for _, e := range entries { // ReadDir sorts by name: ids are time-ordered
-		if !strings.HasSuffix(e.Name(), ".json") || isTemp(e.Name()) {
+		if !strings.HasSuffix(e.Name(), ".json") || fsutil.IsTemp(e.Name()) {
 			continue
 		}
 		p := filepath.Join(jdir, e.Name())
@@ -579,7 +613,7 @@ func removeTemps(dir string) error {
 		return err
 	}
 	for _, e := range entries {
-		if isTemp(e.Name()) && e.Type().IsRegular() {
+		if fsutil.IsTemp(e.Name()) && e.Type().IsRegular() {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
