@@ -37,7 +37,8 @@ type Options struct {
 	// large downloads are not cut off.
 	ResponseTimeout time.Duration
 	// IdleTimeout fails a response body that delivers no byte for this
-	// long (default 60s).
+	// long, and a request body the server takes no byte of for this long
+	// (default 60s).
 	IdleTimeout time.Duration
 	// RetryMaxWait is the longest wait before a retry; a server's
 	// Retry-After beyond it ends the request at once (default 30s).

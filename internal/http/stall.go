@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http/httptrace"
 	"net/url"
 	"sync"
@@ -15,7 +16,7 @@ import (
 // host or through the proxy), no response headers, or a body that stopped
 // delivering. It is a timeout (net.Error), so it is retried.
 type StallError struct {
-	// Phase is "connect", "tls", "proxy", "response" or "body".
+	// Phase is "connect", "tls", "proxy", "upload", "response" or "body".
 	Phase string
 	// Host is the host:port asked for, Proxy the proxy's host:port ("" when
 	// none is used).
@@ -42,6 +43,8 @@ func (e *StallError) Error() string {
 		}
 	case "tls":
 		what = fmt.Sprintf("TLS handshake with %s%s did not finish within %s", e.Host, via, e.After)
+	case "upload":
+		what = fmt.Sprintf("%s%s took no data of the request body for %s: upload stalled", e.Host, via, e.After)
 	case "response":
 		what = fmt.Sprintf("no response headers from %s%s within %s", e.Host, via, e.After)
 	default:
@@ -57,8 +60,9 @@ func (e *StallError) Timeout() bool { return true }
 func (e *StallError) Temporary() bool { return true }
 
 // phases bounds each phase of one attempt: connecting (TCP, a proxy's
-// CONNECT, TLS) by connect, the wait for response headers by response, and
-// every silence in the body by idle. Large, slow but steady downloads are
+// CONNECT, TLS) by connect, every pause in sending a request body by idle,
+// the wait for response headers by response, and every silence in the
+// response body by idle. Large, slow but steady uploads and downloads are
 // not cut off. A bound that runs out ends the attempt with a *StallError
 // that names the host and the proxy.
 type phases struct {
@@ -95,6 +99,12 @@ func (p *phases) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 		})
 	}
 	hasBody := req.Body != nil && req.Body != nethttp.NoBody
+	var upload *uploadBody
+	if hasBody {
+		upload = &uploadBody{ReadCloser: req.Body, w: w, idle: p.idle, stall: func() error {
+			return &StallError{Phase: "upload", Host: host, Proxy: proxy, After: p.idle, Flag: "--idle-timeout"}
+		}}
+	}
 	trace := &httptrace.ClientTrace{
 		ConnectDone: func(_, _ string, err error) {
 			if err == nil && proxy != "" && req.URL.Scheme == "https" {
@@ -104,20 +114,31 @@ func (p *phases) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 		TLSHandshakeStart: func() { setPhase("tls") },
 		GotConn: func(httptrace.GotConnInfo) {
 			if hasBody {
-				// An upload may take long to write; the wait for
-				// headers starts once it is written.
-				w.disarm()
+				// An upload may take long to write, so long as the
+				// server keeps taking it; the wait for headers starts
+				// once it is written.
+				upload.start()
 				return
 			}
 			waitHeaders()
 		},
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if hasBody && info.Err == nil {
-				waitHeaders()
+			if hasBody {
+				upload.finish()
+				if info.Err == nil {
+					waitHeaders()
+				}
 			}
 		},
 	}
-	resp, err := p.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	out := req.WithContext(httptrace.WithClientTrace(ctx, trace))
+	if hasBody {
+		out.Body = upload
+	}
+	resp, err := p.next.RoundTrip(out)
+	if hasBody {
+		upload.finish()
+	}
 	w.disarm()
 	if cause := w.fired(); cause != nil {
 		// The bound ran out, possibly just as the answer came.
@@ -135,6 +156,52 @@ func (p *phases) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 	b.timer = time.AfterFunc(p.idle, b.expire)
 	resp.Body = b
 	return resp, nil
+}
+
+// uploadBody bounds the pauses of an upload: from the connection on, while
+// the transport holds the bytes it last read (writing them to a server
+// that does not take them), idle runs on the attempt's watch; while the
+// transport waits on the body's own Read (the data is being produced), it
+// does not. Once the request is written, or the attempt is over, it no
+// longer touches the watch.
+type uploadBody struct {
+	io.ReadCloser
+	w     *watch
+	idle  time.Duration
+	stall func() error
+	mu    sync.Mutex
+	on    bool // between start and finish
+	done  bool
+}
+
+func (b *uploadBody) start() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		b.on = true
+		b.w.arm(b.idle, b.stall)
+	}
+}
+
+func (b *uploadBody) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.on, b.done = false, true
+}
+
+func (b *uploadBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.on {
+		b.w.disarm()
+	}
+	b.mu.Unlock()
+	n, err := b.ReadCloser.Read(p)
+	b.mu.Lock()
+	if b.on {
+		b.w.arm(b.idle, b.stall)
+	}
+	b.mu.Unlock()
+	return n, err
 }
 
 // watch runs one phase timer at a time; when it fires, the attempt's
