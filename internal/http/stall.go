@@ -72,75 +72,28 @@ type phases struct {
 }
 
 func (p *phases) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
-	host := hostPort(req.URL)
-	proxy := ""
+	ctx, cancel := context.WithCancelCause(req.Context())
+	a := &attempt{p: p, host: hostPort(req.URL), phase: "connect", w: &watch{cancel: cancel}}
 	if p.proxy != nil {
 		if u, err := p.proxy(req); err == nil && u != nil {
-			proxy = hostPort(u)
+			a.proxy = hostPort(u)
 		}
 	}
-	ctx, cancel := context.WithCancelCause(req.Context())
-	w := &watch{cancel: cancel}
-	connectPhase := "connect"
-	var mu sync.Mutex
-	setPhase := func(ph string) {
-		mu.Lock()
-		connectPhase = ph
-		mu.Unlock()
-	}
-	w.arm(p.connect, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return &StallError{Phase: connectPhase, Host: host, Proxy: proxy, After: p.connect, Flag: "--connect-timeout"}
+	a.w.arm(p.connect, func() error {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.stall(a.phase, p.connect, "--connect-timeout")
 	})
-	waitHeaders := func() {
-		w.arm(p.response, func() error {
-			return &StallError{Phase: "response", Host: host, Proxy: proxy, After: p.response, Flag: "--response-timeout"}
-		})
-	}
-	hasBody := req.Body != nil && req.Body != nethttp.NoBody
-	var upload *uploadBody
-	if hasBody {
-		upload = &uploadBody{ReadCloser: req.Body, w: w, idle: p.idle, stall: func() error {
-			return &StallError{Phase: "upload", Host: host, Proxy: proxy, After: p.idle, Flag: "--idle-timeout"}
-		}}
-	}
-	trace := &httptrace.ClientTrace{
-		ConnectDone: func(_, _ string, err error) {
-			if err == nil && proxy != "" && req.URL.Scheme == "https" {
-				setPhase("proxy")
-			}
-		},
-		TLSHandshakeStart: func() { setPhase("tls") },
-		GotConn: func(httptrace.GotConnInfo) {
-			if hasBody {
-				// An upload may take long to write, so long as the
-				// server keeps taking it; the wait for headers starts
-				// once it is written.
-				upload.start()
-				return
-			}
-			waitHeaders()
-		},
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if hasBody {
-				upload.finish()
-				if info.Err == nil {
-					waitHeaders()
-				}
-			}
-		},
-	}
-	out := req.WithContext(httptrace.WithClientTrace(ctx, trace))
-	if hasBody {
-		out.Body = upload
+	out := req.WithContext(httptrace.WithClientTrace(ctx, a.trace(req)))
+	if a.upload != nil {
+		out.Body = a.upload
 	}
 	resp, err := p.next.RoundTrip(out)
-	if hasBody {
-		upload.finish()
+	if a.upload != nil {
+		a.upload.finish()
 	}
-	w.disarm()
-	if cause := w.fired(); cause != nil {
+	a.w.disarm()
+	if cause := a.w.fired(); cause != nil {
 		// The bound ran out, possibly just as the answer came.
 		if err == nil {
 			resp.Body.Close()
@@ -152,10 +105,72 @@ func (p *phases) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 		cancel(nil)
 		return nil, err
 	}
-	b := &idleBody{rc: resp.Body, cancel: cancel, idle: p.idle, stall: &StallError{Phase: "body", Host: host, Proxy: proxy, After: p.idle, Flag: "--idle-timeout"}}
+	b := &idleBody{rc: resp.Body, cancel: cancel, idle: p.idle, stall: a.stall("body", p.idle, "--idle-timeout")}
 	b.timer = time.AfterFunc(p.idle, b.expire)
 	resp.Body = b
 	return resp, nil
+}
+
+// attempt is one request through phases: where it is going, which
+// connecting phase it is in, its watch, and its upload when it has a body.
+type attempt struct {
+	p           *phases
+	host, proxy string
+	w           *watch
+	mu          sync.Mutex // guards phase
+	phase       string     // "connect", "proxy" or "tls", while connecting
+	upload      *uploadBody
+}
+
+func (a *attempt) stall(phase string, after time.Duration, flag string) error {
+	return &StallError{Phase: phase, Host: a.host, Proxy: a.proxy, After: after, Flag: flag}
+}
+
+func (a *attempt) setPhase(ph string) {
+	a.mu.Lock()
+	a.phase = ph
+	a.mu.Unlock()
+}
+
+func (a *attempt) waitHeaders() {
+	a.w.arm(a.p.response, func() error { return a.stall("response", a.p.response, "--response-timeout") })
+}
+
+// trace moves the watch from phase to phase as the request goes: the
+// connecting phases, the upload of a body, the wait for headers. It sets
+// a.upload for a request with a body.
+func (a *attempt) trace(req *nethttp.Request) *httptrace.ClientTrace {
+	if req.Body != nil && req.Body != nethttp.NoBody {
+		a.upload = &uploadBody{ReadCloser: req.Body, w: a.w, idle: a.p.idle, stall: func() error {
+			return a.stall("upload", a.p.idle, "--idle-timeout")
+		}}
+	}
+	return &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil && a.proxy != "" && req.URL.Scheme == "https" {
+				a.setPhase("proxy")
+			}
+		},
+		TLSHandshakeStart: func() { a.setPhase("tls") },
+		GotConn: func(httptrace.GotConnInfo) {
+			if a.upload != nil {
+				// An upload may take long to write, so long as the
+				// server keeps taking it; the wait for headers starts
+				// once it is written.
+				a.upload.start()
+				return
+			}
+			a.waitHeaders()
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if a.upload != nil {
+				a.upload.finish()
+				if info.Err == nil {
+					a.waitHeaders()
+				}
+			}
+		},
+	}
 }
 
 // uploadBody bounds the pauses of an upload: from the connection on, while
