@@ -306,57 +306,6 @@ func (s *Store) writeAndApply(j *journal) (bool, error) {
 	return true, nil
 }
 
-// scanStaged lists what st contains and fsyncs its files and directories,
-// st's own directory included; not the directories that hold it.
-func scanStaged(st *Staging) ([]File, error) {
-	var files []File
-	dirs := []string{st.dir}
-	err := filepath.WalkDir(st.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == st.dir {
-			return nil
-		}
-		rel, err := filepath.Rel(st.dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.IsDir():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			files = append(files, File{Path: rel, Mode: fs.ModeDir | info.Mode().Perm()})
-			dirs = append(dirs, p)
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if err := fsutil.SyncFile(p); err != nil {
-				return err
-			}
-			files = append(files, File{Path: rel, Size: info.Size(), Mode: info.Mode().Perm()})
-		default:
-			return &UnsafeArchiveError{Entry: rel, Reason: "staged entry is neither a regular file nor a directory"}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := fsutil.SyncDir(dirs[i]); err != nil {
-			return nil, err
-		}
-	}
-	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	return files, nil
-}
-
 // plan computes what makes rec installed on top of state: the new state
 // (rec replacing its previous version, other records losing the files rec
 // takes over), the renames, and the previous version (nil if none). It
