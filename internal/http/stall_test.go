@@ -179,13 +179,14 @@ func TestUploadSlowBodyIsNotAStall(t *testing.T) {
 		_, _ = w.Write([]byte(strings.ToUpper(string(data))))
 	}))
 	defer srv.Close()
-	hc, err := New(Options{IdleTimeout: 100 * time.Millisecond, NoRetry: true})
+	const idle = 200 * time.Millisecond
+	hc, err := New(Options{IdleTimeout: idle, NoRetry: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Each Read waits until 3 idle bounds have passed: the producer is
 	// slow, the server is not.
-	body := &slowProducer{data: []byte("abc"), wait: 300 * time.Millisecond}
+	body := &slowProducer{data: []byte("abc"), wait: 3 * idle}
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, body)
 	if err != nil {
 		t.Fatal(err)
