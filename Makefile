@@ -58,7 +58,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReference$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/index/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/index/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnpack$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/install/
-	$(GO) test -run '^$$' -fuzz '^FuzzMirrorListing$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/install/
+	$(GO) test -run '^$$' -fuzz '^FuzzMirrorListing$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/http/mirror/
 	$(GO) test -run '^$$' -fuzz '^FuzzRulesRequirements$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/oci/
 	$(GO) test -run '^$$' -fuzz '^FuzzDriverFileName$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/driver/
 

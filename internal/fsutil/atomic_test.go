@@ -54,3 +54,72 @@ func TestTryLock(t *testing.T) {
 		t.Error("lock not free after Unlock")
 	}
 }
+
+// A hook error stops the replacement just before the rename and leaves the
+// temporary file, as a crash there would; a nil hook error lets it finish.
+func TestReplaceFileHooked(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	if err := WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(w io.Writer) error { _, err := w.Write([]byte("new")); return err }
+	stop := errors.New("stop")
+	if err := ReplaceFileHooked(p, 0o644, write, func() error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("err = %v", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "old" {
+		t.Errorf("content %q after a stopped replace", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	var temps []string
+	for _, e := range entries {
+		if IsTemp(e.Name()) {
+			temps = append(temps, e.Name())
+			if got, _ := os.ReadFile(filepath.Join(dir, e.Name())); string(got) != "new" {
+				t.Errorf("temporary file holds %q, want it complete", got)
+			}
+		}
+	}
+	if len(entries) != 2 || len(temps) != 1 {
+		t.Errorf("entries %v, want state.json and one temporary file", entries)
+	}
+	called := false
+	if err := ReplaceFileHooked(p, 0o644, write, func() error { called = true; return nil }); err != nil || !called {
+		t.Fatalf("err = %v, hook called %v", err, called)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "new" {
+		t.Errorf("content %q", got)
+	}
+	if err := SyncFile(p); err != nil {
+		t.Error(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := SyncDirIn(root, "."); err != nil {
+		t.Error(err)
+	}
+	if err := SyncDirIn(root, "../x"); err == nil {
+		t.Error("SyncDirIn left its root")
+	}
+}
+
+func TestReplaceSymlink(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "sub", "current")
+	for _, target := range []string{"v1", "v2"} {
+		if err := ReplaceSymlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.Readlink(link); err != nil || got != target {
+			t.Errorf("link -> %q (%v), want %q", got, err, target)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "sub"))
+	if len(entries) != 1 {
+		t.Errorf("litter left: %v", entries)
+	}
+}

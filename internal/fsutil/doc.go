@@ -1,4 +1,5 @@
-// Package fsutil holds the few file system operations ferry's packages share:
-// atomic file replacement with fsync, directory fsync, and advisory file
-// locks.
+// Package fsutil holds the file system operations ferry's packages share,
+// implemented once: atomic file and symbolic link replacement with fsync
+// (with a hook for crash tests), file and directory fsync, and advisory
+// file locks.
 package fsutil

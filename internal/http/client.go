@@ -9,6 +9,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -36,7 +37,8 @@ type Options struct {
 	// large downloads are not cut off.
 	ResponseTimeout time.Duration
 	// IdleTimeout fails a response body that delivers no byte for this
-	// long (default 60s).
+	// long, and a request body the server takes no byte of for this long
+	// (default 60s).
 	IdleTimeout time.Duration
 	// RetryMaxWait is the longest wait before a retry; a server's
 	// Retry-After beyond it ends the request at once (default 30s).
@@ -59,17 +61,13 @@ func New(opts Options) (*nethttp.Client, error) {
 	}
 	var rt nethttp.RoundTripper = base
 	if len(opts.Hosts) > 0 {
-		hosts := make(map[string]nethttp.RoundTripper, len(opts.Hosts))
+		hosts := make(map[string]*hostTransport, len(opts.Hosts))
 		for host, hc := range opts.Hosts {
 			if hc.CAFile == "" {
 				hc.CAFile = opts.CAFile
 			}
 			hc.InsecureSkipVerify = hc.InsecureSkipVerify || opts.InsecureSkipVerify
-			t, err := newTransport(opts, hc)
-			if err != nil {
-				return nil, fmt.Errorf("host %s: %w", host, err)
-			}
-			hosts[host] = t
+			hosts[host] = &hostTransport{host: host, opts: opts, conf: hc}
 		}
 		rt = &perHost{hosts: hosts, fallback: base}
 	}
@@ -152,16 +150,46 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
+// perHost sends each request through its host's transport, or fallback.
 type perHost struct {
-	hosts    map[string]nethttp.RoundTripper
+	hosts    map[string]*hostTransport
 	fallback nethttp.RoundTripper
 }
 
 func (p *perHost) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
-	if rt, ok := p.hosts[req.URL.Host]; ok {
+	if ht, ok := p.hosts[req.URL.Host]; ok {
+		rt, err := ht.get()
+		if err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
+		}
 		return rt.RoundTrip(req)
 	}
 	return p.fallback.RoundTrip(req)
+}
+
+// hostTransport is a host's transport, built on its first request: a CA
+// file that cannot be read fails the requests to that host only, not the
+// client (and so every command, even one that never contacts the host).
+type hostTransport struct {
+	host string
+	opts Options
+	conf HostConfig
+	once sync.Once
+	rt   *nethttp.Transport
+	err  error
+}
+
+func (h *hostTransport) get() (*nethttp.Transport, error) {
+	h.once.Do(func() {
+		h.rt, h.err = newTransport(h.opts, h.conf)
+		if h.err != nil {
+			h.err = fmt.Errorf("host %s: %w", h.host, h.err)
+		}
+	})
+	return h.rt, h.err
 }
 
 type userAgent struct {

@@ -9,9 +9,9 @@ import (
 	"io"
 	nethttp "net/http"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/ferryhq/ferry/internal/fsutil"
 	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
@@ -119,51 +119,23 @@ func Download(ctx context.Context, hc *nethttp.Client, rawURL string, w io.Write
 	return got, nil
 }
 
-// DownloadFile downloads rawURL into path atomically: the body goes to a
-// temporary file beside path, which is synced, checked (digest, then
-// opts.Check) and renamed over path. On any error path is left as it was.
-// The directory of path is created if needed.
+// DownloadFile downloads rawURL into path atomically (fsutil.ReplaceFile):
+// the body goes to a temporary file beside path, which is checked (digest,
+// then opts.Check), synced and renamed over path. On any error path is left
+// as it was. The directory of path is created if needed.
 func DownloadFile(ctx context.Context, hc *nethttp.Client, rawURL, path string, perm os.FileMode, opts DownloadOptions) (Downloaded, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Downloaded{}, err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return Downloaded{}, err
-	}
-	tmp := f.Name()
-	committed := false
-	defer func() {
-		if !committed {
-			_ = os.Remove(tmp)
+	var got Downloaded
+	err := fsutil.ReplaceFile(path, perm, func(w io.Writer) error {
+		var err error
+		if got, err = Download(ctx, hc, rawURL, w, opts); err != nil {
+			return err
 		}
-	}()
-	got, err := Download(ctx, hc, rawURL, f, opts)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && opts.Check != nil {
-		err = opts.Check(got)
-	}
-	if err != nil {
-		return got, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return got, err
-	}
-	committed = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return got, nil
+		if opts.Check != nil {
+			return opts.Check(got)
+		}
+		return nil
+	})
+	return got, err
 }
 
 // ParseSHA256Sum reads a sha256sum-format checksum ("HEX", or "HEX  NAME"

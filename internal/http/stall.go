@@ -3,6 +3,7 @@ package http
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http/httptrace"
 	"net/url"
 	"sync"
@@ -15,7 +16,7 @@ import (
 // host or through the proxy), no response headers, or a body that stopped
 // delivering. It is a timeout (net.Error), so it is retried.
 type StallError struct {
-	// Phase is "connect", "tls", "proxy", "response" or "body".
+	// Phase is "connect", "tls", "proxy", "upload", "response" or "body".
 	Phase string
 	// Host is the host:port asked for, Proxy the proxy's host:port ("" when
 	// none is used).
@@ -42,6 +43,8 @@ func (e *StallError) Error() string {
 		}
 	case "tls":
 		what = fmt.Sprintf("TLS handshake with %s%s did not finish within %s", e.Host, via, e.After)
+	case "upload":
+		what = fmt.Sprintf("%s%s took no data of the request body for %s: upload stalled", e.Host, via, e.After)
 	case "response":
 		what = fmt.Sprintf("no response headers from %s%s within %s", e.Host, via, e.After)
 	default:
@@ -57,8 +60,9 @@ func (e *StallError) Timeout() bool { return true }
 func (e *StallError) Temporary() bool { return true }
 
 // phases bounds each phase of one attempt: connecting (TCP, a proxy's
-// CONNECT, TLS) by connect, the wait for response headers by response, and
-// every silence in the body by idle. Large, slow but steady downloads are
+// CONNECT, TLS) by connect, every pause in sending a request body by idle,
+// the wait for response headers by response, and every silence in the
+// response body by idle. Large, slow but steady uploads and downloads are
 // not cut off. A bound that runs out ends the attempt with a *StallError
 // that names the host and the proxy.
 type phases struct {
@@ -68,58 +72,28 @@ type phases struct {
 }
 
 func (p *phases) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
-	host := hostPort(req.URL)
-	proxy := ""
+	ctx, cancel := context.WithCancelCause(req.Context())
+	a := &attempt{p: p, host: hostPort(req.URL), phase: "connect", w: &watch{cancel: cancel}}
 	if p.proxy != nil {
 		if u, err := p.proxy(req); err == nil && u != nil {
-			proxy = hostPort(u)
+			a.proxy = hostPort(u)
 		}
 	}
-	ctx, cancel := context.WithCancelCause(req.Context())
-	w := &watch{cancel: cancel}
-	connectPhase := "connect"
-	var mu sync.Mutex
-	setPhase := func(ph string) {
-		mu.Lock()
-		connectPhase = ph
-		mu.Unlock()
-	}
-	w.arm(p.connect, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		return &StallError{Phase: connectPhase, Host: host, Proxy: proxy, After: p.connect, Flag: "--connect-timeout"}
+	a.w.arm(p.connect, func() error {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.stall(a.phase, p.connect, "--connect-timeout")
 	})
-	waitHeaders := func() {
-		w.arm(p.response, func() error {
-			return &StallError{Phase: "response", Host: host, Proxy: proxy, After: p.response, Flag: "--response-timeout"}
-		})
+	out := req.WithContext(httptrace.WithClientTrace(ctx, a.trace(req)))
+	if a.upload != nil {
+		out.Body = a.upload
 	}
-	hasBody := req.Body != nil && req.Body != nethttp.NoBody
-	trace := &httptrace.ClientTrace{
-		ConnectDone: func(_, _ string, err error) {
-			if err == nil && proxy != "" && req.URL.Scheme == "https" {
-				setPhase("proxy")
-			}
-		},
-		TLSHandshakeStart: func() { setPhase("tls") },
-		GotConn: func(httptrace.GotConnInfo) {
-			if hasBody {
-				// An upload may take long to write; the wait for
-				// headers starts once it is written.
-				w.disarm()
-				return
-			}
-			waitHeaders()
-		},
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if hasBody && info.Err == nil {
-				waitHeaders()
-			}
-		},
+	resp, err := p.next.RoundTrip(out)
+	if a.upload != nil {
+		a.upload.finish()
 	}
-	resp, err := p.next.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
-	w.disarm()
-	if cause := w.fired(); cause != nil {
+	a.w.disarm()
+	if cause := a.w.fired(); cause != nil {
 		// The bound ran out, possibly just as the answer came.
 		if err == nil {
 			resp.Body.Close()
@@ -131,10 +105,118 @@ func (p *phases) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 		cancel(nil)
 		return nil, err
 	}
-	b := &idleBody{rc: resp.Body, cancel: cancel, idle: p.idle, stall: &StallError{Phase: "body", Host: host, Proxy: proxy, After: p.idle, Flag: "--idle-timeout"}}
+	b := &idleBody{rc: resp.Body, cancel: cancel, idle: p.idle, stall: a.stall("body", p.idle, "--idle-timeout")}
 	b.timer = time.AfterFunc(p.idle, b.expire)
 	resp.Body = b
 	return resp, nil
+}
+
+// attempt is one request through phases: where it is going, which
+// connecting phase it is in, its watch, and its upload when it has a body.
+type attempt struct {
+	p           *phases
+	host, proxy string
+	w           *watch
+	mu          sync.Mutex // guards phase
+	phase       string     // "connect", "proxy" or "tls", while connecting
+	upload      *uploadBody
+}
+
+func (a *attempt) stall(phase string, after time.Duration, flag string) error {
+	return &StallError{Phase: phase, Host: a.host, Proxy: a.proxy, After: after, Flag: flag}
+}
+
+func (a *attempt) setPhase(ph string) {
+	a.mu.Lock()
+	a.phase = ph
+	a.mu.Unlock()
+}
+
+func (a *attempt) waitHeaders() {
+	a.w.arm(a.p.response, func() error { return a.stall("response", a.p.response, "--response-timeout") })
+}
+
+// trace moves the watch from phase to phase as the request goes: the
+// connecting phases, the upload of a body, the wait for headers. It sets
+// a.upload for a request with a body.
+func (a *attempt) trace(req *nethttp.Request) *httptrace.ClientTrace {
+	if req.Body != nil && req.Body != nethttp.NoBody {
+		a.upload = &uploadBody{ReadCloser: req.Body, w: a.w, idle: a.p.idle, stall: func() error {
+			return a.stall("upload", a.p.idle, "--idle-timeout")
+		}}
+	}
+	return &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil && a.proxy != "" && req.URL.Scheme == "https" {
+				a.setPhase("proxy")
+			}
+		},
+		TLSHandshakeStart: func() { a.setPhase("tls") },
+		GotConn: func(httptrace.GotConnInfo) {
+			if a.upload != nil {
+				// An upload may take long to write, so long as the
+				// server keeps taking it; the wait for headers starts
+				// once it is written.
+				a.upload.start()
+				return
+			}
+			a.waitHeaders()
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if a.upload != nil {
+				a.upload.finish()
+				if info.Err == nil {
+					a.waitHeaders()
+				}
+			}
+		},
+	}
+}
+
+// uploadBody bounds the pauses of an upload: from the connection on, while
+// the transport holds the bytes it last read (writing them to a server
+// that does not take them), idle runs on the attempt's watch; while the
+// transport waits on the body's own Read (the data is being produced), it
+// does not. Once the request is written, or the attempt is over, it no
+// longer touches the watch.
+type uploadBody struct {
+	io.ReadCloser
+	w     *watch
+	idle  time.Duration
+	stall func() error
+	mu    sync.Mutex
+	on    bool // between start and finish
+	done  bool
+}
+
+func (b *uploadBody) start() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		b.on = true
+		b.w.arm(b.idle, b.stall)
+	}
+}
+
+func (b *uploadBody) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.on, b.done = false, true
+}
+
+func (b *uploadBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.on {
+		b.w.disarm()
+	}
+	b.mu.Unlock()
+	n, err := b.ReadCloser.Read(p)
+	b.mu.Lock()
+	if b.on {
+		b.w.arm(b.idle, b.stall)
+	}
+	b.mu.Unlock()
+	return n, err
 }
 
 // watch runs one phase timer at a time; when it fires, the attempt's

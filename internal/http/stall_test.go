@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -131,4 +132,86 @@ func TestHEADRefusedIsAskedWithGET(t *testing.T) {
 	if n, _ := resp.Body.Read(make([]byte, 8)); n != 0 {
 		t.Errorf("the HEAD answer has a body")
 	}
+}
+
+// zeros is an endless body of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// A server that takes no more of the request body ends the upload with a
+// stall naming the host and --idle-timeout, instead of a hang.
+func TestUploadStallNamesTheHost(t *testing.T) {
+	// The handler reads nothing; a server notices a client gone only once
+	// the body is read, so the test releases it.
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }))
+	defer srv.Close()
+	defer close(release)
+	hc, err := New(Options{IdleTimeout: 200 * time.Millisecond, NoRetry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Far more than the socket buffers hold: the writes block once they fill.
+	const size = 1 << 30
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, srv.URL+"/upload", io.LimitReader(zeros{}, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = size
+	_, err = hc.Do(req)
+	var se *StallError
+	if !errors.As(err, &se) || se.Phase != "upload" || se.Host != strings.TrimPrefix(srv.URL, "http://") {
+		t.Fatalf("err = %v (%#v), want an upload stall of the server", err, se)
+	}
+	if !strings.Contains(err.Error(), "--idle-timeout") || !strings.Contains(err.Error(), "upload stalled") {
+		t.Errorf("err %q does not say what stalled and its flag", err)
+	}
+}
+
+// An upload whose body is slow to produce, but which the server takes as it
+// comes, is not a stall: only the time the server leaves written data
+// untaken counts. The body pauses longer than the idle bound in total; the
+// server takes every byte as soon as it can.
+func TestUploadSlowBodyIsNotAStall(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		_, _ = w.Write([]byte(strings.ToUpper(string(data))))
+	}))
+	defer srv.Close()
+	const idle = 200 * time.Millisecond
+	hc, err := New(Options{IdleTimeout: idle, NoRetry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each Read waits until 3 idle bounds have passed: the producer is
+	// slow, the server is not.
+	body := &slowProducer{data: []byte("abc"), wait: 3 * idle}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("slow producer taken for a stall: %v", err)
+	}
+	defer resp.Body.Close()
+	if got, _ := io.ReadAll(resp.Body); string(got) != "ABC" {
+		t.Errorf("echo %q", got)
+	}
+}
+
+type slowProducer struct {
+	data []byte
+	wait time.Duration
+}
+
+func (s *slowProducer) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(s.wait)
+	n := copy(p[:1], s.data)
+	s.data = s.data[n:]
+	return n, nil
 }

@@ -26,27 +26,7 @@ func copyFileAtomic(src, dst string, perm fs.FileMode) error {
 }
 
 // symlinkAtomic points link at target, replacing whatever link was.
-func symlinkAtomic(target, link string) error {
-	dir := filepath.Dir(link)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(link)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_ = f.Close()
-	_ = os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return fsutil.SyncDir(dir)
-}
+func symlinkAtomic(target, link string) error { return fsutil.ReplaceSymlink(target, link) }
 
 // fileSHA256 returns the hex sha256 of a file; found is false if it does not
 // exist.

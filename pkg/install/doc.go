@@ -10,6 +10,52 @@
 // a schedule. The package never prints or logs: progress and events go
 // through callbacks the caller sets.
 //
+// # Files, by concern
+//
+// The store, which knows nothing of registries or indexes (a Record keeps
+// the oci.Config it was installed with, nothing more):
+//
+//	store.go       Store: Install, Commit, CommitAll, Remove; commit planning
+//	staging.go     Staging: the private directory an artifact is unpacked in
+//	txn.go         the journal: written, validated, applied (renames, removals)
+//	recover.go     Recover: journals rolled forward, leftovers deleted
+//	state.go       State and Record (state.json), and their checks
+//	lock.go        Lock: the state directory's flock
+//	unpack.go      Unpack and Limits: a tar.gz stream written safely
+//	errors.go      the store's sentinels and UnsafeArchiveError
+//
+// Planning, from references to a Plan:
+//
+//	plan.go        Planner, Plan, PlanItem: references, dependencies, pins
+//	solve.go       Solve: the version solver over a Catalog
+//	resolve.go     Resolver: a reference to an OCI artifact over its channels
+//	channels.go    Channel: a registry, its mirrors, an HTTP mirror template
+//	requirements.go Engine: the engine versions requirements are checked against
+//	layoutref.go   an OCI layout (a bundle) as a channel
+//	lockfile.go    LockFile (ferry.lock): the format, read and written
+//	lockplan.go    a Plan locked, and a LockFile planned
+//	httpmirror.go  HTTP mirrors in a plan: listed versions, digests known ahead
+//
+// Installing a Plan:
+//
+//	installer.go   Installer: prepare, fetch, verify, commit through the Store
+//	prefetch.go    layers fetched while the plan is still being made
+//	slots.go       download slots shared by large and small layers
+//	progress.go    Progress and Tracker callbacks
+//	httpfetch.go   an HTTP-mirror-only item downloaded, verified, unpacked
+//	pull.go        Resolver.Pull: one artifact's layer to a file, no store
+//	bundle.go      Planner.Bundle: a Plan as an offline OCI layout
+//	mirror.go      Planner.Mirror: a Plan as files for an HTTP mirror
+//
+// Repeating an install:
+//
+//	follow.go      Follower: an install on a Schedule, with checks
+//	cron.go        Cron: a cron expression as a Schedule
+//
+// The HTTP mirror client itself (listing SHA256SUMS and directory
+// indexes, sidecars) is internal/http/mirror; atomic file writes are
+// internal/fsutil.
+//
 // # On-disk layout
 //
 //	<stateDir>/                    default /var/lib/ferry

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
@@ -238,5 +239,40 @@ func TestHTTPMirrorExactVersionNeedsNoListing(t *testing.T) {
 	results, err = hf.install(t, false, "my-rules:1.0.0")
 	if err != nil || results[0].Unverified || results[0].Status != install.StatusInstalled {
 		t.Fatalf("%+v, %v", results, err)
+	}
+}
+
+// The failures of an HTTP mirror download speak errdef's vocabulary as the
+// OCI path does: a digest mismatch is errdef.ErrDigestMismatch (and
+// oci.ErrDigestMismatch), an unsafe archive errdef.ErrUnsafeArchive; both
+// are verification failures (exit code 5), and leave nothing installed.
+func TestHTTPMirrorFailuresSpeakErrdef(t *testing.T) {
+	hf := newHTTPMirrorFixture(t, "1.0.0")
+	hf.put(t, "rules/my-rules-1.0.0.tar.gz.sha256", []byte(strings.Repeat("0", 64)+"\n"))
+	_, err := hf.install(t, false, "my-rules:1.0.0")
+	for _, target := range []error{errdef.ErrDigestMismatch, errdef.ErrVerification, oci.ErrDigestMismatch} {
+		if !errors.Is(err, target) {
+			t.Errorf("digest mismatch %v does not match %q", err, target)
+		}
+	}
+	if errors.Is(err, errdef.ErrUnsafeArchive) || errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("digest mismatch %v matches another kind", err)
+	}
+
+	bad := tarGz(t, map[string]string{"../escape.yaml": "- rule: out\n"}, false)
+	hf.put(t, "rules/my-rules-1.0.0.tar.gz", bad)
+	sum := sha256.Sum256(bad)
+	hf.put(t, "rules/my-rules-1.0.0.tar.gz.sha256", []byte(hex.EncodeToString(sum[:])+"\n"))
+	_, err = hf.install(t, false, "my-rules:1.0.0")
+	for _, target := range []error{errdef.ErrUnsafeArchive, errdef.ErrVerification, install.ErrUnsafeArchive} {
+		if !errors.Is(err, target) {
+			t.Errorf("unsafe archive %v does not match %q", err, target)
+		}
+	}
+	if errors.Is(err, errdef.ErrDigestMismatch) {
+		t.Errorf("unsafe archive %v matches a digest mismatch", err)
+	}
+	if got := hf.installed(t); got != "" {
+		t.Errorf("installed %q after the failures", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
+	"github.com/ferryhq/ferry/internal/http/mirror"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
@@ -132,7 +133,7 @@ func (p *Planner) mirrorLayer(ctx context.Context, it PlanItem, a *oci.Artifact,
 func mergeSums(file string, files map[string]string) error {
 	all := map[string]string{}
 	if data, err := os.ReadFile(file); err == nil {
-		if all, err = parseSums(data); err != nil {
+		if all, err = mirror.ParseSums(data); err != nil {
 			return fmt.Errorf("%s: %w", file, err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {

@@ -136,18 +136,50 @@ func (s *Store) CommitAll(ctx context.Context, items []Staged) ([]Record, []erro
 // error that stops the whole commit, if any, and whether the journal was
 // written (then the next Recover completes the commit whatever happens).
 func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, errs []error) (bool, error) {
-	label := func() string {
-		var keys []string
-		for _, it := range items {
-			keys = append(keys, it.Record.Key)
-		}
-		return strings.Join(keys, " ")
-	}
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("committing %s: %w", label(), err)
+		keys := make([]string, len(items))
+		for i, it := range items {
+			keys[i] = it.Record.Key
+		}
+		return false, fmt.Errorf("committing %s: %w", strings.Join(keys, " "), err)
 	}
-	// List and fsync every staging directory: outside the lock, in
-	// parallel.
+	files, err := syncStaged(items, errs)
+	if err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The state read below must include any interrupted commit.
+	if err := recoverJournals(s.StateDir, nil); err != nil {
+		return false, err
+	}
+	state, err := LoadState(s.StateDir)
+	if err != nil {
+		return false, err
+	}
+	cp := s.planAll(state, items, files, recs, errs)
+	if len(cp.parts) == 0 {
+		return false, nil
+	}
+	if s.crashed("planned") {
+		return false, errCrashed
+	}
+	if err := ctx.Err(); err != nil { // the last point where cancelling changes nothing
+		return false, fmt.Errorf("committing %s: %w", strings.Join(cp.keys, " "), err)
+	}
+	j, err := cp.newJournal()
+	if err != nil {
+		return false, err
+	}
+	return s.writeAndApply(j)
+}
+
+// syncStaged lists and fsyncs every staging directory of items, outside
+// the lock and in parallel, then the entries of .ferry-staging and of each
+// destination, once per destination, so that Recover finds the staged
+// files. It returns each item's files; an item that fails gets its error
+// in errs.
+func syncStaged(items []Staged, errs []error) ([][]File, error) {
 	var wg sync.WaitGroup
 	files := make([][]File, len(items))
 	for i, it := range items {
@@ -163,8 +195,6 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 		})
 	}
 	wg.Wait()
-	// The entries of .ferry-staging and of each destination, once per
-	// destination, so Recover finds the staged files.
 	dests := make(map[string]bool)
 	for i, it := range items {
 		if errs[i] == nil {
@@ -173,33 +203,38 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 	}
 	for _, d := range sortedKeys(dests) {
 		if err := fsutil.SyncDir(filepath.Join(d, stagingDirName)); err != nil {
-			return false, fmt.Errorf("committing: %w", err)
+			return nil, fmt.Errorf("committing: %w", err)
 		}
 		if err := fsutil.SyncDir(d); err != nil {
-			return false, fmt.Errorf("committing: %w", err)
+			return nil, fmt.Errorf("committing: %w", err)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// The state read below must include any interrupted commit.
-	if err := recoverJournals(s.StateDir, nil); err != nil {
-		return false, err
-	}
-	state, err := LoadState(s.StateDir)
-	if err != nil {
-		return false, err
-	}
-	next := state
-	var parts []journalPart
+	return files, nil
+}
+
+// commitPlan is what one commit of several artifacts changes: the journal
+// part of each, the state after all of them, and the previous versions'
+// files to remove.
+type commitPlan struct {
+	parts    []journalPart
+	keys     []string
+	next     *State
+	removals []removal
+}
+
+// planAll plans the commit of every item that has no error yet, against
+// state, each after the ones before it: an item the plan refuses gets its
+// error in errs; the others get their final record in recs.
+func (s *Store) planAll(state *State, items []Staged, files [][]File, recs []Record, errs []error) commitPlan {
+	cp := commitPlan{next: state}
 	var olds []Record
-	var keys []string
 	claimed := make(map[string]map[string]bool) // dir -> path -> is a directory
 	for i, it := range items {
 		if errs[i] != nil {
 			continue
 		}
 		rec := it.Record
-		if slices.Contains(keys, rec.Key) {
+		if slices.Contains(cp.keys, rec.Key) {
 			errs[i] = fmt.Errorf("committing %s: %w: given twice in one commit", rec.Key, ErrConflict)
 			continue
 		}
@@ -208,7 +243,7 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 		if rec.InstalledAt.IsZero() {
 			rec.InstalledAt = time.Now().UTC()
 		}
-		part, after, old, err := s.plan(next, rec, it.Staging, claimed[rec.Dir])
+		part, after, old, err := s.plan(cp.next, rec, it.Staging, claimed[rec.Dir])
 		if err != nil {
 			errs[i] = fmt.Errorf("committing %s: %w", rec.Key, err)
 			continue
@@ -219,41 +254,43 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 		for _, f := range rec.Files {
 			claimed[rec.Dir][f.Path] = f.IsDir()
 		}
-		next, recs[i] = after, rec
-		parts = append(parts, part)
-		keys = append(keys, rec.Key)
+		cp.next, recs[i] = after, rec
+		cp.parts = append(cp.parts, part)
+		cp.keys = append(cp.keys, rec.Key)
 		if old != nil {
 			olds = append(olds, *old)
 		}
 	}
-	if len(parts) == 0 {
-		return false, nil
-	}
 	// The previous versions' files that no record of the new state lists:
 	// computed against the final state, so a file one artifact of the set
 	// gives up and another takes over stays.
-	var removals []removal
 	for _, old := range olds {
-		removals = append(removals, orphans(next, old)...)
+		cp.removals = append(cp.removals, orphans(cp.next, old)...)
 	}
-	if s.crashed("planned") {
-		return false, errCrashed
-	}
-	if err := ctx.Err(); err != nil { // the last point where cancelling changes nothing
-		return false, fmt.Errorf("committing %s: %w", strings.Join(keys, " "), err)
-	}
-	j := &journal{Op: "install", Removals: removals, State: next}
-	if len(parts) == 1 {
-		// One artifact: the journal shares its staging directory's id.
-		p := parts[0]
+	return cp
+}
+
+// newJournal is the install journal of the plan. One artifact's journal
+// shares its staging directory's id; several get parts and an id of their
+// own.
+func (cp commitPlan) newJournal() (*journal, error) {
+	j := &journal{Op: "install", Removals: cp.removals, State: cp.next}
+	if len(cp.parts) == 1 {
+		p := cp.parts[0]
 		j.ID, j.Key, j.Dir, j.Staging, j.Mkdirs, j.Renames = p.id, p.Key, p.Dir, p.Staging, p.Mkdirs, p.Renames
-	} else {
-		if j.ID, err = newID(); err != nil {
-			return false, fmt.Errorf("committing: %w", err)
-		}
-		j.Key = strings.Join(keys, " ")
-		j.Parts = parts
+		return j, nil
 	}
+	id, err := newID()
+	if err != nil {
+		return nil, fmt.Errorf("committing: %w", err)
+	}
+	j.ID, j.Key, j.Parts = id, strings.Join(cp.keys, " "), cp.parts
+	return j, nil
+}
+
+// writeAndApply writes the journal (the commit point), then applies it;
+// it reports whether the journal was written.
+func (s *Store) writeAndApply(j *journal) (bool, error) {
 	if err := writeJournal(s.StateDir, j, s.crashAt); err != nil {
 		return false, fmt.Errorf("committing %s: %w", j.Key, err)
 	}
@@ -267,57 +304,6 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 		return true, fmt.Errorf("committing %s (the next run completes it): %w", j.Key, err)
 	}
 	return true, nil
-}
-
-// scanStaged lists what st contains and fsyncs its files and directories,
-// st's own directory included; not the directories that hold it.
-func scanStaged(st *Staging) ([]File, error) {
-	var files []File
-	dirs := []string{st.dir}
-	err := filepath.WalkDir(st.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == st.dir {
-			return nil
-		}
-		rel, err := filepath.Rel(st.dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.IsDir():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			files = append(files, File{Path: rel, Mode: fs.ModeDir | info.Mode().Perm()})
-			dirs = append(dirs, p)
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if err := syncFile(p); err != nil {
-				return err
-			}
-			files = append(files, File{Path: rel, Size: info.Size(), Mode: info.Mode().Perm()})
-		default:
-			return &UnsafeArchiveError{Entry: rel, Reason: "staged entry is neither a regular file nor a directory"}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := fsutil.SyncDir(dirs[i]); err != nil {
-			return nil, err
-		}
-	}
-	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	return files, nil
 }
 
 // plan computes what makes rec installed on top of state: the new state

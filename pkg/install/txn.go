@@ -1,15 +1,19 @@
 package install
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
 )
@@ -19,97 +23,35 @@ const (
 	journalDirName = "journal"
 )
 
-// Staging is a private directory, destDir/.ferry-staging/<id>, where an
-// artifact is unpacked before it is committed. It is on the destination's
-// file system, so committing is a series of atomic renames.
-type Staging struct {
-	dest string // absolute destination directory
-	id   string
-	dir  string // dest/.ferry-staging/id
+// errCrashed is returned when a test hook simulates a crash: the operation
+// stops where it is, without any cleanup, as a killed process would.
+var errCrashed = errors.New("simulated crash")
+
+// newID returns a unique, time-ordered identifier for a staging directory
+// and its journal.
+func newID() (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generating id: %w", err)
+	}
+	return fmt.Sprintf("%016x-%s", time.Now().UnixNano(), hex.EncodeToString(b[:])), nil
 }
 
-// Stage creates destDir (if needed) and a new staging directory inside it.
-// The caller must hold the state directory's Lock, and have called Recover
-// before (not after: Recover deletes staging directories that have no
-// journal). Several stagings may be in progress at once.
-func Stage(destDir string) (*Staging, error) {
-	dest, err := filepath.Abs(destDir)
-	if err != nil {
-		return nil, fmt.Errorf("staging: %w", err)
+// writeFileAtomic replaces dir/name with data (fsutil.ReplaceFileHooked).
+// When crash says so at step, it stops just before the rename, leaving the
+// temporary file as a killed process would; Recover removes it.
+func writeFileAtomic(dir, name string, data []byte, crash func(string) bool, step string) error {
+	write := func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
 	}
-	if err := mkdirAll(dest); err != nil {
-		return nil, fmt.Errorf("staging: %w", err)
-	}
-	id, err := newID()
-	if err != nil {
-		return nil, fmt.Errorf("staging: %w", err)
-	}
-	base := filepath.Join(dest, stagingDirName)
-	st := &Staging{dest: dest, id: id, dir: filepath.Join(base, id)}
-	// A concurrent Discard or commit may remove base when it is empty,
-	// between our Mkdir of base and of st.dir: then try again.
-	for range 10 {
-		if err := os.Mkdir(base, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("staging: %w", err)
-		}
-		if fi, err := os.Lstat(base); err != nil {
-			continue
-		} else if !fi.IsDir() {
-			return nil, fmt.Errorf("staging: %w: %s is not a directory", ErrConflict, base)
-		}
-		err := os.Mkdir(st.dir, dirMode)
-		if err == nil {
-			return st, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("staging: %w", err)
-		}
-	}
-	return nil, fmt.Errorf("staging: %s keeps disappearing", base)
-}
-
-// mkdirAll is os.MkdirAll with the directories it creates set to 0755
-// whatever the umask.
-func mkdirAll(dir string) error {
-	fi, err := os.Stat(dir)
-	if err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("%w: %s is not a directory", ErrConflict, dir)
+	return fsutil.ReplaceFileHooked(filepath.Join(dir, name), 0o644, write, func() error {
+		if crash != nil && crash(step) {
+			return errCrashed
 		}
 		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if parent := filepath.Dir(dir); parent != dir {
-		if err := mkdirAll(parent); err != nil {
-			return err
-		}
-	}
-	if err := os.Mkdir(dir, dirMode); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return nil // created concurrently
-		}
-		return err
-	}
-	return os.Chmod(dir, dirMode)
+	})
 }
-
-// Dir returns the staging directory to unpack into.
-func (st *Staging) Dir() string { return st.dir }
-
-// Discard removes the staging directory, and .ferry-staging if it is then
-// empty.
-func (st *Staging) Discard() error {
-	if err := os.RemoveAll(st.dir); err != nil {
-		return fmt.Errorf("discarding staging directory: %w", err)
-	}
-	_ = os.Remove(filepath.Dir(st.dir)) // fails while other staging directories exist
-	return nil
-}
-
-// rel is the staging directory relative to the destination.
-func (st *Staging) rel() string { return stagingDirName + "/" + st.id }
 
 // journal is <stateDir>/journal/<id>.json: everything needed to finish a
 // commit after a crash. Applying it is idempotent.
@@ -349,7 +291,7 @@ func syncDirsIn(dir string, rels []string) error {
 	}
 	defer root.Close()
 	for _, d := range rels {
-		if err := syncRootDir(root, filepath.FromSlash(d)); err != nil {
+		if err := fsutil.SyncDirIn(root, filepath.FromSlash(d)); err != nil {
 			return err
 		}
 	}
@@ -461,7 +403,7 @@ func removeOld(removals []removal, crashed func(string) bool) error {
 		if err != nil || root == nil {
 			return err
 		}
-		if err := syncRootDir(root, filepath.FromSlash(k.dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsutil.SyncDirIn(root, filepath.FromSlash(k.dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
@@ -493,97 +435,6 @@ func cleanStaging(dir, rel string) error {
 			return nil // other staging directories remain
 		}
 		return fmt.Errorf("removing staging directory: %w", err)
-	}
-	return nil
-}
-
-// Recover finishes or undoes whatever an interrupted operation left behind.
-// Call it right after Lock, before staging anything: it deletes every
-// staging directory it finds, including those of work in progress. (Store
-// commits roll journals forward themselves, but leave staging alone.)
-//
-// Every journal in <stateDir>/journal is rolled forward (renames whose
-// staged file is gone were already done; then the state is written, old
-// files removed, staging and journal deleted). Then every .ferry-staging
-// directory in the recorded destination directories and in dirs is
-// removed: without a journal, staged files were never committed and the
-// previous version is intact. Leftover temporary files in stateDir go too.
-func Recover(stateDir string, dirs ...string) error {
-	return recoverState(stateDir, dirs, nil)
-}
-
-func recoverState(stateDir string, dirs []string, crash func(string) bool) error {
-	if err := recoverJournals(stateDir, crash); err != nil {
-		return err
-	}
-	state, err := LoadState(stateDir)
-	if err != nil {
-		return err
-	}
-	all := make(map[string]bool)
-	for _, r := range state.Artifacts {
-		all[r.Dir] = true
-	}
-	for _, d := range dirs {
-		abs, err := filepath.Abs(d)
-		if err != nil {
-			return fmt.Errorf("recovering: %w", err)
-		}
-		all[abs] = true
-	}
-	for _, d := range sortedKeys(all) {
-		if err := cleanStaging(d, stagingDirName); err != nil {
-			return fmt.Errorf("recovering %s: %w", d, err)
-		}
-	}
-	return nil
-}
-
-func recoverJournals(stateDir string, crash func(string) bool) error {
-	if err := removeTemps(stateDir); err != nil {
-		return fmt.Errorf("recovering: %w", err)
-	}
-	jdir := filepath.Join(stateDir, journalDirName)
-	if err := removeTemps(jdir); err != nil {
-		return fmt.Errorf("recovering: %w", err)
-	}
-	entries, err := os.ReadDir(jdir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("recovering: %w", err)
-	}
-	for _, e := range entries { // ReadDir sorts by name: ids are time-ordered
-		if !strings.HasSuffix(e.Name(), ".json") || isTemp(e.Name()) {
-			continue
-		}
-		p := filepath.Join(jdir, e.Name())
-		j, err := readJournal(p)
-		if err != nil {
-			return fmt.Errorf("recovering: %w", err)
-		}
-		if err := apply(stateDir, j, crash); err != nil {
-			return fmt.Errorf("recovering %s: %w", p, err)
-		}
-	}
-	return nil
-}
-
-func removeTemps(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if isTemp(e.Name()) && e.Type().IsRegular() {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
 	}
 	return nil
 }

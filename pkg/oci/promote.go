@@ -89,109 +89,151 @@ func (c *Client) Promote(ctx context.Context, src, dst Location, req PromoteRequ
 			Name: CheckDigest, Subject: desc.Digest.String(), Detail: "expected " + req.Expected.String(),
 		}}}
 	}
-	res := &PromoteResult{Digest: desc.Digest, MediaType: desc.MediaType, Size: desc.Size, Copied: []string{}, Tags: []string{}, Retagged: []string{}}
-	version, err := c.promoteVersion(ctx, src, root, req)
+	pr := &promotion{src: src, dst: dst, srcRepo: srcRepo, dstRepo: dstRepo, desc: desc, res: &PromoteResult{
+		Digest: desc.Digest, MediaType: desc.MediaType, Size: desc.Size, Copied: []string{}, Tags: []string{}, Retagged: []string{},
+	}}
+	if pr.res.Version, err = c.promoteVersion(ctx, src, root, req); err != nil {
+		return nil, err
+	}
+	opts := pr.copyOptions(req.Concurrency)
+	if err := oras.ExtendedCopyGraph(ctx, srcRepo, dstRepo, desc, opts); err != nil {
+		return nil, fmt.Errorf("copying %s@%s to %s: %w", src, desc.Digest, dst, classifyCopy(src, dst, err))
+	}
+	if err := pr.copyCosignTags(ctx, opts.CopyGraphOptions); err != nil {
+		return nil, err
+	}
+	tags, err := c.promoteTags(ctx, dst, pr.res.Version, req.FloatingTags)
 	if err != nil {
 		return nil, err
 	}
-	res.Version = version
+	for _, t := range tags {
+		if err := pr.tag(ctx, pr.desc, t, &pr.res.Tags); err != nil {
+			return nil, err
+		}
+	}
+	if err := pr.checkDestination(ctx); err != nil {
+		return nil, err
+	}
+	return pr.res, nil
+}
 
-	var mu sync.Mutex
+// promotion is one Promote under way: the two repositories, the root's
+// descriptor, and the result it fills.
+type promotion struct {
+	src, dst         Location
+	srcRepo, dstRepo *remote.Repository
+	desc             ocispec.Descriptor
+	mu               sync.Mutex // guards res while the copy runs
+	res              *PromoteResult
+}
+
+// copyOptions records what the copy does in the result, and carries the
+// root's referrers (the source's predecessors) along.
+func (pr *promotion) copyOptions(concurrency int) oras.ExtendedCopyGraphOptions {
 	opts := oras.ExtendedCopyGraphOptions{CopyGraphOptions: oras.CopyGraphOptions{
-		Concurrency: req.Concurrency,
+		Concurrency: concurrency,
 		PostCopy: func(_ context.Context, d ocispec.Descriptor) error {
-			mu.Lock()
-			res.Copied = append(res.Copied, d.Digest.String())
-			mu.Unlock()
+			pr.mu.Lock()
+			pr.res.Copied = append(pr.res.Copied, d.Digest.String())
+			pr.mu.Unlock()
 			return nil
 		},
 		OnCopySkipped: func(_ context.Context, d ocispec.Descriptor) error {
-			mu.Lock()
-			res.Skipped++
-			mu.Unlock()
+			pr.mu.Lock()
+			pr.res.Skipped++
+			pr.mu.Unlock()
 			return nil
 		},
 	}}
 	opts.FindPredecessors = func(ctx context.Context, _ content.ReadOnlyGraphStorage, d ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-		preds, err := srcRepo.Predecessors(ctx, d)
-		if err != nil && !errors.Is(classify(src.Registry, err), ErrNotFound) {
+		preds, err := pr.srcRepo.Predecessors(ctx, d)
+		if err != nil && !errors.Is(classify(pr.src.Registry, err), ErrNotFound) {
 			return nil, err
 		}
-		mu.Lock()
+		pr.mu.Lock()
 		for _, p := range preds {
-			res.Referrers = append(res.Referrers, p.Digest.String())
+			pr.res.Referrers = append(pr.res.Referrers, p.Digest.String())
 		}
-		mu.Unlock()
+		pr.mu.Unlock()
 		return preds, nil
 	}
-	if err := oras.ExtendedCopyGraph(ctx, srcRepo, dstRepo, desc, opts); err != nil {
-		return nil, fmt.Errorf("copying %s@%s to %s: %w", src, desc.Digest, dst, classifyCopy(src, dst, err))
-	}
+	return opts
+}
 
-	// cosign's tag scheme: signatures that are not referrers.
+// copyCosignTags copies the signatures, attestations and SBOM stored under
+// cosign's tag scheme (not referrers), with their tags.
+func (pr *promotion) copyCosignTags(ctx context.Context, opts oras.CopyGraphOptions) error {
 	for _, suffix := range cosignTagSuffixes {
-		tag := CosignTag(desc.Digest, suffix)
-		sd, err := srcRepo.Resolve(ctx, tag)
+		tag := CosignTag(pr.desc.Digest, suffix)
+		sd, err := pr.srcRepo.Resolve(ctx, tag)
 		if err != nil {
-			if errors.Is(classify(src.Registry, err), ErrNotFound) {
+			if errors.Is(classify(pr.src.Registry, err), ErrNotFound) {
 				continue
 			}
-			return nil, fmt.Errorf("looking up %s:%s: %w", src, tag, classify(src.Registry, err))
+			return fmt.Errorf("looking up %s:%s: %w", pr.src, tag, classify(pr.src.Registry, err))
 		}
-		if err := oras.CopyGraph(ctx, srcRepo, dstRepo, sd, opts.CopyGraphOptions); err != nil {
-			return nil, fmt.Errorf("copying %s:%s to %s: %w", src, tag, dst, classifyCopy(src, dst, err))
+		if err := oras.CopyGraph(ctx, pr.srcRepo, pr.dstRepo, sd, opts); err != nil {
+			return fmt.Errorf("copying %s:%s to %s: %w", pr.src, tag, pr.dst, classifyCopy(pr.src, pr.dst, err))
 		}
-		moved, err := tagIfNeeded(ctx, dstRepo, sd, tag)
-		if err != nil {
-			return nil, fmt.Errorf("tagging %s:%s: %w", dst, tag, classify(dst.Registry, err))
+		if err := pr.tag(ctx, sd, tag, &pr.res.CosignTags); err != nil {
+			return err
 		}
-		if moved {
-			res.Retagged = append(res.Retagged, tag)
-		}
-		res.CosignTags = append(res.CosignTags, tag)
 	}
+	return nil
+}
 
-	var tags []string
-	if version != "" {
-		tags = append(tags, version)
-		if req.FloatingTags {
-			v, err := semver.StrictNewVersion(strings.TrimPrefix(version, "v"))
-			if err != nil {
-				return nil, fmt.Errorf("floating tags need a strict semver version, not %q", version)
-			}
-			existing, err := c.Tags(ctx, dst)
-			if err != nil && !IsNotFound(err) {
-				return nil, err
-			}
-			tags = append(tags, floatingTags(v, existing)...)
-		}
-	}
-	for _, t := range tags {
-		moved, err := tagIfNeeded(ctx, dstRepo, desc, t)
-		if err != nil {
-			return nil, fmt.Errorf("tagging %s:%s: %w", dst, t, classify(dst.Registry, err))
-		}
-		if moved {
-			res.Retagged = append(res.Retagged, t)
-		}
-		res.Tags = append(res.Tags, t)
-	}
-
-	// The destination must now serve the same digest.
-	check := desc.Digest.String()
-	if version != "" {
-		check = version
-	}
-	got, err := dstRepo.Resolve(ctx, check)
+// tag points tag at desc in the destination unless it already does,
+// recording it in list and, when this run wrote it, in Retagged.
+func (pr *promotion) tag(ctx context.Context, desc ocispec.Descriptor, tag string, list *[]string) error {
+	moved, err := tagIfNeeded(ctx, pr.dstRepo, desc, tag)
 	if err != nil {
-		return nil, fmt.Errorf("checking %s:%s after the copy: %w", dst, check, classify(dst.Registry, err))
+		return fmt.Errorf("tagging %s:%s: %w", pr.dst, tag, classify(pr.dst.Registry, err))
 	}
-	if got.Digest != desc.Digest {
-		return nil, &VerificationError{Ref: dst.String() + refSep(check) + check, Failed: []Check{{
-			Name: CheckDigest, Subject: got.Digest.String(), Detail: "the destination resolves to another digest than the source's " + desc.Digest.String(),
+	if moved {
+		pr.res.Retagged = append(pr.res.Retagged, tag)
+	}
+	*list = append(*list, tag)
+	return nil
+}
+
+// promoteTags lists the tags a promotion sets in dst: the version and,
+// when asked, the floating X.Y and X that no higher version holds there.
+func (c *Client) promoteTags(ctx context.Context, dst Location, version string, floating bool) ([]string, error) {
+	if version == "" {
+		return nil, nil
+	}
+	tags := []string{version}
+	if !floating {
+		return tags, nil
+	}
+	v, err := semver.StrictNewVersion(strings.TrimPrefix(version, "v"))
+	if err != nil {
+		return nil, fmt.Errorf("floating tags need a strict semver version, not %q", version)
+	}
+	existing, err := c.Tags(ctx, dst)
+	if err != nil && !IsNotFound(err) {
+		return nil, err
+	}
+	return append(tags, floatingTags(v, existing)...), nil
+}
+
+// checkDestination checks that the destination now resolves the version
+// tag (or, without one, the digest) to the source's digest.
+func (pr *promotion) checkDestination(ctx context.Context) error {
+	check := pr.desc.Digest.String()
+	if pr.res.Version != "" {
+		check = pr.res.Version
+	}
+	got, err := pr.dstRepo.Resolve(ctx, check)
+	if err != nil {
+		return fmt.Errorf("checking %s:%s after the copy: %w", pr.dst, check, classify(pr.dst.Registry, err))
+	}
+	if got.Digest != pr.desc.Digest {
+		return &VerificationError{Ref: pr.dst.String() + refSep(check) + check, Failed: []Check{{
+			Name: CheckDigest, Subject: got.Digest.String(), Detail: "the destination resolves to another digest than the source's " + pr.desc.Digest.String(),
 		}}}
 	}
-	return res, nil
+	return nil
 }
 
 // tagIfNeeded points tag at desc unless it already does; it reports

@@ -175,70 +175,111 @@ func (c *Client) Verify(ctx context.Context, loc Location, req VerifyRequest) (*
 	rep.Digest, rep.MediaType = root.Descriptor.Digest, root.Descriptor.MediaType
 	rep.add(Check{Name: CheckResolve, Subject: req.Reference, OK: true, Detail: "resolves to " + root.Descriptor.Digest.String()})
 	if req.Expected != "" {
-		ck := Check{Name: CheckDigest, Subject: root.Descriptor.Digest.String(), OK: req.Expected == root.Descriptor.Digest}
-		from := ""
-		if req.ExpectedFrom != "" {
-			from = " (" + req.ExpectedFrom + ")"
-		}
-		if ck.OK {
-			ck.Detail = "equals the expected digest" + from
-		} else {
-			ck.Detail = fmt.Sprintf("expected %s%s", req.Expected, from)
-		}
-		rep.add(ck)
+		rep.add(expectedCheck(root.Descriptor.Digest, req))
 	}
 	rep.add(Check{Name: CheckManifest, Subject: root.Descriptor.Digest.String(), OK: true, Detail: fmt.Sprintf("%s, %d bytes, matches its digest", root.Descriptor.MediaType, len(root.raw))})
 
-	manifestStore, err := c.manifestFetcher(ctx, loc)
-	if err != nil {
+	manifests, ok, err := c.verifyManifests(ctx, loc, root, rep)
+	if err != nil || !ok {
 		return rep, err
 	}
-	var manifests []ocispec.Manifest
+	if err := c.verifyBlobs(ctx, loc, manifests, rep); err != nil {
+		return rep, err
+	}
+	rep.add(checkMediaTypes(root, manifests, req.Type, rep))
+
+	if req.Signature != nil {
+		checks, err := req.Signature.VerifySignature(ctx, c, loc, root.Descriptor)
+		if err != nil {
+			return rep, err
+		}
+		rep.Checks = append(rep.Checks, checks...)
+	}
+	return rep, nil
+}
+
+// expectedCheck compares the root's digest with the one the request
+// expects.
+func expectedCheck(got digest.Digest, req VerifyRequest) Check {
+	ck := Check{Name: CheckDigest, Subject: got.String(), OK: req.Expected == got}
+	from := ""
+	if req.ExpectedFrom != "" {
+		from = " (" + req.ExpectedFrom + ")"
+	}
+	if ck.OK {
+		ck.Detail = "equals the expected digest" + from
+	} else {
+		ck.Detail = fmt.Sprintf("expected %s%s", req.Expected, from)
+	}
+	return ck
+}
+
+// verifyManifests parses the root (a manifest, or an image index whose
+// manifests it fetches and checks) and returns the manifests. ok is false
+// when the root itself cannot be read as either: the report says why and
+// nothing further can be checked.
+func (c *Client) verifyManifests(ctx context.Context, loc Location, root *Root, rep *VerifyReport) (manifests []ocispec.Manifest, ok bool, err error) {
+	manifestStore, err := c.manifestFetcher(ctx, loc)
+	if err != nil {
+		return nil, false, err
+	}
 	switch root.Descriptor.MediaType {
 	case ocispec.MediaTypeImageManifest:
 		var m ocispec.Manifest
 		if err := json.Unmarshal(root.raw, &m); err != nil {
 			rep.add(Check{Name: CheckManifest, Subject: root.Descriptor.Digest.String(), Detail: "does not parse: " + err.Error()})
-			return rep, nil
+			return nil, false, nil
 		}
-		manifests = append(manifests, m)
+		return []ocispec.Manifest{m}, true, nil
 	case ocispec.MediaTypeImageIndex:
 		var idx ocispec.Index
 		if err := json.Unmarshal(root.raw, &idx); err != nil {
 			rep.add(Check{Name: CheckManifest, Subject: root.Descriptor.Digest.String(), Detail: "does not parse: " + err.Error()})
-			return rep, nil
+			return nil, false, nil
 		}
 		if len(idx.Manifests) == 0 {
 			rep.add(Check{Name: CheckMediaTypes, Subject: root.Descriptor.Digest.String(), Detail: "the image index lists no manifest"})
 		}
 		for _, d := range idx.Manifests {
-			if d.Platform != nil {
-				rep.Platforms = append(rep.Platforms, d.Platform.OS+"/"+d.Platform.Architecture)
-			}
-			raw, err := fetchAll(ctx, manifestStore, d, maxManifestBytes)
-			if err != nil {
-				rep.add(blobFailure(CheckManifest, d, classify(loc.Registry, err)))
-				continue
-			}
-			var m ocispec.Manifest
-			if err := json.Unmarshal(raw, &m); err != nil {
-				rep.add(Check{Name: CheckManifest, Subject: d.Digest.String(), Detail: "does not parse: " + err.Error()})
-				continue
-			}
-			rep.add(Check{Name: CheckManifest, Subject: d.Digest.String(), OK: true, Detail: fmt.Sprintf("%s %s, %d bytes, matches its digest", platformOf(d), d.MediaType, len(raw))})
-			manifests = append(manifests, m)
-			if d.MediaType != ocispec.MediaTypeImageManifest {
-				rep.add(Check{Name: CheckMediaTypes, Subject: d.Digest.String(), Detail: fmt.Sprintf("index entry has media type %q, want %q", d.MediaType, ocispec.MediaTypeImageManifest)})
-			}
-			if d.Platform == nil {
-				rep.add(Check{Name: CheckMediaTypes, Subject: d.Digest.String(), Detail: "index entry has no platform"})
+			if m, ok := verifyIndexEntry(ctx, loc, manifestStore, d, rep); ok {
+				manifests = append(manifests, m)
 			}
 		}
-	default:
-		rep.add(Check{Name: CheckMediaTypes, Subject: root.Descriptor.Digest.String(), Detail: fmt.Sprintf("media type %q is neither an OCI manifest nor an index", root.Descriptor.MediaType)})
-		return rep, nil
+		return manifests, true, nil
 	}
+	rep.add(Check{Name: CheckMediaTypes, Subject: root.Descriptor.Digest.String(), Detail: fmt.Sprintf("media type %q is neither an OCI manifest nor an index", root.Descriptor.MediaType)})
+	return nil, false, nil
+}
 
+// verifyIndexEntry fetches and parses the manifest an image index entry
+// names, and checks the entry's media type and platform.
+func verifyIndexEntry(ctx context.Context, loc Location, manifestStore content.Fetcher, d ocispec.Descriptor, rep *VerifyReport) (ocispec.Manifest, bool) {
+	if d.Platform != nil {
+		rep.Platforms = append(rep.Platforms, d.Platform.OS+"/"+d.Platform.Architecture)
+	}
+	raw, err := fetchAll(ctx, manifestStore, d, maxManifestBytes)
+	if err != nil {
+		rep.add(blobFailure(CheckManifest, d, classify(loc.Registry, err)))
+		return ocispec.Manifest{}, false
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		rep.add(Check{Name: CheckManifest, Subject: d.Digest.String(), Detail: "does not parse: " + err.Error()})
+		return ocispec.Manifest{}, false
+	}
+	rep.add(Check{Name: CheckManifest, Subject: d.Digest.String(), OK: true, Detail: fmt.Sprintf("%s %s, %d bytes, matches its digest", platformOf(d), d.MediaType, len(raw))})
+	if d.MediaType != ocispec.MediaTypeImageManifest {
+		rep.add(Check{Name: CheckMediaTypes, Subject: d.Digest.String(), Detail: fmt.Sprintf("index entry has media type %q, want %q", d.MediaType, ocispec.MediaTypeImageManifest)})
+	}
+	if d.Platform == nil {
+		rep.add(Check{Name: CheckMediaTypes, Subject: d.Digest.String(), Detail: "index entry has no platform"})
+	}
+	return m, true
+}
+
+// verifyBlobs hashes every config and layer the manifests name, once each,
+// and reads the version from the first config that has one.
+func (c *Client) verifyBlobs(ctx context.Context, loc Location, manifests []ocispec.Manifest, rep *VerifyReport) error {
 	seen := map[digest.Digest]bool{}
 	for _, m := range manifests {
 		for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
@@ -249,7 +290,7 @@ func (c *Client) Verify(ctx context.Context, loc Location, req VerifyRequest) (*
 			n, raw, err := c.hashBlob(ctx, loc, d)
 			if err != nil {
 				if ctx.Err() != nil {
-					return rep, ctx.Err()
+					return ctx.Err()
 				}
 				rep.add(blobFailure(CheckBlob, d, err))
 				continue
@@ -265,16 +306,7 @@ func (c *Client) Verify(ctx context.Context, loc Location, req VerifyRequest) (*
 			}
 		}
 	}
-	rep.add(checkMediaTypes(root, manifests, req.Type, rep))
-
-	if req.Signature != nil {
-		checks, err := req.Signature.VerifySignature(ctx, c, loc, root.Descriptor)
-		if err != nil {
-			return rep, err
-		}
-		rep.Checks = append(rep.Checks, checks...)
-	}
-	return rep, nil
+	return nil
 }
 
 func platformOf(d ocispec.Descriptor) string {
