@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -524,8 +525,10 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	var visit func(name string, match func(*semver.Version) bool)
-	visit = func(name string, match func(*semver.Version) bool) {
+	// floating is, for a dependency, the tag most likely to name the
+	// highest version in its range (its major version); "" for a want.
+	var visit func(name string, match func(*semver.Version) bool, floating string)
+	visit = func(name string, match func(*semver.Version) bool, floating string) {
 		mu.Lock()
 		if seen[name] {
 			mu.Unlock()
@@ -533,6 +536,17 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 		}
 		seen[name] = true
 		mu.Unlock()
+		if floating != "" {
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				p.speculate(ctx, name, floating)
+			})
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -546,15 +560,53 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 			for _, d := range deps {
 				if min, err := semver.NewVersion(d.Version); err == nil {
 					c, _ := semver.NewConstraint(DependencyRange(min))
-					visit(d.Name, c.Check)
+					visit(d.Name, c.Check, strconv.FormatUint(min.Major(), 10))
 				}
 			}
 		}()
 	}
 	for _, w := range wants {
-		visit(w.Name, w.Match)
+		visit(w.Name, w.Match, "")
 	}
 	wg.Wait()
+}
+
+// speculate resolves, while a dependency's tags are being listed, what
+// its floating major tag (floating, e.g. "0" for a dependency on 0.7.0)
+// points at: the manifest and, for an image index, the platform manifest.
+// The highest version in the dependency's range is most often what that
+// tag names, and the planner's caches are keyed by digest: when the
+// version tag the solver then asks for points at the same digest, its
+// platform manifest is already here (or on its way), so the version tag's
+// manifest request overlaps the platform manifest's instead of preceding
+// it, and the dependency costs one sequential round trip less. Only
+// manifests are fetched here, never a config or a layer: the config and
+// the layer of the version picked are fetched (and prefetched) once its
+// version tag is known to point at this digest, so a floating tag that
+// names another version (stale, or out of range) costs one or two
+// manifest requests and downloads nothing the plan does not contain.
+// Skipped for what is installed (its recorded manifest usually needs no
+// request at all) and for pinned, exact and layout references. Errors are
+// dropped: the version tag's own requests report them.
+func (p *Planner) speculate(ctx context.Context, name, floating string) {
+	n := p.node(name)
+	if n == nil || n.pinned != nil || n.exact != "" || n.loc.IsLayout() {
+		return
+	}
+	if p.State != nil {
+		if _, ok := p.State.Get(n.loc.String()); ok {
+			return
+		}
+	}
+	chs := p.channelsOf(n)
+	if len(chs) == 0 || chs[0].URL != "" || chs[0].Location.IsLayout() {
+		return
+	}
+	root, err := p.Resolver.Client.FetchRoot(ctx, chs[0].Location, floating)
+	if err != nil {
+		return
+	}
+	_, _ = p.artifact(ctx, root, chs)
 }
 
 // warmOne fetches the tags of name and the config of its best version, and
