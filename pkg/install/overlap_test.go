@@ -233,3 +233,101 @@ func TestDependencyOverlapResolutionFails(t *testing.T) {
 		t.Error("a state was written")
 	}
 }
+
+// A rules file named after a plugin of the index (p-rules and p, as
+// k8saudit-rules and k8saudit) has that plugin's tags listed and its
+// highest version's manifest fetched while the rules' own config, which
+// names the dependency, is still on its way: here the config is held
+// until both were asked for, which a planner that waits for the config
+// never does.
+func TestLikelyPluginWarmedBeforeTheConfig(t *testing.T) {
+	f := newOverlapFixture(t, "")
+	f.entries[0].Name = "p-rules"
+	var cfgDigest string
+	for d, l := range f.blobs {
+		if l == "r 1.0.0 config" {
+			cfgDigest = d
+		}
+	}
+	tagsAsked, manifestAsked := make(chan struct{}), make(chan struct{})
+	var tagsOnce, manifestOnce sync.Once
+	overlapped := make(chan bool, 1)
+	f.reg.SetFault(func(w http.ResponseWriter, req *http.Request) bool {
+		path := req.URL.Path
+		switch {
+		case strings.HasSuffix(path, f.plugin.Repository+"/tags/list"):
+			tagsOnce.Do(func() { close(tagsAsked) })
+		case strings.HasSuffix(path, f.plugin.Repository+"/manifests/0.7.1"):
+			manifestOnce.Do(func() { close(manifestAsked) })
+		case strings.HasSuffix(path, "/blobs/"+cfgDigest):
+			timeout := time.After(10 * time.Second)
+			for _, ch := range []chan struct{}{tagsAsked, manifestAsked} {
+				select {
+				case <-ch:
+				case <-timeout:
+					overlapped <- false
+					return false
+				}
+			}
+			overlapped <- true
+		}
+		return false
+	})
+	f.reg.Reset()
+	results, err := f.installer().Install(context.Background(), []string{"p-rules:1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[0].Name != "p" || results[0].Version != "0.7.1" || results[1].Name != "p-rules" {
+		t.Fatalf("results: %+v", results)
+	}
+	if ok := <-overlapped; !ok {
+		t.Error("the plugin's tags and manifest were asked for only after the rules' config was answered")
+	}
+	got := f.fetched()
+	for _, want := range []string{"r 1.0.0 config", "r 1.0.0 layer", "p 0.7.1 config", "p 0.7.1 linux/amd64 layer"} {
+		delete(got, want)
+	}
+	if len(got) > 0 {
+		t.Errorf("fetched blobs the plan does not contain: %v", got)
+	}
+	// Known early, its floating tag is not guessed as well.
+	for _, r := range f.reg.Requests() {
+		if strings.HasSuffix(r.Path, f.plugin.Repository+"/manifests/0") {
+			t.Errorf("floating tag looked up: %v", r)
+		}
+	}
+}
+
+// A rules file named after a plugin it does not depend on: the guess
+// lists the plugin's tags and resolves its manifests, and nothing of it
+// is downloaded or installed.
+func TestLikelyPluginWrongGuess(t *testing.T) {
+	f := newOverlapFixture(t, "")
+	lone := oci.Location{Registry: f.reg.Host, Repository: "acme/rules/lone"}
+	files := []oci.LayerFile{{Path: writeTemp(t, "lone.yaml", "- rule: lone\n")}}
+	if _, err := f.client.Push(context.Background(), lone, oci.PushRequest{Type: oci.TypeRulesfile, Config: oci.Config{Name: "p-rules", Version: "1.0.0"}, Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	f.label(t, lone, "lone", "1.0.0", "")
+	f.entries = append(f.entries, index.Entry{Name: "p-rules", Type: "rulesfile", Registry: lone.Registry, Repository: lone.Repository})
+	f.reg.Reset()
+	results, err := f.installer().Install(context.Background(), []string{"p-rules:1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].Name != "p-rules" {
+		t.Fatalf("results: %+v", results)
+	}
+	if f.reg.Count(http.MethodGet, f.plugin.Repository+"/tags/list") != 1 {
+		t.Errorf("the likely plugin's tags were not listed once: %v", f.reg.Requests())
+	}
+	for l := range f.fetched() {
+		if strings.HasPrefix(l, "p ") || strings.HasPrefix(l, "sha256:") {
+			t.Errorf("fetched %s", l)
+		}
+	}
+	if entries, err := os.ReadDir(f.dirs[oci.TypePlugin]); err == nil && len(entries) > 0 {
+		t.Errorf("plugins dir holds %v", entries)
+	}
+}

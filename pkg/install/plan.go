@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -525,6 +526,7 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[string]bool{}
+	guessed := map[string]bool{} // warmed by prewarm: no floating tag to guess
 	// floating is, for a dependency, the tag most likely to name the
 	// highest version in its range (its major version); "" for a want.
 	var visit func(name string, match func(*semver.Version) bool, floating string)
@@ -535,6 +537,9 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 			return
 		}
 		seen[name] = true
+		if guessed[name] {
+			floating = ""
+		}
 		mu.Unlock()
 		if floating != "" {
 			wg.Go(func() {
@@ -565,10 +570,97 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 			}
 		}()
 	}
+	// Plugins that the wanted rules files most likely depend on, warmed
+	// before the configs that name them arrive; known, the floating tag
+	// need not be guessed.
+	for _, w := range wants {
+		if dep := p.likelyPlugin(w.Name); dep != "" {
+			mu.Lock()
+			guessed[dep] = true
+			mu.Unlock()
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				p.prewarm(ctx, dep)
+			})
+		}
+	}
 	for _, w := range wants {
 		visit(w.Name, w.Match, "")
 	}
 	wg.Wait()
+}
+
+// likelyPlugin returns the plugin that the rules file name most likely
+// depends on, by Falco's naming (k8saudit-rules goes with the k8saudit
+// plugin, cloudtrail-rules with cloudtrail), when the index lists it and
+// it is neither asked for nor installed; else "". Its node is created as
+// the dependency's would be (the same index lookup).
+func (p *Planner) likelyPlugin(name string) string {
+	if !p.ResolveDeps {
+		return ""
+	}
+	n := p.node(name)
+	base, ok := strings.CutSuffix(name, "-rules")
+	if n == nil || n.entry == nil || n.entry.Type != oci.TypeRulesfile || !ok || base == "" || p.node(base) != nil {
+		return ""
+	}
+	entry, _, err := p.Resolver.Indexes.LookupDependency(n.index, base)
+	if err != nil || entry.Type != oci.TypePlugin {
+		return ""
+	}
+	if p.State != nil {
+		if _, installed := p.State.Get(oci.Location{Registry: entry.Registry, Repository: entry.Repository}.String()); installed {
+			return ""
+		}
+	}
+	dep, err := p.depNode(n, base)
+	if err != nil || hasHTTP(dep) || dep.loc.IsLayout() {
+		return ""
+	}
+	return base
+}
+
+// prewarm lists the tags of a likely dependency (likelyPlugin) while its
+// dependent's manifest and config are fetched, then resolves its highest
+// stable version tag: that manifest and, for an image index, the platform
+// manifest. These are what the planner asks for once the config names the
+// dependency and its highest version in range is that one, so the
+// dependency's chain (tags, index, platform manifest, blobs) starts two
+// round trips earlier. Nothing else is fetched: no config, no layer,
+// until the plan needs them. A wrong guess costs a tag list and a
+// manifest or two. Errors are dropped; the plan meets them again if the
+// dependency is real.
+func (p *Planner) prewarm(ctx context.Context, name string) {
+	vs, err := p.Versions(ctx, name)
+	if err != nil {
+		return
+	}
+	var best *semver.Version
+	for _, v := range vs {
+		if v.Prerelease() == "" && (best == nil || v.GreaterThan(best)) {
+			best = v
+		}
+	}
+	if best == nil {
+		return
+	}
+	n := p.node(name)
+	p.mu.Lock()
+	tag := n.tagOf[best.String()]
+	p.mu.Unlock()
+	if tag == "" {
+		return
+	}
+	root, err := p.fetchedRoot(ctx, n, tag)
+	if err != nil {
+		return
+	}
+	_, _ = p.artifact(ctx, root, p.channelsOf(n))
 }
 
 // speculate resolves, while a dependency's tags are being listed, what
