@@ -62,10 +62,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRulesRequirements$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/oci/
 	$(GO) test -run '^$$' -fuzz '^FuzzDriverFileName$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./pkg/driver/
 
-# Go benchmarks of the hot paths, then the end-to-end table (scripts/bench;
-# RUNS, LARGE_MB, SMALL and TAGS tune it).
+# Go benchmarks of the hot paths (GOBENCH selects them), then the
+# end-to-end table (scripts/bench, with the BIG_INDEX-entry index case of
+# scripts/bench-bigindex in it; RUNS, LARGE_MB, SMALL, TAGS, GROUP,
+# FOLLOWERS, BIG_INDEX and the others in its header tune it).
+GOBENCH ?= .
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+	$(GO) test -run '^$$' -bench '$(GOBENCH)' -benchmem ./pkg/...
 	./scripts/bench
 
 # Crash and concurrency soak (not part of test): kill -9 ferry at random

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -524,15 +526,32 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	var visit func(name string, match func(*semver.Version) bool)
-	visit = func(name string, match func(*semver.Version) bool) {
+	guessed := map[string]bool{} // warmed by prewarm: no floating tag to guess
+	// floating is, for a dependency, the tag most likely to name the
+	// highest version in its range (its major version); "" for a want.
+	var visit func(name string, match func(*semver.Version) bool, floating string)
+	visit = func(name string, match func(*semver.Version) bool, floating string) {
 		mu.Lock()
 		if seen[name] {
 			mu.Unlock()
 			return
 		}
 		seen[name] = true
+		if guessed[name] {
+			floating = ""
+		}
 		mu.Unlock()
+		if floating != "" {
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				p.speculate(ctx, name, floating)
+			})
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -546,15 +565,140 @@ func (p *Planner) warm(ctx context.Context, wants []Want) {
 			for _, d := range deps {
 				if min, err := semver.NewVersion(d.Version); err == nil {
 					c, _ := semver.NewConstraint(DependencyRange(min))
-					visit(d.Name, c.Check)
+					visit(d.Name, c.Check, strconv.FormatUint(min.Major(), 10))
 				}
 			}
 		}()
 	}
+	// Plugins that the wanted rules files most likely depend on, warmed
+	// before the configs that name them arrive; known, the floating tag
+	// need not be guessed.
 	for _, w := range wants {
-		visit(w.Name, w.Match)
+		if dep := p.likelyPlugin(w.Name); dep != "" {
+			mu.Lock()
+			guessed[dep] = true
+			mu.Unlock()
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-sem }()
+				p.prewarm(ctx, dep)
+			})
+		}
+	}
+	for _, w := range wants {
+		visit(w.Name, w.Match, "")
 	}
 	wg.Wait()
+}
+
+// likelyPlugin returns the plugin that the rules file name most likely
+// depends on, by Falco's naming (k8saudit-rules goes with the k8saudit
+// plugin, cloudtrail-rules with cloudtrail), when the index lists it and
+// it is neither asked for nor installed; else "". Its node is created as
+// the dependency's would be (the same index lookup).
+func (p *Planner) likelyPlugin(name string) string {
+	if !p.ResolveDeps {
+		return ""
+	}
+	n := p.node(name)
+	base, ok := strings.CutSuffix(name, "-rules")
+	if n == nil || n.entry == nil || n.entry.Type != oci.TypeRulesfile || !ok || base == "" || p.node(base) != nil {
+		return ""
+	}
+	entry, _, err := p.Resolver.Indexes.LookupDependency(n.index, base)
+	if err != nil || entry.Type != oci.TypePlugin {
+		return ""
+	}
+	if p.State != nil {
+		if _, installed := p.State.Get(oci.Location{Registry: entry.Registry, Repository: entry.Repository}.String()); installed {
+			return ""
+		}
+	}
+	dep, err := p.depNode(n, base)
+	if err != nil || hasHTTP(dep) || dep.loc.IsLayout() {
+		return ""
+	}
+	return base
+}
+
+// prewarm lists the tags of a likely dependency (likelyPlugin) while its
+// dependent's manifest and config are fetched, then resolves its highest
+// stable version tag: that manifest and, for an image index, the platform
+// manifest. These are what the planner asks for once the config names the
+// dependency and its highest version in range is that one, so the
+// dependency's chain (tags, index, platform manifest, blobs) starts two
+// round trips earlier. Nothing else is fetched: no config, no layer,
+// until the plan needs them. A wrong guess costs a tag list and a
+// manifest or two. Errors are dropped; the plan meets them again if the
+// dependency is real.
+func (p *Planner) prewarm(ctx context.Context, name string) {
+	vs, err := p.Versions(ctx, name)
+	if err != nil {
+		return
+	}
+	var best *semver.Version
+	for _, v := range vs {
+		if v.Prerelease() == "" && (best == nil || v.GreaterThan(best)) {
+			best = v
+		}
+	}
+	if best == nil {
+		return
+	}
+	n := p.node(name)
+	p.mu.Lock()
+	tag := n.tagOf[best.String()]
+	p.mu.Unlock()
+	if tag == "" {
+		return
+	}
+	root, err := p.fetchedRoot(ctx, n, tag)
+	if err != nil {
+		return
+	}
+	_, _ = p.artifact(ctx, root, p.channelsOf(n))
+}
+
+// speculate resolves, while a dependency's tags are being listed, what
+// its floating major tag (floating, e.g. "0" for a dependency on 0.7.0)
+// points at: the manifest and, for an image index, the platform manifest.
+// The highest version in the dependency's range is most often what that
+// tag names, and the planner's caches are keyed by digest: when the
+// version tag the solver then asks for points at the same digest, its
+// platform manifest is already here (or on its way), so the version tag's
+// manifest request overlaps the platform manifest's instead of preceding
+// it, and the dependency costs one sequential round trip less. Only
+// manifests are fetched here, never a config or a layer: the config and
+// the layer of the version picked are fetched (and prefetched) once its
+// version tag is known to point at this digest, so a floating tag that
+// names another version (stale, or out of range) costs one or two
+// manifest requests and downloads nothing the plan does not contain.
+// Skipped for what is installed (its recorded manifest usually needs no
+// request at all) and for pinned, exact and layout references. Errors are
+// dropped: the version tag's own requests report them.
+func (p *Planner) speculate(ctx context.Context, name, floating string) {
+	n := p.node(name)
+	if n == nil || n.pinned != nil || n.exact != "" || n.loc.IsLayout() {
+		return
+	}
+	if p.State != nil {
+		if _, ok := p.State.Get(n.loc.String()); ok {
+			return
+		}
+	}
+	chs := p.channelsOf(n)
+	if len(chs) == 0 || chs[0].URL != "" || chs[0].Location.IsLayout() {
+		return
+	}
+	root, err := p.Resolver.Client.FetchRoot(ctx, chs[0].Location, floating)
+	if err != nil {
+		return
+	}
+	_, _ = p.artifact(ctx, root, chs)
 }
 
 // warmOne fetches the tags of name and the config of its best version, and

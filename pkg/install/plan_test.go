@@ -96,8 +96,10 @@ func TestPlanFetchesEachDocumentOnce(t *testing.T) {
 		}
 	}
 	// Per artifact: a tag list, a manifest, and the config; plugins add the
-	// platform manifest.
-	if got, max := len(f.reg.Requests()), 25*3+25*4; got > max {
+	// platform manifest, and, being dependencies, the lookup of their
+	// floating major tag while their tags are listed (Planner.speculate;
+	// not pushed here, so it finds nothing and costs one request).
+	if got, max := len(f.reg.Requests()), 25*3+25*5; got > max {
 		t.Errorf("%d requests, want at most %d", got, max)
 	}
 }

@@ -97,6 +97,14 @@ func (pf *prefetcher) resolved(name, index string, art *oci.Artifact) {
 		defer close(p.done)
 		j := &job{art: art, res: &Result{Name: name, Dir: dir}}
 		p.st, p.err = in.fetchFrom(pf.ctx, j, p.ch)
+		if p.err == nil {
+			// Durable now, while the plan is still solved, rather than in
+			// the commit (Staging.Sync).
+			if p.err = p.st.Sync(); p.err != nil {
+				_ = p.st.Discard()
+				p.st = nil
+			}
+		}
 	})
 }
 

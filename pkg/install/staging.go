@@ -19,6 +19,8 @@ type Staging struct {
 	dest string // absolute destination directory
 	id   string
 	dir  string // dest/.ferry-staging/id
+	// synced is set by Sync: what st holds is durable already.
+	synced bool
 }
 
 // Stage creates destDir (if needed) and a new staging directory inside it.
@@ -104,9 +106,24 @@ func (st *Staging) Discard() error {
 // rel is the staging directory relative to the destination.
 func (st *Staging) rel() string { return stagingDirName + "/" + st.id }
 
+// Sync fsyncs the files and directories st holds, st's own directory
+// included, so that committing st need not: a download makes its bytes
+// durable while the others are still in flight, instead of in the commit.
+// Nothing may be written into st afterwards.
+func (st *Staging) Sync() error {
+	if _, err := walkStaged(st, true); err != nil {
+		return err
+	}
+	st.synced = true
+	return nil
+}
+
 // scanStaged lists what st contains and fsyncs its files and directories,
-// st's own directory included; not the directories that hold it.
-func scanStaged(st *Staging) ([]File, error) {
+// st's own directory included (unless Sync did); not the directories that
+// hold it.
+func scanStaged(st *Staging) ([]File, error) { return walkStaged(st, !st.synced) }
+
+func walkStaged(st *Staging, sync bool) ([]File, error) {
 	var files []File
 	dirs := []string{st.dir}
 	err := filepath.WalkDir(st.dir, func(p string, d fs.DirEntry, err error) error {
@@ -134,8 +151,10 @@ func scanStaged(st *Staging) ([]File, error) {
 			if err != nil {
 				return err
 			}
-			if err := fsutil.SyncFile(p); err != nil {
-				return err
+			if sync {
+				if err := fsutil.SyncFile(p); err != nil {
+					return err
+				}
 			}
 			files = append(files, File{Path: rel, Size: info.Size(), Mode: info.Mode().Perm()})
 		default:
@@ -146,7 +165,7 @@ func scanStaged(st *Staging) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := len(dirs) - 1; i >= 0; i-- {
+	for i := len(dirs) - 1; sync && i >= 0; i-- {
 		if err := fsutil.SyncDir(dirs[i]); err != nil {
 			return nil, err
 		}

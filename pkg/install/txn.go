@@ -214,11 +214,17 @@ func apply(stateDir string, j *journal, crash func(string) bool) error {
 	if crashed("removed") {
 		return errCrashed
 	}
+	// The staging directories, grouped by destination: one open of each
+	// destination however many artifacts it received.
+	staged := make(map[string][]string)
 	for _, p := range j.parts() {
 		if p.Staging != "" {
-			if err := cleanStaging(p.Dir, p.Staging); err != nil {
-				return err
-			}
+			staged[p.Dir] = append(staged[p.Dir], p.Staging)
+		}
+	}
+	for _, dir := range sortedKeys(mapKeys(staged)) {
+		if err := cleanStaging(dir, staged[dir]...); err != nil {
+			return err
 		}
 	}
 	if crashed("unstaged") {
@@ -410,10 +416,10 @@ func removeOld(removals []removal, crashed func(string) bool) error {
 	return nil
 }
 
-// cleanStaging removes dir/rel (a staging directory, or all of
-// .ferry-staging when rel is stagingDirName) and .ferry-staging itself when
-// empty.
-func cleanStaging(dir, rel string) error {
+// cleanStaging removes dir/rel for each rel (a staging directory, or all
+// of .ferry-staging when rel is stagingDirName) and .ferry-staging itself
+// when empty.
+func cleanStaging(dir string, rels ...string) error {
 	root, err := os.OpenRoot(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -427,8 +433,14 @@ func cleanStaging(dir, rel string) error {
 	if _, err := root.Lstat(stagingDirName); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err := root.RemoveAll(filepath.FromSlash(rel)); err != nil {
-		return fmt.Errorf("removing staging directory: %w", err)
+	for _, rel := range rels {
+		name := filepath.FromSlash(rel)
+		if err := root.Remove(name); err == nil || errors.Is(err, fs.ErrNotExist) {
+			continue // empty, as after a commit's renames: one rmdir
+		}
+		if err := root.RemoveAll(name); err != nil {
+			return fmt.Errorf("removing staging directory: %w", err)
+		}
 	}
 	if err := root.Remove(stagingDirName); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		if fi, lerr := root.Lstat(stagingDirName); lerr == nil && fi.IsDir() {

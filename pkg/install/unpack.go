@@ -2,7 +2,6 @@ package install
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -13,13 +12,21 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	// The same format as compress/gzip, inflated about 1.4 times faster:
+	// decompression is most of the CPU time of installing small artifacts.
+	"github.com/klauspost/compress/gzip"
 )
 
 const (
 	defaultMaxBytes int64 = 2 << 30 // 2 GiB of file content
 	defaultMaxFiles       = 10000
 
-	copyBufferSize = 1 << 20 // one buffer per Unpack call, reused for every entry
+	// One buffer per Unpack call, reused for every entry, as large as the
+	// largest entry so far up to copyBufferSize: a small artifact does not
+	// allocate (and zero) a MiB it does not use.
+	copyBufferSize    = 1 << 20
+	minCopyBufferSize = 32 << 10
 
 	// The decompressed stream as a whole (headers, PAX records, padding,
 	// trailing zeros, concatenated gzip members) may exceed MaxBytes by at
@@ -105,7 +112,6 @@ func Unpack(ctx context.Context, r io.Reader, dir string, lim Limits) ([]File, e
 	defer root.Close()
 
 	src := &sourceReader{r: r}
-	buf := make([]byte, copyBufferSize)
 	gz, err := gzip.NewReader(src)
 	if err != nil {
 		return nil, classify(src, nil, "reading gzip header", err)
@@ -125,18 +131,17 @@ func Unpack(ctx context.Context, r io.Reader, dir string, lim Limits) ([]File, e
 		lim:       lim,
 		remaining: lim.MaxBytes,
 		seen:      make(map[string]bool),
-		buf:       buf,
 	}
 	if err := u.run(); err != nil {
 		return nil, err
 	}
 	// Read the rest of the decompressed stream: it checks the gzip trailer
 	// (CRC and length), so a stream truncated after the tar end is refused.
-	if _, err := io.CopyBuffer(io.Discard, stream, buf); err != nil {
+	if _, err := io.Copy(io.Discard, stream); err != nil {
 		return nil, classify(src, stream, "reading gzip trailer", err)
 	}
 	// And whatever the gzip reader did not need, for the caller's digest.
-	if _, err := io.CopyBuffer(io.Discard, src, buf); err != nil {
+	if _, err := io.Copy(io.Discard, src); err != nil {
 		return nil, fmt.Errorf("reading layer: %w", err)
 	}
 	sort.Slice(u.files, func(i, j int) bool { return u.files[i].Path < u.files[j].Path })
@@ -283,6 +288,9 @@ func (u *unpacker) file(hdr *tar.Header) error {
 	f, err := u.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return fmt.Errorf("creating %q: %w", name, err)
+	}
+	if want := min(max(hdr.Size, minCopyBufferSize), copyBufferSize); int64(len(u.buf)) < want {
+		u.buf = make([]byte, want)
 	}
 	n, err := copyLimited(f, u.tr, u.buf, u.remaining, hdr.Name)
 	if re := (*readError)(nil); errors.As(err, &re) {
