@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -241,13 +242,14 @@ func followRun(ctx context.Context, opts *FollowOptions) error {
 	// been upgraded since the last one.
 	log := opts.Logger()
 	fw := &install.Follower{
-		Installer: in, Refs: opts.Refs, Schedule: schedule, Jitter: jitter, Grace: opts.Grace,
-		BeforeCheck: func(_ context.Context, in *install.Installer) error {
+		Installer: in, Schedule: schedule, Jitter: jitter, Grace: opts.Grace,
+		Request: install.Request{Refs: opts.Refs, LockPath: filepath.Join(opts.StateDir, "ferry.lock")},
+		BeforeCheck: func(_ context.Context, req *install.Request) error {
 			engine, err := opts.Engine(bg, opts.commandDeps)
 			if err != nil {
 				return err
 			}
-			in.Engine = engine
+			req.Engine = engine
 			return nil
 		},
 		OnCheck: func(ctx context.Context, c install.FollowCheck) {

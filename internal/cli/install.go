@@ -390,7 +390,7 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	if err != nil {
 		return err
 	}
-	in.DryRun, in.Engine, in.LockPath = opts.DryRun, engine, opts.lockPath()
+	req := install.Request{DryRun: opts.DryRun, Engine: engine, LockPath: opts.lockPath()}
 	if opts.From != "" {
 		if in.Resolver, err = bundleResolver(ctx, opts.From, opts.Platform); err != nil {
 			return err
@@ -398,17 +398,18 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 		in.HostMirrors, in.Bundle = nil, opts.From
 	}
 	if opts.Locked {
-		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
+		if req.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
 			return err
 		}
-	} else if opts.Refs, err = keepHighest(ctx, opts.IO.ErrOut, in.Resolver, opts.Refs); err != nil {
+		req.Refs = opts.Refs
+	} else if req.Refs, err = keepHighest(ctx, opts.IO.ErrOut, in.Resolver, opts.Refs); err != nil {
 		return err
 	}
 	prog := newProgress(ctx, opts.f)
 	if prog != nil {
 		in.Progress = prog
 	}
-	results, err := in.Install(ctx, opts.Refs)
+	results, err := in.Install(ctx, req)
 	prog.Wait()
 	err = errors.Join(err, emitDownloaded(ctx, opts.commandDeps, em, results))
 	if opts.Global.JSON() {
@@ -446,7 +447,7 @@ func bundleResolver(ctx context.Context, path, platform string) (*install.Resolv
 
 // newInstaller builds the installer that install and follow share: the
 // resolver, the store and its limits, the directories, mirrors and HTTP
-// client. The lock file goes to <state-dir>/ferry.lock.
+// client.
 func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resolveOptions, o *fetchOptions) (*install.Installer, error) {
 	set, err := deps.Indexes(ctx)
 	if err != nil {
@@ -466,7 +467,6 @@ func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resol
 		AllowedTypes: o.AllowedTypes,
 		Concurrency:  o.Concurrency,
 		ResolveDeps:  r.ResolveDeps,
-		LockPath:     filepath.Join(d.StateDir, "ferry.lock"),
 
 		AllowUnverified: o.AllowUnverified,
 	}

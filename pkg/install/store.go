@@ -114,9 +114,18 @@ type Staged struct {
 // the others still commit. Records and errors are in the order of items.
 // Items must have distinct staging directories, none reused afterwards.
 func (s *Store) CommitAll(ctx context.Context, items []Staged) ([]Record, []error) {
+	recs, errs, _ := s.commitAllFrom(ctx, nil, items)
+	return recs, errs
+}
+
+// commitAllFrom is CommitAll starting from state, the state on disk (nil:
+// read it), for a caller that holds the lock and has read it already. It
+// also returns the state on disk afterwards, or nil when a commit that
+// failed leaves it unknown.
+func (s *Store) commitAllFrom(ctx context.Context, state *State, items []Staged) ([]Record, []error, *State) {
 	recs := make([]Record, len(items))
 	errs := make([]error, len(items))
-	journaled, err := s.commitAll(ctx, items, recs, errs)
+	journaled, next, err := s.commitAll(ctx, state, items, recs, errs)
 	for i, it := range items {
 		switch {
 		case errs[i] != nil: // refused on its own: not in the journal
@@ -129,13 +138,16 @@ func (s *Store) CommitAll(ctx context.Context, items []Staged) ([]Record, []erro
 			}
 		}
 	}
-	return recs, errs
+	if err != nil {
+		next = nil
+	}
+	return recs, errs, next
 }
 
 // commitAll fills recs and the per-item refusals in errs, and returns the
 // error that stops the whole commit, if any, and whether the journal was
 // written (then the next Recover completes the commit whatever happens).
-func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, errs []error) (bool, error) {
+func (s *Store) commitAll(ctx context.Context, state *State, items []Staged, recs []Record, errs []error) (bool, *State, error) {
 	label := func() string {
 		var keys []string
 		for _, it := range items {
@@ -144,7 +156,7 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 		return strings.Join(keys, " ")
 	}
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("committing %s: %w", label(), err)
+		return false, nil, fmt.Errorf("committing %s: %w", label(), err)
 	}
 	// List and fsync every staging directory: outside the lock, in
 	// parallel.
@@ -173,21 +185,24 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 	}
 	for _, d := range sortedKeys(dests) {
 		if err := fsutil.SyncDir(filepath.Join(d, stagingDirName)); err != nil {
-			return false, fmt.Errorf("committing: %w", err)
+			return false, nil, fmt.Errorf("committing: %w", err)
 		}
 		if err := fsutil.SyncDir(d); err != nil {
-			return false, fmt.Errorf("committing: %w", err)
+			return false, nil, fmt.Errorf("committing: %w", err)
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The state read below must include any interrupted commit.
 	if err := recoverJournals(s.StateDir, nil); err != nil {
-		return false, err
+		return false, nil, err
 	}
-	state, err := LoadState(s.StateDir)
-	if err != nil {
-		return false, err
+	if state == nil {
+		loaded, err := LoadState(s.StateDir)
+		if err != nil {
+			return false, nil, err
+		}
+		state = loaded
 	}
 	next := state
 	var parts []journalPart
@@ -227,7 +242,7 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 		}
 	}
 	if len(parts) == 0 {
-		return false, nil
+		return false, state, nil
 	}
 	// The previous versions' files that no record of the new state lists:
 	// computed against the final state, so a file one artifact of the set
@@ -237,10 +252,10 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 		removals = append(removals, orphans(next, old)...)
 	}
 	if s.crashed("planned") {
-		return false, errCrashed
+		return false, nil, errCrashed
 	}
 	if err := ctx.Err(); err != nil { // the last point where cancelling changes nothing
-		return false, fmt.Errorf("committing %s: %w", strings.Join(keys, " "), err)
+		return false, nil, fmt.Errorf("committing %s: %w", strings.Join(keys, " "), err)
 	}
 	j := &journal{Op: "install", Removals: removals, State: next}
 	if len(parts) == 1 {
@@ -248,25 +263,26 @@ func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, er
 		p := parts[0]
 		j.ID, j.Key, j.Dir, j.Staging, j.Mkdirs, j.Renames = p.id, p.Key, p.Dir, p.Staging, p.Mkdirs, p.Renames
 	} else {
+		var err error
 		if j.ID, err = newID(); err != nil {
-			return false, fmt.Errorf("committing: %w", err)
+			return false, nil, fmt.Errorf("committing: %w", err)
 		}
 		j.Key = strings.Join(keys, " ")
 		j.Parts = parts
 	}
 	if err := writeJournal(s.StateDir, j, s.crashAt); err != nil {
-		return false, fmt.Errorf("committing %s: %w", j.Key, err)
+		return false, nil, fmt.Errorf("committing %s: %w", j.Key, err)
 	}
 	if s.crashed("journaled") {
-		return true, errCrashed
+		return true, nil, errCrashed
 	}
 	if err := apply(s.StateDir, j, s.crashAt); err != nil {
 		if errors.Is(err, errCrashed) {
-			return true, err
+			return true, nil, err
 		}
-		return true, fmt.Errorf("committing %s (the next run completes it): %w", j.Key, err)
+		return true, nil, fmt.Errorf("committing %s (the next run completes it): %w", j.Key, err)
 	}
-	return true, nil
+	return true, next, nil
 }
 
 // scanStaged lists what st contains and fsyncs its files and directories,
