@@ -476,7 +476,7 @@ func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resol
 	if in.HTTP, err = deps.HTTPClient(); err != nil {
 		return nil, err
 	}
-	if err := o.installVerifyOptions.wire(deps.f, in); err != nil {
+	if in.Signatures, err = o.installVerifyOptions.Policy(deps.f); err != nil {
 		return nil, err
 	}
 	return in, nil

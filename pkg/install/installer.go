@@ -55,6 +55,10 @@ type Installer struct {
 	Bundle string
 	// Progress, when set, observes every layer download (progress.go).
 	Progress Progress
+	// Signatures, when set, is the signature policy the Installer
+	// enforces (signature.go); it takes the place of Verify and
+	// NeedsVerify.
+	Signatures *SignaturePolicy
 	// Verify, when set, checks the signature of every artifact that is
 	// not already installed, after resolution and before any layer is
 	// fetched: an error stops the whole install with nothing written. An
@@ -151,6 +155,12 @@ func (in *Installer) Install(ctx context.Context, req Request) ([]Result, error)
 	}
 	run := *in // this call's copy: in is never modified
 	run.req = req
+	if p := in.Signatures; p != nil {
+		run.Verify = func(ctx context.Context, it PlanItem, root ocispec.Descriptor) error {
+			return p.verify(ctx, run.Resolver, it, root)
+		}
+		run.NeedsVerify = func(name, idx string) bool { return p.Needs(run.Resolver.Indexes, name, idx) }
+	}
 	if run.Concurrency < 1 {
 		run.Concurrency = 4
 	}
