@@ -2,14 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,7 +16,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
-	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/events"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
@@ -79,36 +77,24 @@ func (o *resolveOptions) Engine(ctx context.Context, d commandDeps) (install.Eng
 		return nil, err
 	}
 	engine := install.Engine{}
-	for k, v := range cfg.Engine.Versions {
-		engine[k] = v
-	}
+	maps.Copy(engine, cfg.Engine.Versions)
 	if url := o.EngineVersionsURL; url != "" {
 		hc, err := d.HTTPClient()
 		if err != nil {
 			return nil, err
 		}
-		data, err := ferryhttp.ReadURL(ctx, hc, url, 1<<20)
+		read, err := install.ReadEngine(ctx, hc, url)
 		if err != nil {
-			return nil, fmt.Errorf("reading engine versions: %w", err)
+			return nil, err
 		}
-		var doc map[string]any
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, fmt.Errorf("reading engine versions from %s: %w", url, err)
-		}
-		for k, v := range doc {
-			if s, ok := v.(string); ok && s != "" {
-				engine[k] = s
-			} else if n, ok := v.(float64); ok {
-				engine[k] = strconv.FormatFloat(n, 'f', -1, 64)
-			}
-		}
+		maps.Copy(engine, read)
 	}
 	for _, kv := range o.EngineVersions {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || v == "" {
 			return nil, cmdutil.Usage(fmt.Errorf("--engine-version %q: want NAME=VERSION", kv))
 		}
-		if err := checkEngineVersion(v); err != nil {
+		if err := install.CheckEngineVersion(v); err != nil {
 			return nil, cmdutil.Usage(fmt.Errorf("--engine-version %q: %w", kv, err))
 		}
 		engine[k] = v
@@ -119,17 +105,8 @@ func (o *resolveOptions) Engine(ctx context.Context, d commandDeps) (install.Eng
 	return engine, nil
 }
 
-// checkEngineVersion accepts what Falco's /versions reports: a semantic
-// version (0.41.0, 3.7.0) or an integer (engine_version 31).
-func checkEngineVersion(v string) error {
-	if _, err := strconv.Atoi(v); err == nil {
-		return nil
-	}
-	if _, err := semver.NewVersion(v); err != nil {
-		return fmt.Errorf("%q is not a version (want a semantic version like 0.41.0, or an integer)", v)
-	}
-	return nil
-}
+// checkEngineVersion is install.CheckEngineVersion, for config set.
+var checkEngineVersion = install.CheckEngineVersion
 
 // fetchOptions is the flag group of commands that install: which types,
 // how many at once, how large.
