@@ -540,7 +540,7 @@ func driverInstallRun(ctx context.Context, opts *DriverInstallOptions) error {
 		return driverInstallError(opts.IO.ErrOut, err)
 	}
 	if opts.Global.JSON() {
-		return opts.f.PrintJSON(res)
+		return opts.f.PrintJSON(newDriverInstallView(res))
 	}
 	printDriverResult(opts.IO.Out, res)
 	return nil

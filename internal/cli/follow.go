@@ -39,15 +39,6 @@ type FollowOptions struct {
 	Refs []string
 }
 
-// followCheckView is the JSON line printed per check.
-type followCheckView struct {
-	Time    time.Time        `json:"time"`
-	Updated []install.Result `json:"updated"`
-	Checked int              `json:"checked"`
-	Error   string           `json:"error,omitempty"`
-	Next    *time.Time       `json:"next,omitempty"`
-}
-
 // NewCmdFollow builds artifact follow. runF, when not nil, receives the
 // parsed and validated options instead of followRun (tests use it).
 func NewCmdFollow(f *cmdutil.Factory, runF func(*FollowOptions) error) *cobra.Command {
@@ -274,10 +265,7 @@ func followRun(ctx context.Context, opts *FollowOptions) error {
 // printCheck reports one check: a warning when it failed, its events, and
 // what it installed (one JSON line with -o json).
 func printCheck(ctx context.Context, opts *FollowOptions, em *events.Emitter, c install.FollowCheck) {
-	view := followCheckView{Time: c.Started, Updated: c.Updated, Checked: len(c.Results)}
-	if view.Updated == nil {
-		view.Updated = []install.Result{}
-	}
+	view := followCheckView{Time: c.Started, Updated: installResultViews(c.Updated), Checked: len(c.Results)}
 	if !c.Next.IsZero() {
 		view.Next = &c.Next
 	}

@@ -390,11 +390,12 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	prog.Wait()
 	err = errors.Join(err, emitDownloaded(ctx, opts.commandDeps, em, results))
 	if opts.Global.JSON() {
-		if results == nil {
-			results = []install.Result{}
-		}
-		if perr := opts.f.PrintJSON(results); perr != nil {
-			return perr
+		// A failure that installed nothing prints nothing: the error says
+		// it all, on stderr.
+		if err == nil || len(results) > 0 {
+			if perr := opts.f.PrintJSON(installResultViews(results)); perr != nil {
+				return perr
+			}
 		}
 	} else {
 		for _, r := range results {

@@ -169,14 +169,7 @@ func pushRun(ctx context.Context, opts *PushOptions) (err error) {
 		}
 	}()
 	if opts.Global.JSON() {
-		return opts.f.PrintJSON(struct {
-			Ref        string `json:"ref"`
-			Registry   string `json:"registry"`
-			Repository string `json:"repository"`
-			Type       string `json:"type"`
-			Version    string `json:"version"`
-			*oci.PushResult
-		}{loc.String() + ":" + cfg.Version, loc.Registry, loc.Repository, opts.Type, cfg.Version, res})
+		return opts.f.PrintJSON(newPushView(loc, req.Type, cfg.Version, res))
 	}
 	fmt.Fprintf(opts.IO.Out, "Pushed %s:%s (%s)\n  digest: %s\n  tags:   %s\n", loc, cfg.Version, opts.Type, res.Digest, strings.Join(res.Tags, ", "))
 	if len(res.Platforms) > 0 {
