@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -129,7 +128,7 @@ func (o *driverOptions) driverVersion() string {
 
 // falcoDir is where Falco, running as root on the host, looks for drivers:
 // <host root>/root/.falco (falco-driver-loader's and falcoctl's ~/.falco).
-func (o *driverOptions) falcoDir() string { return filepath.Join(o.HostRoot, "root", ".falco") }
+func (o *driverOptions) falcoDir() string { return driver.HostInstallDir(o.HostRoot) }
 
 func newCmdDriver(f *cmdutil.Factory) *cobra.Command {
 	opts := &driverOptions{}
@@ -444,20 +443,16 @@ func (o *DriverInstallOptions) Validate() error {
 	return nil
 }
 
-// cacheDir is --cache-dir, or Falco's $HOME/.falco.
+// cacheDir is --cache-dir, or Falco's $HOME/.falco (driver.DefaultCacheDir).
 func (o *DriverInstallOptions) cacheDir() (string, error) {
 	if o.CacheDir != "" {
 		return o.CacheDir, nil
 	}
-	home := o.Getenv("HOME")
-	if home == "" {
-		h, err := os.UserHomeDir()
-		if err != nil {
-			return "", cmdutil.Usage(errors.New("--cache-dir: no home directory; pass --cache-dir"))
-		}
-		home = h
+	dir, err := driver.DefaultCacheDir(o.Getenv)
+	if err != nil {
+		return "", cmdutil.Usage(errors.New("--cache-dir: no home directory; pass --cache-dir"))
 	}
-	return filepath.Join(home, ".falco"), nil
+	return dir, nil
 }
 
 // driverInstallRun detects the host, chooses the driver and installs it
@@ -524,13 +519,9 @@ func driverInstallRun(ctx context.Context, opts *DriverInstallOptions) error {
 	})
 	// A file fetched from a repository is a download, even when loading it
 	// failed afterwards; a built one is not.
-	if res != nil && em.Enabled() && !res.Cached && !res.Built && res.URL != "" && res.SHA256 != "" && !opts.DryRun {
-		a := events.Artifact{Name: opts.Name, Version: version, Digest: "sha256:" + res.SHA256, URL: res.URL, ServedBy: res.URL,
-			Path: res.Path, Duration: time.Since(start)}
-		if fi, serr := os.Stat(res.CachePath); serr == nil {
-			a.Bytes = fi.Size()
-		}
-		w, eerr := em.Downloaded(ctx, a)
+	if res != nil && em.Enabled() && res.Downloaded {
+		w, eerr := em.Downloaded(ctx, events.Artifact{Name: opts.Name, Version: version, Digest: "sha256:" + res.SHA256,
+			URL: res.URL, ServedBy: res.URL, Path: res.Path, Bytes: res.Bytes, Duration: time.Since(start)})
 		printEventWarnings(opts.f, w)
 		if err == nil {
 			err = eerr
