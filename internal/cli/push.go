@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,39 +109,9 @@ func (o *PushOptions) Validate() error {
 // pushRun packs and pushes opts.Files to the repository REF names, then
 // emits artifact.published and prints the result.
 func pushRun(ctx context.Context, opts *PushOptions) (err error) {
-	ref, err := opts.parseRef()
+	loc, err := opts.location(ctx)
 	if err != nil {
 		return err
-	}
-	var loc oci.Location
-	switch {
-	case ref.IsOCI():
-		loc = oci.Location{Registry: ref.Registry, Repository: ref.Repository}
-		if ref.Tag != "" {
-			opts.Version = ref.Tag
-		}
-	default:
-		set, err := opts.Indexes(ctx)
-		if err != nil {
-			return err
-		}
-		entry, _, err := set.Lookup(ref.Index, ref.Name)
-		if err != nil {
-			return err
-		}
-		loc = oci.Location{Registry: entry.Registry, Repository: entry.Repository}
-		if opts.Type == "" {
-			opts.Type = entry.Type
-		}
-		if opts.Name == "" {
-			opts.Name = entry.Name
-		}
-		if opts.SourceRepo == "" {
-			opts.SourceRepo = entry.Source
-		}
-		if ref.Constraint != "" && opts.Version == "" {
-			opts.Version = ref.Constraint
-		}
 	}
 	req, err := opts.request(ctx, loc)
 	if err != nil {
@@ -176,6 +147,37 @@ func pushRun(ctx context.Context, opts *PushOptions) (err error) {
 		fmt.Fprintf(opts.IO.Out, "  platforms: %s\n", strings.Join(res.Platforms, ", "))
 	}
 	return nil
+}
+
+// location is the repository REF names: REF itself, whose tag is the
+// version, or an index entry's, whose type, name, source and constraint
+// are the defaults of --type, --name, --source-repo and --version.
+func (o *PushOptions) location(ctx context.Context) (oci.Location, error) {
+	ref, err := o.parseRef()
+	if err != nil {
+		return oci.Location{}, err
+	}
+	if ref.IsOCI() {
+		if ref.Tag != "" {
+			o.Version = ref.Tag
+		}
+		return oci.Location{Registry: ref.Registry, Repository: ref.Repository}, nil
+	}
+	set, err := o.Indexes(ctx)
+	if err != nil {
+		return oci.Location{}, err
+	}
+	entry, _, err := set.Lookup(ref.Index, ref.Name)
+	if err != nil {
+		return oci.Location{}, err
+	}
+	o.Type = cmp.Or(o.Type, entry.Type)
+	o.Name = cmp.Or(o.Name, entry.Name)
+	o.SourceRepo = cmp.Or(o.SourceRepo, entry.Source)
+	if ref.Constraint != "" && o.Version == "" {
+		o.Version = ref.Constraint
+	}
+	return oci.Location{Registry: entry.Registry, Repository: entry.Repository}, nil
 }
 
 // request turns the flags into the push request, validated and completed
