@@ -304,27 +304,27 @@ type sources struct{ download, compile bool }
 
 // layout fills in the file's name, where it is cached and installed, its
 // links and the URLs it may be downloaded from.
-func (res *Result) layout(req Request) {
+func (r *Result) layout(req Request) {
 	arch := req.Target.Arch
-	res.FileName = FileName(req.Name, req.Type, req.Target)
-	res.CachePath = LocalPath(req.CacheDir, req.Version, arch, res.FileName)
-	res.Path = res.CachePath
+	r.FileName = FileName(req.Name, req.Type, req.Target)
+	r.CachePath = LocalPath(req.CacheDir, req.Version, arch, r.FileName)
+	r.Path = r.CachePath
 	if req.InstallDir != "" {
-		res.Path = LocalPath(req.InstallDir, req.Version, arch, res.FileName)
+		r.Path = LocalPath(req.InstallDir, req.Version, arch, r.FileName)
 		if req.Type == EBPF {
-			res.Link = ProbeLink(req.InstallDir, req.Name)
-			if l := ProbeLink(req.CacheDir, req.Name); filepath.Clean(l) != filepath.Clean(res.Link) {
-				res.CacheLink = l
+			r.Link = ProbeLink(req.InstallDir, req.Name)
+			if l := ProbeLink(req.CacheDir, req.Name); filepath.Clean(l) != filepath.Clean(r.Link) {
+				r.CacheLink = l
 			}
 			for _, l := range req.ProbeLinks {
-				if c := filepath.Clean(l); c != filepath.Clean(res.Link) && c != filepath.Clean(res.CacheLink) {
-					res.ProbeLinks = append(res.ProbeLinks, c)
+				if c := filepath.Clean(l); c != filepath.Clean(r.Link) && c != filepath.Clean(r.CacheLink) {
+					r.ProbeLinks = append(r.ProbeLinks, c)
 				}
 			}
 		}
 	}
 	for _, repo := range req.Repos {
-		res.URLs = append(res.URLs, URL(repo, req.Version, arch, res.FileName))
+		r.URLs = append(r.URLs, URL(repo, req.Version, arch, r.FileName))
 	}
 }
 
