@@ -367,19 +367,14 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	if err != nil {
 		return err
 	}
-	req := install.Request{DryRun: opts.DryRun, Engine: engine, LockPath: opts.lockPath()}
 	if opts.From != "" {
 		if in.Resolver, err = bundleResolver(ctx, opts.From, opts.Platform); err != nil {
 			return err
 		}
 		in.HostMirrors, in.Bundle = nil, opts.From
 	}
-	if opts.Locked {
-		if req.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
-			return err
-		}
-		req.Refs = opts.Refs
-	} else if req.Refs, err = keepHighest(ctx, opts.IO.ErrOut, in.Resolver, opts.Refs); err != nil {
+	req, err := opts.request(ctx, in.Resolver, engine)
+	if err != nil {
 		return err
 	}
 	prog := newProgress(ctx, opts.f)
@@ -389,9 +384,31 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	results, err := in.Install(ctx, req)
 	prog.Wait()
 	err = errors.Join(err, emitDownloaded(ctx, opts.commandDeps, em, results))
+	if perr := printInstallResults(opts, results, req.Engine == nil, err); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// request is the install the flags ask for: the references (of several to
+// one artifact, the highest) or the lock file's, dry run and lock file.
+func (o *InstallOptions) request(ctx context.Context, r *install.Resolver, engine install.Engine) (install.Request, error) {
+	req := install.Request{Refs: o.Refs, DryRun: o.DryRun, Engine: engine, LockPath: o.lockPath()}
+	var err error
+	if o.Locked {
+		req.Locked, err = install.ReadLock(o.lockPath())
+	} else {
+		req.Refs, err = keepHighest(ctx, o.IO.ErrOut, r, o.Refs)
+	}
+	return req, err
+}
+
+// printInstallResults prints what an install did: a JSON list (nothing
+// when it failed having installed nothing: the error says it all, on
+// stderr), or one block per artifact and, when no engine versions were
+// declared, the requirements left unchecked.
+func printInstallResults(opts *InstallOptions, results []install.Result, unchecked bool, err error) error {
 	if opts.Global.JSON() {
-		// A failure that installed nothing prints nothing: the error says
-		// it all, on stderr.
 		if err == nil || len(results) > 0 {
 			if perr := opts.f.PrintJSON(installResultViews(results)); perr != nil {
 				return perr
@@ -401,12 +418,12 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 		for _, r := range results {
 			printResult(opts.f, r)
 		}
-		if engine == nil {
+		if unchecked {
 			printUnchecked(opts.f, results)
 		}
 	}
 	printUnverified(opts.f, results)
-	return err
+	return nil
 }
 
 // bundleResolver resolves against a bundle alone: its index and its OCI
