@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -129,7 +128,7 @@ func (o *driverOptions) driverVersion() string {
 
 // falcoDir is where Falco, running as root on the host, looks for drivers:
 // <host root>/root/.falco (falco-driver-loader's and falcoctl's ~/.falco).
-func (o *driverOptions) falcoDir() string { return filepath.Join(o.HostRoot, "root", ".falco") }
+func (o *driverOptions) falcoDir() string { return driver.HostInstallDir(o.HostRoot) }
 
 func newCmdDriver(f *cmdutil.Factory) *cobra.Command {
 	opts := &driverOptions{}
@@ -346,93 +345,41 @@ func (o *DriverInstallOptions) Validate() error {
 	return nil
 }
 
-// cacheDir is --cache-dir, or Falco's $HOME/.falco.
+// cacheDir is --cache-dir, or Falco's $HOME/.falco (driver.DefaultCacheDir).
 func (o *DriverInstallOptions) cacheDir() (string, error) {
 	if o.CacheDir != "" {
 		return o.CacheDir, nil
 	}
-	home := o.Getenv("HOME")
-	if home == "" {
-		h, err := os.UserHomeDir()
-		if err != nil {
-			return "", cmdutil.Usage(errors.New("--cache-dir: no home directory; pass --cache-dir"))
-		}
-		home = h
+	dir, err := driver.DefaultCacheDir(o.Getenv)
+	if err != nil {
+		return "", cmdutil.Usage(errors.New("--cache-dir: no home directory; pass --cache-dir"))
 	}
-	return filepath.Join(home, ".falco"), nil
+	return dir, nil
 }
 
 // driverInstallRun detects the host, chooses the driver and installs it
 // (cached, downloaded or built), then prints the result.
 func driverInstallRun(ctx context.Context, opts *DriverInstallOptions) error {
-	header, err := parseHTTPHeaders(opts.HTTPHeaders)
-	if err != nil {
-		return cmdutil.Usage(fmt.Errorf("--http-headers: %w", err))
-	}
-	cacheDir, err := opts.cacheDir()
-	if err != nil {
-		return err
-	}
 	log := opts.Logger()
-	t, err := opts.detect(log)
+	req, err := opts.request(log)
 	if err != nil {
 		return err
 	}
-	typ, err := opts.chooseType(t)
+	in, err := opts.installer(log)
 	if err != nil {
 		return err
 	}
-	version := opts.driverVersion()
-	if version == "" && typ.NeedsFile() {
-		return cmdutil.Usage(fmt.Errorf("--version is required: no %s to read the driver version from",
-			filepath.Join(opts.HostRoot, "usr", "src", opts.Name+"-<version>")))
-	}
-	if typ.NeedsFile() {
-		if err := driver.CheckNames(opts.Name, version, t); err != nil {
-			return cmdutil.Usage(err)
-		}
-	}
-	if opts.Compile && opts.DownloadHeadersSet && opts.DownloadHeaders {
-		log.Info("--download-headers: ferry does not download kernel headers; install them with the package manager")
-	}
-	if opts.HTTPInsecure {
-		opts.Global.InsecureSkipVerify = true
-	}
-	hc, err := opts.HTTPClient()
-	if err != nil {
-		return err
-	}
-	client := *hc
-	client.Timeout = opts.HTTPTimeout
-	if opts.Load && typ == driver.Kmod && opts.KernelRelease != "" {
-		if running, err := driver.HostKernel("", ""); err == nil && running.Release != opts.KernelRelease {
-			log.Warn("--load: the module is for kernel "+opts.KernelRelease+" but "+running.Release+" is running; insmod will likely refuse it",
-				"kernelrelease", opts.KernelRelease, "running", running.Release)
-		}
-	}
-	in := &driver.Installer{HTTP: &client, Header: header, Progress: driverProgress(log)}
 	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	res, err := in.Install(ctx, driver.Request{
-		Name: opts.Name, Version: version, Type: typ, Target: t, Repos: opts.Repos, SHA256: opts.SHA256,
-		CacheDir: cacheDir, InstallDir: opts.falcoDir(), StateDir: opts.StateDir,
-		Load: opts.Load, DryRun: opts.DryRun, MaxBytes: opts.MaxSize, ProbeLinks: opts.ProbeLinks,
-		NoDownload: !opts.Download, Compile: opts.Compile,
-		Build: driver.BuildOptions{HostRoot: opts.HostRoot, KernelDir: opts.KernelDir, LogDir: opts.BuildLogDir,
-			Timeout: opts.BuildTimeout, NoDKMS: opts.NoDKMS},
-	})
+	res, err := in.Install(ctx, req)
 	// A file fetched from a repository is a download, even when loading it
 	// failed afterwards; a built one is not.
-	if res != nil && em.Enabled() && !res.Cached && !res.Built && res.URL != "" && res.SHA256 != "" && !opts.DryRun {
-		a := events.Artifact{Name: opts.Name, Version: version, Digest: "sha256:" + res.SHA256, URL: res.URL, ServedBy: res.URL,
-			Path: res.Path, Duration: time.Since(start)}
-		if fi, serr := os.Stat(res.CachePath); serr == nil {
-			a.Bytes = fi.Size()
-		}
-		w, eerr := em.Downloaded(ctx, a)
+	if res != nil && em.Enabled() && res.Downloaded {
+		w, eerr := em.Downloaded(ctx, events.Artifact{Name: res.Name, Version: res.Version, Digest: "sha256:" + res.SHA256,
+			URL: res.URL, ServedBy: res.URL, Path: res.Path, Bytes: res.Bytes, Duration: time.Since(start)})
 		printEventWarnings(opts.f, w)
 		if err == nil {
 			err = eerr
@@ -442,10 +389,73 @@ func driverInstallRun(ctx context.Context, opts *DriverInstallOptions) error {
 		return driverInstallError(opts.IO.ErrOut, err)
 	}
 	if opts.Global.JSON() {
-		return opts.f.PrintJSON(res)
+		return opts.f.PrintJSON(newDriverInstallView(res))
 	}
 	printDriverResult(opts.IO.Out, res)
 	return nil
+}
+
+// request detects the host (or takes the flags' target), chooses the
+// driver type and version, and turns the flags into the install request.
+func (o *DriverInstallOptions) request(log *slog.Logger) (driver.Request, error) {
+	cacheDir, err := o.cacheDir()
+	if err != nil {
+		return driver.Request{}, err
+	}
+	t, err := o.detect(log)
+	if err != nil {
+		return driver.Request{}, err
+	}
+	typ, err := o.chooseType(t)
+	if err != nil {
+		return driver.Request{}, err
+	}
+	version := o.driverVersion()
+	if version == "" && typ.NeedsFile() {
+		return driver.Request{}, cmdutil.Usage(fmt.Errorf("--version is required: no %s to read the driver version from",
+			filepath.Join(o.HostRoot, "usr", "src", o.Name+"-<version>")))
+	}
+	if typ.NeedsFile() {
+		if err := driver.CheckNames(o.Name, version, t); err != nil {
+			return driver.Request{}, cmdutil.Usage(err)
+		}
+	}
+	if o.Compile && o.DownloadHeadersSet && o.DownloadHeaders {
+		log.Info("--download-headers: ferry does not download kernel headers; install them with the package manager")
+	}
+	if o.Load && typ == driver.Kmod && o.KernelRelease != "" {
+		if running, err := driver.HostKernel("", ""); err == nil && running.Release != o.KernelRelease {
+			log.Warn("--load: the module is for kernel "+o.KernelRelease+" but "+running.Release+" is running; insmod will likely refuse it",
+				"kernelrelease", o.KernelRelease, "running", running.Release)
+		}
+	}
+	return driver.Request{
+		Name: o.Name, Version: version, Type: typ, Target: t, Repos: o.Repos, SHA256: o.SHA256,
+		CacheDir: cacheDir, InstallDir: o.falcoDir(), StateDir: o.StateDir,
+		Load: o.Load, DryRun: o.DryRun, MaxBytes: o.MaxSize, ProbeLinks: o.ProbeLinks,
+		NoDownload: !o.Download, Compile: o.Compile,
+		Build: driver.BuildOptions{HostRoot: o.HostRoot, KernelDir: o.KernelDir, LogDir: o.BuildLogDir,
+			Timeout: o.BuildTimeout, NoDKMS: o.NoDKMS},
+	}, nil
+}
+
+// installer is the driver installer of the HTTP flags: --http-headers,
+// --http-timeout, --http-insecure.
+func (o *DriverInstallOptions) installer(log *slog.Logger) (*driver.Installer, error) {
+	header, err := parseHTTPHeaders(o.HTTPHeaders)
+	if err != nil {
+		return nil, cmdutil.Usage(fmt.Errorf("--http-headers: %w", err))
+	}
+	if o.HTTPInsecure {
+		o.Global.InsecureSkipVerify = true
+	}
+	hc, err := o.HTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	client := *hc
+	client.Timeout = o.HTTPTimeout
+	return &driver.Installer{HTTP: &client, Header: header, Progress: driverProgress(log)}, nil
 }
 
 // driverProgress logs the steps of an install.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,15 +37,6 @@ type FollowOptions struct {
 	TmpDir          string
 	fetchOptions
 	Refs []string
-}
-
-// followCheckView is the JSON line printed per check.
-type followCheckView struct {
-	Time    time.Time        `json:"time"`
-	Updated []install.Result `json:"updated"`
-	Checked int              `json:"checked"`
-	Error   string           `json:"error,omitempty"`
-	Next    *time.Time       `json:"next,omitempty"`
 }
 
 // NewCmdFollow builds artifact follow. runF, when not nil, receives the
@@ -241,13 +233,14 @@ func followRun(ctx context.Context, opts *FollowOptions) error {
 	// been upgraded since the last one.
 	log := opts.Logger()
 	fw := &install.Follower{
-		Installer: in, Refs: opts.Refs, Schedule: schedule, Jitter: jitter, Grace: opts.Grace,
-		BeforeCheck: func(_ context.Context, in *install.Installer) error {
+		Installer: in, Schedule: schedule, Jitter: jitter, Grace: opts.Grace,
+		Request: install.Request{Refs: opts.Refs, LockPath: filepath.Join(opts.StateDir, "ferry.lock")},
+		BeforeCheck: func(_ context.Context, req *install.Request) error {
 			engine, err := opts.Engine(bg, opts.commandDeps)
 			if err != nil {
 				return err
 			}
-			in.Engine = engine
+			req.Engine = engine
 			return nil
 		},
 		OnCheck: func(ctx context.Context, c install.FollowCheck) {
@@ -272,10 +265,7 @@ func followRun(ctx context.Context, opts *FollowOptions) error {
 // printCheck reports one check: a warning when it failed, its events, and
 // what it installed (one JSON line with -o json).
 func printCheck(ctx context.Context, opts *FollowOptions, em *events.Emitter, c install.FollowCheck) {
-	view := followCheckView{Time: c.Started, Updated: c.Updated, Checked: len(c.Results)}
-	if view.Updated == nil {
-		view.Updated = []install.Result{}
-	}
+	view := followCheckView{Time: c.Started, Updated: installResultViews(c.Updated), Checked: len(c.Results)}
 	if !c.Next.IsZero() {
 		view.Next = &c.Next
 	}

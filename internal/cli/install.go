@@ -2,14 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,7 +16,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
-	ferryhttp "github.com/ferryhq/ferry/internal/http"
 	"github.com/ferryhq/ferry/pkg/events"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
@@ -79,36 +77,24 @@ func (o *resolveOptions) Engine(ctx context.Context, d commandDeps) (install.Eng
 		return nil, err
 	}
 	engine := install.Engine{}
-	for k, v := range cfg.Engine.Versions {
-		engine[k] = v
-	}
+	maps.Copy(engine, cfg.Engine.Versions)
 	if url := o.EngineVersionsURL; url != "" {
 		hc, err := d.HTTPClient()
 		if err != nil {
 			return nil, err
 		}
-		data, err := ferryhttp.ReadURL(ctx, hc, url, 1<<20)
+		read, err := install.ReadEngine(ctx, hc, url)
 		if err != nil {
-			return nil, fmt.Errorf("reading engine versions: %w", err)
+			return nil, err
 		}
-		var doc map[string]any
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, fmt.Errorf("reading engine versions from %s: %w", url, err)
-		}
-		for k, v := range doc {
-			if s, ok := v.(string); ok && s != "" {
-				engine[k] = s
-			} else if n, ok := v.(float64); ok {
-				engine[k] = strconv.FormatFloat(n, 'f', -1, 64)
-			}
-		}
+		maps.Copy(engine, read)
 	}
 	for _, kv := range o.EngineVersions {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || v == "" {
 			return nil, cmdutil.Usage(fmt.Errorf("--engine-version %q: want NAME=VERSION", kv))
 		}
-		if err := checkEngineVersion(v); err != nil {
+		if err := install.CheckEngineVersion(v); err != nil {
 			return nil, cmdutil.Usage(fmt.Errorf("--engine-version %q: %w", kv, err))
 		}
 		engine[k] = v
@@ -119,17 +105,8 @@ func (o *resolveOptions) Engine(ctx context.Context, d commandDeps) (install.Eng
 	return engine, nil
 }
 
-// checkEngineVersion accepts what Falco's /versions reports: a semantic
-// version (0.41.0, 3.7.0) or an integer (engine_version 31).
-func checkEngineVersion(v string) error {
-	if _, err := strconv.Atoi(v); err == nil {
-		return nil
-	}
-	if _, err := semver.NewVersion(v); err != nil {
-		return fmt.Errorf("%q is not a version (want a semantic version like 0.41.0, or an integer)", v)
-	}
-	return nil
-}
+// checkEngineVersion is install.CheckEngineVersion, for config set.
+var checkEngineVersion = install.CheckEngineVersion
 
 // fetchOptions is the flag group of commands that install: which types,
 // how many at once, how large.
@@ -390,44 +367,63 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	if err != nil {
 		return err
 	}
-	in.DryRun, in.Engine, in.LockPath = opts.DryRun, engine, opts.lockPath()
 	if opts.From != "" {
 		if in.Resolver, err = bundleResolver(ctx, opts.From, opts.Platform); err != nil {
 			return err
 		}
 		in.HostMirrors, in.Bundle = nil, opts.From
 	}
-	if opts.Locked {
-		if in.Locked, err = install.ReadLock(opts.lockPath()); err != nil {
-			return err
-		}
-	} else if opts.Refs, err = keepHighest(ctx, opts.IO.ErrOut, in.Resolver, opts.Refs); err != nil {
+	req, err := opts.request(ctx, in.Resolver, engine)
+	if err != nil {
 		return err
 	}
 	prog := newProgress(ctx, opts.f)
 	if prog != nil {
 		in.Progress = prog
 	}
-	results, err := in.Install(ctx, opts.Refs)
+	results, err := in.Install(ctx, req)
 	prog.Wait()
 	err = errors.Join(err, emitDownloaded(ctx, opts.commandDeps, em, results))
+	if perr := printInstallResults(opts, results, req.Engine == nil, err); perr != nil {
+		return perr
+	}
+	return err
+}
+
+// request is the install the flags ask for: the references (of several to
+// one artifact, the highest) or the lock file's, dry run and lock file.
+func (o *InstallOptions) request(ctx context.Context, r *install.Resolver, engine install.Engine) (install.Request, error) {
+	req := install.Request{Refs: o.Refs, DryRun: o.DryRun, Engine: engine, LockPath: o.lockPath()}
+	var err error
+	if o.Locked {
+		req.Locked, err = install.ReadLock(o.lockPath())
+	} else {
+		req.Refs, err = keepHighest(ctx, o.IO.ErrOut, r, o.Refs)
+	}
+	return req, err
+}
+
+// printInstallResults prints what an install did: a JSON list (nothing
+// when it failed having installed nothing: the error says it all, on
+// stderr), or one block per artifact and, when no engine versions were
+// declared, the requirements left unchecked.
+func printInstallResults(opts *InstallOptions, results []install.Result, unchecked bool, err error) error {
 	if opts.Global.JSON() {
-		if results == nil {
-			results = []install.Result{}
-		}
-		if perr := opts.f.PrintJSON(results); perr != nil {
-			return perr
+		if err == nil || len(results) > 0 {
+			if perr := opts.f.PrintJSON(installResultViews(results)); perr != nil {
+				return perr
+			}
 		}
 	} else {
 		for _, r := range results {
 			printResult(opts.f, r)
 		}
-		if engine == nil {
+		if unchecked {
 			printUnchecked(opts.f, results)
 		}
 	}
 	printUnverified(opts.f, results)
-	return err
+	return nil
 }
 
 // bundleResolver resolves against a bundle alone: its index and its OCI
@@ -446,7 +442,7 @@ func bundleResolver(ctx context.Context, path, platform string) (*install.Resolv
 
 // newInstaller builds the installer that install and follow share: the
 // resolver, the store and its limits, the directories, mirrors and HTTP
-// client. The lock file goes to <state-dir>/ferry.lock.
+// client.
 func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resolveOptions, o *fetchOptions) (*install.Installer, error) {
 	set, err := deps.Indexes(ctx)
 	if err != nil {
@@ -466,7 +462,6 @@ func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resol
 		AllowedTypes: o.AllowedTypes,
 		Concurrency:  o.Concurrency,
 		ResolveDeps:  r.ResolveDeps,
-		LockPath:     filepath.Join(d.StateDir, "ferry.lock"),
 
 		AllowUnverified: o.AllowUnverified,
 	}
@@ -476,7 +471,7 @@ func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resol
 	if in.HTTP, err = deps.HTTPClient(); err != nil {
 		return nil, err
 	}
-	if err := o.installVerifyOptions.wire(deps.f, in); err != nil {
+	if in.Signatures, err = o.installVerifyOptions.Policy(deps.f); err != nil {
 		return nil, err
 	}
 	return in, nil

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -111,46 +109,13 @@ func (o *PushOptions) Validate() error {
 // pushRun packs and pushes opts.Files to the repository REF names, then
 // emits artifact.published and prints the result.
 func pushRun(ctx context.Context, opts *PushOptions) (err error) {
-	ref, err := opts.parseRef()
+	loc, err := opts.location(ctx)
 	if err != nil {
 		return err
 	}
-	var loc oci.Location
-	switch {
-	case ref.IsOCI():
-		loc = oci.Location{Registry: ref.Registry, Repository: ref.Repository}
-		if ref.Tag != "" {
-			opts.Version = ref.Tag
-		}
-	default:
-		set, err := opts.Indexes(ctx)
-		if err != nil {
-			return err
-		}
-		entry, _, err := set.Lookup(ref.Index, ref.Name)
-		if err != nil {
-			return err
-		}
-		loc = oci.Location{Registry: entry.Registry, Repository: entry.Repository}
-		if opts.Type == "" {
-			opts.Type = entry.Type
-		}
-		if opts.Name == "" {
-			opts.Name = entry.Name
-		}
-		if opts.SourceRepo == "" {
-			opts.SourceRepo = entry.Source
-		}
-		if ref.Constraint != "" && opts.Version == "" {
-			opts.Version = ref.Constraint
-		}
-	}
-	cfg, files, err := opts.build(ctx, loc)
+	req, err := opts.request(ctx, loc)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
-		return cmdutil.Usage(err)
+		return err
 	}
 	client, err := opts.OCIClient()
 	if err != nil {
@@ -161,14 +126,12 @@ func pushRun(ctx context.Context, opts *PushOptions) (err error) {
 		return err
 	}
 	start := time.Now()
-	res, err := client.Push(ctx, loc, oci.PushRequest{
-		Type: opts.Type, Config: cfg, Files: files, SourceRepo: opts.SourceRepo, FloatingTags: opts.FloatingTags,
-		Tags: opts.ExtraTags, Latest: opts.Latest,
-	})
+	res, err := client.Push(ctx, loc, req)
 	if err != nil {
 		return fmt.Errorf("pushing %s: %w", loc, err)
 	}
 	took := time.Since(start)
+	cfg := req.Config
 	defer func() {
 		if em.Enabled() && err == nil {
 			var w []string
@@ -177,14 +140,7 @@ func pushRun(ctx context.Context, opts *PushOptions) (err error) {
 		}
 	}()
 	if opts.Global.JSON() {
-		return opts.f.PrintJSON(struct {
-			Ref        string `json:"ref"`
-			Registry   string `json:"registry"`
-			Repository string `json:"repository"`
-			Type       string `json:"type"`
-			Version    string `json:"version"`
-			*oci.PushResult
-		}{loc.String() + ":" + cfg.Version, loc.Registry, loc.Repository, opts.Type, cfg.Version, res})
+		return opts.f.PrintJSON(newPushView(loc, req.Type, cfg.Version, res))
 	}
 	fmt.Fprintf(opts.IO.Out, "Pushed %s:%s (%s)\n  digest: %s\n  tags:   %s\n", loc, cfg.Version, opts.Type, res.Digest, strings.Join(res.Tags, ", "))
 	if len(res.Platforms) > 0 {
@@ -193,113 +149,80 @@ func pushRun(ctx context.Context, opts *PushOptions) (err error) {
 	return nil
 }
 
-// build validates the options and turns them into a config and layer files.
-func (o *PushOptions) build(ctx context.Context, loc oci.Location) (oci.Config, []oci.LayerFile, error) {
-	cfg := oci.Config{}
-	if o.Type == "" {
-		return cfg, nil, errors.New("--type is required for a repository reference (rulesfile, plugin or asset)")
+// location is the repository REF names: REF itself, whose tag is the
+// version, or an index entry's, whose type, name, source and constraint
+// are the defaults of --type, --name, --source-repo and --version.
+func (o *PushOptions) location(ctx context.Context) (oci.Location, error) {
+	ref, err := o.parseRef()
+	if err != nil {
+		return oci.Location{}, err
 	}
-	if err := oci.ValidType(o.Type); err != nil {
-		return cfg, nil, err
+	if ref.IsOCI() {
+		if ref.Tag != "" {
+			o.Version = ref.Tag
+		}
+		return oci.Location{Registry: ref.Registry, Repository: ref.Repository}, nil
+	}
+	set, err := o.Indexes(ctx)
+	if err != nil {
+		return oci.Location{}, err
+	}
+	entry, _, err := set.Lookup(ref.Index, ref.Name)
+	if err != nil {
+		return oci.Location{}, err
+	}
+	o.Type = cmp.Or(o.Type, entry.Type)
+	o.Name = cmp.Or(o.Name, entry.Name)
+	o.SourceRepo = cmp.Or(o.SourceRepo, entry.Source)
+	if ref.Constraint != "" && o.Version == "" {
+		o.Version = ref.Constraint
+	}
+	return oci.Location{Registry: entry.Registry, Repository: entry.Repository}, nil
+}
+
+// request turns the flags into the push request, validated and completed
+// by the library (oci.PushRequest.Validate, Complete).
+func (o *PushOptions) request(ctx context.Context, loc oci.Location) (oci.PushRequest, error) {
+	req := oci.PushRequest{
+		Type: o.Type, Config: oci.Config{Name: o.Name, Version: o.Version}, SourceRepo: o.SourceRepo, SourceUnchecked: o.annotationOnly,
+		FloatingTags: o.FloatingTags, Tags: o.ExtraTags, Latest: o.Latest,
+	}
+	if o.Type == "" {
+		return req, cmdutil.Usage(errors.New("--type is required for a repository reference (rulesfile, plugin or asset)"))
 	}
 	if o.Version == "" {
-		return cfg, nil, errors.New("--version is required")
+		return req, cmdutil.Usage(errors.New("--version is required"))
 	}
-	if _, err := semver.StrictNewVersion(o.Version); err != nil {
-		return cfg, nil, fmt.Errorf("--version %q is not strict semver X.Y.Z[-PRE]", o.Version)
-	}
-	if err := oci.ValidVersionTag(o.Version); err != nil {
-		return cfg, nil, err
-	}
-	if o.SourceRepo != "" && !o.annotationOnly {
-		if err := index.CheckNamespace(o.SourceRepo, loc.Repository); err != nil {
-			return cfg, nil, err
-		}
-	}
-	name := o.Name
-	if name == "" {
-		name = loc.Repository[strings.LastIndex(loc.Repository, "/")+1:]
-	}
-	cfg.Name, cfg.Version = name, o.Version
 	for _, d := range o.DependsOn {
 		dep, err := parseDependency(d)
 		if err != nil {
-			return cfg, nil, err
+			return req, cmdutil.Usage(err)
 		}
-		cfg.Dependencies = append(cfg.Dependencies, dep)
+		req.Config.Dependencies = append(req.Config.Dependencies, dep)
 	}
 	for _, r := range o.Requires {
 		n, v, ok := strings.Cut(r, ":")
 		if !ok || n == "" || v == "" {
-			return cfg, nil, fmt.Errorf("--requires %q: want NAME:VERSION", r)
+			return req, cmdutil.Usage(fmt.Errorf("--requires %q: want NAME:VERSION", r))
 		}
-		cfg.Requirements = append(cfg.Requirements, oci.Requirement{Name: n, Version: v})
+		req.Config.Requirements = append(req.Config.Requirements, oci.Requirement{Name: n, Version: v})
 	}
-	var files []oci.LayerFile
-	switch {
-	case o.Type == oci.TypePlugin && len(o.Platforms) != len(o.Files):
-		return cfg, nil, fmt.Errorf("a plugin needs one --platform per file: %d files, %d platforms", len(o.Files), len(o.Platforms))
-	case o.Type != oci.TypePlugin && len(o.Platforms) > 0:
-		return cfg, nil, fmt.Errorf("--platform applies to plugins only, not to a %s", o.Type)
-	case o.Type != oci.TypePlugin && len(o.Files) != 1:
-		return cfg, nil, fmt.Errorf("a %s is one file, got %d", o.Type, len(o.Files))
+	if o.Type == oci.TypePlugin && len(o.Platforms) != len(o.Files) {
+		return req, cmdutil.Usage(fmt.Errorf("a plugin needs one --platform per file: %d files, %d platforms", len(o.Files), len(o.Platforms)))
 	}
+	// The n-th --platform is the n-th FILE's (the library refuses one
+	// for a type that is not a plugin).
 	for i, path := range o.Files {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return cfg, nil, err
-		}
-		if !fi.Mode().IsRegular() {
-			// A device or a FIFO would be read without end.
-			return cfg, nil, fmt.Errorf("%s is not a regular file but %s", path, fileKind(fi.Mode()))
-		}
 		lf := oci.LayerFile{Path: path}
-		if o.Type == oci.TypePlugin {
+		if i < len(o.Platforms) {
 			lf.Platform = o.Platforms[i]
-			if p := (platformOptions{Platform: lf.Platform}); p.Validate() != nil {
-				return cfg, nil, fmt.Errorf("--platform %q: want OS/ARCH", lf.Platform)
-			}
 		}
-		files = append(files, lf)
+		req.Files = append(req.Files, lf)
 	}
-	if o.Type == oci.TypeRulesfile && len(o.Files) == 1 {
-		if err := mergeRulesRequirements(ctx, &cfg, o.Files[0]); err != nil {
-			return cfg, nil, err
-		}
+	if err := req.Validate(loc); err != nil {
+		return req, err
 	}
-	return cfg, files, nil
-}
-
-// mergeRulesRequirements adds what a plain rules file declares
-// (required_plugin_versions, required_engine_version) to cfg, as falcoctl
-// does; dependencies and requirements given as flags win by name.
-// The file is read as a stream: only the items that declare requirements
-// are parsed.
-func mergeRulesRequirements(ctx context.Context, cfg *oci.Config, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		return nil // an archive: its content is the publisher's business
-	}
-	deps, reqs, err := oci.RulesRequirementsFrom(ctx, br)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	for _, d := range deps {
-		if !slices.ContainsFunc(cfg.Dependencies, func(x oci.Dependency) bool { return x.Name == d.Name }) {
-			cfg.Dependencies = append(cfg.Dependencies, d)
-		}
-	}
-	for _, r := range reqs {
-		if !slices.ContainsFunc(cfg.Requirements, func(x oci.Requirement) bool { return x.Name == r.Name }) {
-			cfg.Requirements = append(cfg.Requirements, r)
-		}
-	}
-	return nil
+	return req, req.Complete(ctx, loc)
 }
 
 // parseDependency reads NAME:VER[|ALT:VER...].
@@ -320,21 +243,4 @@ func parseDependency(s string) (oci.Dependency, error) {
 		}
 	}
 	return dep, nil
-}
-
-// fileKind names what a file that is not a regular one is.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a block device"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	}
-	return "a special file (" + m.Type().String() + ")"
 }

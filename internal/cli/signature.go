@@ -2,12 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +14,9 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
+	"github.com/ferryhq/ferry/pkg/install"
 	"github.com/ferryhq/ferry/pkg/oci"
 )
 
@@ -38,46 +37,23 @@ func (o *signatureOptions) AddFlags(cmd *cobra.Command) {
 
 func (o *signatureOptions) Validate() error { return nil }
 
+// policy is the signature policy of --key and --trusted-root: the key
+// every artifact must be signed with, or each index entry's block, keyless
+// signatures checked against the trusted root.
+func (o *signatureOptions) policy(f *cmdutil.Factory) *install.SignaturePolicy {
+	return &install.SignaturePolicy{Key: o.Key, TrustedRoot: func(ctx context.Context) (*root.TrustedRoot, error) {
+		tr, err := o.loadTrustedRoot(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return tr.root, tr.err
+	}}
+}
+
 // verifier returns the signature verifier for an artifact: nil when neither
 // its index entry nor the flags ask for a signature.
 func (o *signatureOptions) verifier(ctx context.Context, f *cmdutil.Factory, entry *index.Entry) (oci.SignatureVerifier, error) {
-	var cosign *index.Cosign
-	if entry != nil && entry.Signature != nil {
-		cosign = entry.Signature.Cosign
-	}
-	key := ""
-	switch {
-	case o.Key != "":
-		key = o.Key
-	case cosign != nil && cosign.Key != "":
-		key = cosign.Key
-	case cosign != nil && keyless(cosign):
-		return o.keylessVerifier(ctx, f, cosign)
-	case cosign != nil:
-		return oci.UnsupportedSignature{Reason: "the index entry's signature.cosign block names neither a key nor a certificate identity and issuer"}, nil
-	case entry != nil && entry.Signature != nil:
-		return oci.UnsupportedSignature{Reason: "the index entry's signature block names no cosign policy ferry knows"}, nil
-	default:
-		return nil, nil
-	}
-	pem := []byte(key)
-	if !strings.HasPrefix(strings.TrimSpace(key), "-----BEGIN") {
-		data, err := os.ReadFile(key)
-		if err != nil {
-			return nil, cmdutil.Usage(fmt.Errorf("reading the public key: %w", err))
-		}
-		pem = data
-	}
-	if len(pem) == 0 {
-		return nil, cmdutil.Usage(errors.New("the public key is empty"))
-	}
-	return &oci.CosignKeyVerifier{PublicKey: pem}, nil
-}
-
-// keyless reports whether a cosign block asks for a keyless signature: a
-// certificate identity or an OIDC issuer, exact or regexp.
-func keyless(c *index.Cosign) bool {
-	return c.CertificateIdentity != "" || c.CertificateIdentityRegexp != "" || c.CertificateOIDCIssuer != "" || c.CertificateOIDCIssuerRegexp != ""
+	return o.policy(f).Verifier(ctx, entry)
 }
 
 // loadTrustedRoot returns the trusted root keyless signatures chain to:
@@ -94,7 +70,7 @@ func (o *signatureOptions) loadTrustedRoot(ctx context.Context, f *cmdutil.Facto
 		if o.TrustedRoot != "" {
 			tr, err := oci.LoadTrustedRoot(o.TrustedRoot)
 			if err != nil {
-				return trustedRoot{}, cmdutil.Usage(err)
+				return trustedRoot{}, errdef.Wrap(errdef.ErrInvalid, err)
 			}
 			o.root = trustedRoot{root: tr, at: time.Now()}
 		} else {
@@ -152,23 +128,4 @@ type ctxClient struct {
 
 func (c ctxClient) Do(req *http.Request) (*http.Response, error) {
 	return c.hc.Do(req.WithContext(c.ctx))
-}
-
-// keylessVerifier verifies against the trusted root of --trusted-root, or
-// Sigstore's public one.
-func (o *signatureOptions) keylessVerifier(ctx context.Context, f *cmdutil.Factory, c *index.Cosign) (oci.SignatureVerifier, error) {
-	tr, err := o.loadTrustedRoot(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return &oci.KeylessVerifier{
-		TrustedRoot: tr.root,
-		RootErr:     tr.err,
-		IgnoreTlog:  c.IgnoreTlog,
-		Identity: oci.Identity{
-			Subject: c.CertificateIdentity, SubjectRegexp: c.CertificateIdentityRegexp,
-			Issuer: c.CertificateOIDCIssuer, IssuerRegexp: c.CertificateOIDCIssuerRegexp,
-			GithubWorkflowRepository: c.CertificateGithubWorkflow,
-		},
-	}, nil
 }

@@ -182,6 +182,11 @@ type Result struct {
 	Verified string    `json:"verified,omitempty"`
 	Commands []Command `json:"commands,omitempty"`
 	Loaded   bool      `json:"loaded"`
+	// Downloaded is true when this run fetched the file from URL (even if
+	// loading it failed afterwards); false when it was cached or built,
+	// and in a dry run. Bytes is then the file's size.
+	Downloaded bool  `json:"-"`
+	Bytes      int64 `json:"-"`
 }
 
 // What names the driver for messages.
@@ -209,8 +214,6 @@ func (req *Request) validate() error {
 		return fmt.Errorf("%w: detected an unsupported target system (cannot determine the host's distribution), so no prebuilt driver can match it", ErrUnsupported)
 	case len(req.Repos) == 0 && !req.NoDownload:
 		return errors.New("no driver repository")
-	case req.CacheDir == "":
-		return errors.New("no cache directory")
 	case req.InstallDir != "" && req.StateDir == "":
 		return errors.New("no state directory")
 	}
@@ -230,10 +233,19 @@ func (req *Request) validate() error {
 
 // Install gets the driver req names into the cache (from the cache if it is
 // there and matches any expected digest, else from the first repository that
-// has it), installs it under req.InstallDir, records it in the state file and
-// loads it if asked. A missing file everywhere is a *DownloadError matching
-// ErrNotFound; a digest mismatch matches ErrDigestMismatch.
+// has it, else built here when req.Compile), installs it under
+// req.InstallDir, records it in the state file and loads it if asked. An
+// empty req.CacheDir is DefaultCacheDir. A missing file everywhere is a
+// *DownloadError matching ErrNotFound; a digest mismatch matches
+// ErrDigestMismatch.
 func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) {
+	if req.CacheDir == "" && req.Type.NeedsFile() {
+		dir, err := DefaultCacheDir(nil)
+		if err != nil {
+			return nil, err
+		}
+		req.CacheDir = dir
+	}
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
@@ -243,106 +255,36 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		res.Note = "the modern eBPF probe is built into Falco: nothing to download or install"
 		return res, nil
 	}
-	arch := req.Target.Arch
-	res.FileName = FileName(req.Name, req.Type, req.Target)
-	res.CachePath = LocalPath(req.CacheDir, req.Version, arch, res.FileName)
-	res.Path = res.CachePath
-	if req.InstallDir != "" {
-		res.Path = LocalPath(req.InstallDir, req.Version, arch, res.FileName)
-		if req.Type == EBPF {
-			res.Link = ProbeLink(req.InstallDir, req.Name)
-			if l := ProbeLink(req.CacheDir, req.Name); filepath.Clean(l) != filepath.Clean(res.Link) {
-				res.CacheLink = l
-			}
-			for _, l := range req.ProbeLinks {
-				if c := filepath.Clean(l); c != filepath.Clean(res.Link) && c != filepath.Clean(res.CacheLink) {
-					res.ProbeLinks = append(res.ProbeLinks, c)
-				}
-			}
-		}
-	}
-	for _, repo := range req.Repos {
-		res.URLs = append(res.URLs, URL(repo, req.Version, arch, res.FileName))
-	}
+	res.layout(req)
 	want, _ := ferryhttp.NormalizeSHA256(req.SHA256)
 	if req.MaxBytes <= 0 {
 		req.MaxBytes = DefaultMaxBytes
 	}
-
 	if req.NoDownload && !req.Compile {
 		res.Status = StatusNotNeeded
 		res.Note = "nothing to do: download and compile disabled"
 		return res, nil
 	}
-
-	// The cache, when it holds the file (with the expected digest, if any).
-	sum, found, err := fileSHA256(res.CachePath)
-	if err != nil {
-		return res, fmt.Errorf("reading the cache: %w", err)
+	if err := in.fromCache(res, want); err != nil {
+		return res, err
 	}
-	if found && (want == "" || sum == want) {
-		res.Cached, res.SHA256 = true, sum
-		if want != "" {
-			res.Verified = VerifiedGiven
-		}
-		in.progress(Event{Step: "cached", Path: res.CachePath})
-	}
-
 	// An undetermined host has no prebuilt driver: only a build can help.
-	download := !req.NoDownload && req.Target.ID != Undetermined
-	compile := req.Compile && req.SHA256 == ""
-	if !download {
+	src := sources{download: !req.NoDownload && req.Target.ID != Undetermined, compile: req.Compile && req.SHA256 == ""}
+	if !src.download {
 		res.URLs = nil
 	}
-	if !res.Cached && !download && !compile {
+	if !res.Cached && !src.download && !src.compile {
 		return res, fmt.Errorf("%w for the %s: downloads are off, and a local build cannot have the expected sha256 %s", ErrNotFound, res.What(), want)
 	}
-
 	if req.DryRun {
-		res.Status = StatusWouldInstall
-		if !res.Cached && compile {
-			if plan, err := in.planBuild(req, res); err == nil {
-				res.Build = plan
-			} else if !download {
-				return res, err
-			}
-		}
-		if req.Load {
-			res.Commands, res.Note = loadPlan(req, res.Path)
-		}
-		return res, nil
+		return res, in.plan(req, res, src)
 	}
-
-	fresh := false
-	if !res.Cached {
-		var dlErr error
-		if download {
-			dlErr = in.download(ctx, req, want, res)
+	fresh := !res.Cached
+	if fresh {
+		if err := in.obtain(ctx, req, want, res, src); err != nil {
+			return res, err
 		}
-		var de *DownloadError
-		switch {
-		case download && dlErr == nil:
-		case download && !errors.As(dlErr, &de):
-			// A corrupt or oversized file, or an interrupted run: not a
-			// reason to build.
-			return res, dlErr
-		case !compile:
-			return res, dlErr
-		default:
-			plan, err := in.planBuild(req, res)
-			if err == nil {
-				err = in.build(ctx, req, plan, res)
-			}
-			if err != nil {
-				if dlErr != nil {
-					return res, fmt.Errorf("%w; then %w", dlErr, err)
-				}
-				return res, err
-			}
-		}
-		fresh = true
 	}
-
 	changed, err := in.place(ctx, req, res)
 	if err != nil {
 		return res, err
@@ -351,24 +293,118 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 	if fresh || changed {
 		res.Status = StatusInstalled
 	}
-
 	if req.Load {
-		var note string
-		res.Commands, note = loadPlan(req, res.Path)
-		if note != "" {
-			res.Note = note
-		}
-		if err := in.run(ctx, res.Commands); err != nil {
-			return res, fmt.Errorf("%w: %s: %w", ErrLoad, res.Path, err)
-		}
-		if len(res.Commands) > 0 {
-			res.Loaded = true
-			if err := in.recordLoaded(ctx, req); err != nil {
-				return res, err
+		return res, in.load(ctx, req, res)
+	}
+	return res, nil
+}
+
+// sources says where a driver not in the cache may come from.
+type sources struct{ download, compile bool }
+
+// layout fills in the file's name, where it is cached and installed, its
+// links and the URLs it may be downloaded from.
+func (r *Result) layout(req Request) {
+	arch := req.Target.Arch
+	r.FileName = FileName(req.Name, req.Type, req.Target)
+	r.CachePath = LocalPath(req.CacheDir, req.Version, arch, r.FileName)
+	r.Path = r.CachePath
+	if req.InstallDir != "" {
+		r.Path = LocalPath(req.InstallDir, req.Version, arch, r.FileName)
+		if req.Type == EBPF {
+			r.Link = ProbeLink(req.InstallDir, req.Name)
+			if l := ProbeLink(req.CacheDir, req.Name); filepath.Clean(l) != filepath.Clean(r.Link) {
+				r.CacheLink = l
+			}
+			for _, l := range req.ProbeLinks {
+				if c := filepath.Clean(l); c != filepath.Clean(r.Link) && c != filepath.Clean(r.CacheLink) {
+					r.ProbeLinks = append(r.ProbeLinks, c)
+				}
 			}
 		}
 	}
-	return res, nil
+	for _, repo := range req.Repos {
+		r.URLs = append(r.URLs, URL(repo, req.Version, arch, r.FileName))
+	}
+}
+
+// fromCache takes the cached file when there is one with the expected
+// digest (want, hex; "" when none is expected).
+func (in *Installer) fromCache(res *Result, want string) error {
+	sum, found, err := fileSHA256(res.CachePath)
+	if err != nil {
+		return fmt.Errorf("reading the cache: %w", err)
+	}
+	if found && (want == "" || sum == want) {
+		res.Cached, res.SHA256 = true, sum
+		if want != "" {
+			res.Verified = VerifiedGiven
+		}
+		in.progress(Event{Step: "cached", Path: res.CachePath})
+	}
+	return nil
+}
+
+// plan completes a dry run's result: how the driver would be built when no
+// repository has it, and the commands that would load it.
+func (in *Installer) plan(req Request, res *Result, src sources) error {
+	res.Status = StatusWouldInstall
+	if !res.Cached && src.compile {
+		if plan, err := in.planBuild(req, res); err == nil {
+			res.Build = plan
+		} else if !src.download {
+			return err
+		}
+	}
+	if req.Load {
+		res.Commands, res.Note = loadPlan(req, res.Path)
+	}
+	return nil
+}
+
+// obtain downloads the driver into the cache or, when no repository has it
+// (or downloads are off), builds it there.
+func (in *Installer) obtain(ctx context.Context, req Request, want string, res *Result, src sources) error {
+	var dlErr error
+	if src.download {
+		if dlErr = in.download(ctx, req, want, res); dlErr == nil {
+			return nil
+		}
+	}
+	var de *DownloadError
+	switch {
+	case src.download && !errors.As(dlErr, &de):
+		// A corrupt or oversized file, or an interrupted run: not a reason
+		// to build.
+		return dlErr
+	case !src.compile:
+		return dlErr
+	}
+	plan, err := in.planBuild(req, res)
+	if err == nil {
+		err = in.build(ctx, req, plan, res)
+	}
+	if err != nil && dlErr != nil {
+		return fmt.Errorf("%w; then %w", dlErr, err)
+	}
+	return err
+}
+
+// load runs the commands that load a kernel module and records it loaded.
+func (in *Installer) load(ctx context.Context, req Request, res *Result) error {
+	var note string
+	res.Commands, note = loadPlan(req, res.Path)
+	if note != "" {
+		res.Note = note
+	}
+	if err := in.run(ctx, res.Commands); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrLoad, res.Path, err)
+	}
+	if len(res.Commands) == 0 {
+		return nil
+	}
+	res.Loaded = true
+	return in.recordLoaded(ctx, req)
 }
 
 // download tries each repository in order.
@@ -398,6 +434,7 @@ func (in *Installer) download(ctx context.Context, req Request, want string, res
 		switch {
 		case err == nil:
 			res.URL, res.SHA256, res.Verified = u, got.SHA256, verified
+			res.Downloaded, res.Bytes = true, got.Size
 			in.progress(Event{Step: "downloaded", URL: u, Path: res.CachePath})
 			return nil
 		case ctx.Err() != nil:
@@ -543,3 +580,25 @@ func (in *Installer) run(ctx context.Context, cmds []Command) error {
 	}
 	return nil
 }
+
+// DefaultCacheDir is Falco's download cache, $HOME/.falco. getenv reads
+// HOME (nil: os.Getenv); without one, the user's home directory is asked
+// for. An error means there is no home directory: pass a cache directory.
+func DefaultCacheDir(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	home := getenv("HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no home directory for the driver cache ($HOME/.falco): %w", err)
+		}
+		home = h
+	}
+	return filepath.Join(home, ".falco"), nil
+}
+
+// HostInstallDir is where Falco looks for the driver when it runs as root
+// on the host whose root filesystem is at hostRoot: <hostRoot>/root/.falco.
+func HostInstallDir(hostRoot string) string { return filepath.Join(hostRoot, "root", ".falco") }

@@ -62,3 +62,25 @@ func (e *kindError) Error() string { return e.msg }
 
 // Unwrap returns the kind, so that errors.Is walks on to it.
 func (e *kindError) Unwrap() error { return e.kind }
+
+// Wrap returns an error with err's message that matches kind as well as
+// err with errors.Is and errors.As: for an error whose message says it all
+// and whose kind the caller must still tell (Wrap(ErrInvalid, err) for a
+// bad request). A nil err gives nil.
+func Wrap(kind, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &wrapped{err: err, kind: kind}
+}
+
+type wrapped struct {
+	err  error
+	kind error
+}
+
+func (e *wrapped) Error() string { return e.err.Error() }
+
+// Unwrap returns err and the kind, so that errors.Is and errors.As walk
+// on to both.
+func (e *wrapped) Unwrap() []error { return []error{e.err, e.kind} }

@@ -3,6 +3,7 @@ package errdef_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/ferryhq/ferry/pkg/errdef"
@@ -40,5 +41,23 @@ func TestRefinedKinds(t *testing.T) {
 	}
 	if errors.Is(errdef.ErrDigestMismatch, errdef.ErrUnsafeArchive) {
 		t.Error("a digest mismatch is an unsafe archive")
+	}
+}
+
+func TestWrapKeepsMessageAndMatchesBoth(t *testing.T) {
+	base := &os.PathError{Op: "open", Path: "k.pem", Err: os.ErrNotExist}
+	err := fmt.Errorf("reading the key: %w", errdef.Wrap(errdef.ErrInvalid, base))
+	if err.Error() != "reading the key: open k.pem: file does not exist" {
+		t.Errorf("message %q", err.Error())
+	}
+	var pe *os.PathError
+	if !errors.Is(err, errdef.ErrInvalid) || !errors.Is(err, os.ErrNotExist) || !errors.As(err, &pe) {
+		t.Errorf("%v does not match its kind and its cause", err)
+	}
+	if errors.Is(err, errdef.ErrNotFound) {
+		t.Errorf("%v matches another kind", err)
+	}
+	if errdef.Wrap(errdef.ErrInvalid, nil) != nil {
+		t.Error("Wrap(kind, nil) is not nil")
 	}
 }

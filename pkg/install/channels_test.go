@@ -89,7 +89,7 @@ func (cf *channelFixture) install(t *testing.T) ([]install.Result, error) {
 	t.Helper()
 	in := cf.installer([]index.Entry{cf.entry}, "linux/amd64")
 	in.HTTP = cf.httpSrv.Client()
-	return in.Install(context.Background(), []string{"my-rules:1.x"})
+	return in.Install(context.Background(), install.Request{Refs: []string{"my-rules:1.x"}})
 }
 
 func (cf *channelFixture) installed(t *testing.T) string {
@@ -211,7 +211,7 @@ func TestChannelsHostMirrorFirst(t *testing.T) {
 		}
 		return nil, nil
 	}
-	if _, err := in.Install(context.Background(), []string{"my-rules"}); err != nil {
+	if _, err := in.Install(context.Background(), install.Request{Refs: []string{"my-rules"}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(cf.reg.Requests()); n != 0 {

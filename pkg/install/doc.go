@@ -7,8 +7,11 @@
 // in with one journaled commit. A Store records what is installed, so that
 // an upgrade removes what the new version no longer ships and an
 // interrupted run is repaired by the next one. Follow repeats an install on
-// a schedule. The package never prints or logs: progress and events go
-// through callbacks the caller sets.
+// a schedule. An Installer holds what every install shares (resolver,
+// store, directories, the SignaturePolicy it enforces) and is never
+// modified: each call's references, engine versions (ReadEngine), dry run
+// and lock file come in a Request. The package never prints or logs:
+// progress and events go through callbacks the caller sets.
 //
 // # Files, by concern
 //

@@ -21,7 +21,7 @@ type Every time.Duration
 func (e Every) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }
 
 // Follower keeps artifacts at the highest version their references allow:
-// on a schedule it runs its Installer over Refs, which installs a newer
+// on a schedule it runs its Installer over Request.Refs, which installs a newer
 // version when one satisfies the constraint and the engine's requirements
 // (a version whose requirement fails is skipped for the highest one that
 // passes) and does nothing when nothing changed. The install state is the
@@ -35,7 +35,9 @@ func (e Every) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }
 // No blob is downloaded.
 type Follower struct {
 	Installer *Installer
-	Refs      []string
+	// Request is what every check installs (Refs required); BeforeCheck
+	// may adjust each check's copy.
+	Request Request
 	// Schedule says when checks are due (required).
 	Schedule Schedule
 	// Jitter bounds a random delay before the first check, so that a fleet
@@ -45,9 +47,10 @@ type Follower struct {
 	// before it is cancelled (default 30s). A cancelled install leaves the
 	// previous version in place either way; grace lets it finish.
 	Grace time.Duration
-	// BeforeCheck runs before each check (e.g. to re-read the engine's
-	// versions); an error fails that check.
-	BeforeCheck func(ctx context.Context, in *Installer) error
+	// BeforeCheck runs before each check with that check's copy of
+	// Request (e.g. to set the engine's versions, read again); an error
+	// fails that check.
+	BeforeCheck func(ctx context.Context, req *Request) error
 	// OnCheck receives the outcome of every check.
 	OnCheck func(ctx context.Context, c FollowCheck)
 }
@@ -66,7 +69,7 @@ type FollowCheck struct {
 // Run checks until ctx is done, then returns nil. It never returns in the
 // middle of a check: a stop request lets the check finish within Grace.
 func (f *Follower) Run(ctx context.Context) error {
-	if f.Installer == nil || f.Schedule == nil || len(f.Refs) == 0 {
+	if f.Installer == nil || f.Schedule == nil || len(f.Request.Refs) == 0 {
 		return errors.New("follower: installer, schedule and references are required")
 	}
 	if f.Jitter > 0 {
@@ -103,13 +106,14 @@ func (f *Follower) Check(ctx context.Context) FollowCheck {
 		context.AfterFunc(cctx, func() { t.Stop() })
 	})
 	defer stop()
+	req := f.Request
 	if f.BeforeCheck != nil {
-		if err := f.BeforeCheck(cctx, f.Installer); err != nil {
+		if err := f.BeforeCheck(cctx, &req); err != nil {
 			c.Err = err
 			return c
 		}
 	}
-	c.Results, c.Err = f.Installer.Install(cctx, f.Refs)
+	c.Results, c.Err = f.Installer.Install(cctx, req)
 	for _, r := range c.Results {
 		if r.Status == StatusInstalled {
 			c.Updated = append(c.Updated, r)

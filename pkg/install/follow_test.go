@@ -38,14 +38,13 @@ func TestFollow(t *testing.T) {
 	push("1.0.0", "0.30.0")
 	in := fx.installer([]index.Entry{{Name: "rules", Type: "rulesfile", Registry: loc.Registry, Repository: loc.Repository}}, "linux/amd64")
 	in.ResolveDeps = true
-	in.Engine = install.Engine{"engine_version_semver": "0.40.0"}
 
 	checks := make(chan install.FollowCheck)
 	proceed := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f := &install.Follower{
-		Installer: in, Refs: []string{"rules:1.x"}, Schedule: install.Every(10 * time.Millisecond), Jitter: 5 * time.Millisecond,
+		Installer: in, Request: install.Request{Refs: []string{"rules:1.x"}, Engine: install.Engine{"engine_version_semver": "0.40.0"}}, Schedule: install.Every(10 * time.Millisecond), Jitter: 5 * time.Millisecond,
 		OnCheck: func(_ context.Context, c install.FollowCheck) {
 			checks <- c
 			<-proceed
@@ -128,7 +127,7 @@ func TestFollow(t *testing.T) {
 
 func TestFollowStopsDuringJitter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &install.Follower{Installer: &install.Installer{}, Refs: []string{"x"}, Schedule: install.Every(time.Hour), Jitter: time.Hour,
+	f := &install.Follower{Installer: &install.Installer{}, Request: install.Request{Refs: []string{"x"}}, Schedule: install.Every(time.Hour), Jitter: time.Hour,
 		OnCheck: func(context.Context, install.FollowCheck) { t.Error("checked") }}
 	time.AfterFunc(20*time.Millisecond, cancel)
 	if err := f.Run(ctx); err != nil {

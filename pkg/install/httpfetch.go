@@ -52,7 +52,7 @@ func (in *Installer) prepareHTTP(ctx context.Context, state *State, j *job) erro
 			return err
 		}
 	}
-	if in.DryRun {
+	if in.req.DryRun {
 		r.Status = StatusWouldUpdate
 	}
 	return nil

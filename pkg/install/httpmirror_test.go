@@ -77,8 +77,7 @@ func (hf *httpMirrorFixture) install(t *testing.T, allowUnverified bool, refs ..
 	}
 	in := hf.installer([]index.Entry{hf.entry}, "linux/amd64")
 	in.HTTP, in.AllowUnverified = hc, allowUnverified
-	in.LockPath = filepath.Join(hf.state, "ferry.lock")
-	return in.Install(context.Background(), refs)
+	return in.Install(context.Background(), install.Request{Refs: refs, LockPath: filepath.Join(hf.state, "ferry.lock")})
 }
 
 func (hf *httpMirrorFixture) installed(t *testing.T) string {
@@ -199,8 +198,8 @@ func TestHTTPMirrorLockedInstall(t *testing.T) {
 	hf.dirs[oci.TypeRulesfile] = filepath.Join(t.TempDir(), "rules")
 	hc, _ := ferryhttp.New(ferryhttp.Options{NoRetry: true})
 	in := hf.installer([]index.Entry{hf.entry}, "linux/amd64")
-	in.HTTP, in.Locked = hc, lock
-	results, err := in.Install(context.Background(), nil)
+	in.HTTP = hc
+	results, err := in.Install(context.Background(), install.Request{Locked: lock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +210,7 @@ func TestHTTPMirrorLockedInstall(t *testing.T) {
 	hf.put(t, "rules/my-rules-1.0.0.tar.gz", tarGz(t, map[string]string{"my_rules.yaml": "- rule: evil\n"}, false))
 	hf.state = filepath.Join(t.TempDir(), "state")
 	in.Store = &install.Store{StateDir: hf.state}
-	if _, err := in.Install(context.Background(), nil); !errors.Is(err, oci.ErrDigestMismatch) {
+	if _, err := in.Install(context.Background(), install.Request{Locked: lock}); !errors.Is(err, oci.ErrDigestMismatch) {
 		t.Errorf("want a digest mismatch, got %v", err)
 	}
 }

@@ -44,18 +44,8 @@ type Installer struct {
 	// (default 4); smaller ones, whose cost is the round trip, go up to 32
 	// at once.
 	Concurrency int
-	// DryRun resolves and reports without downloading or writing.
-	DryRun bool
 	// ResolveDeps installs the dependencies of what is asked for too.
 	ResolveDeps bool
-	// Engine declares the versions requirements are checked against.
-	Engine Engine
-	// Locked installs exactly the digests of this lock file, with no tag
-	// resolution.
-	Locked *LockFile
-	// LockPath, when set, is rewritten after an install to describe every
-	// installed artifact.
-	LockPath string
 	// HostMirrors gives the configured mirrors of a registry host.
 	HostMirrors HostMirrors
 	// HTTP downloads from HTTP mirrors.
@@ -65,6 +55,10 @@ type Installer struct {
 	Bundle string
 	// Progress, when set, observes every layer download (progress.go).
 	Progress Progress
+	// Signatures, when set, is the signature policy the Installer
+	// enforces (signature.go); it takes the place of Verify and
+	// NeedsVerify.
+	Signatures *SignaturePolicy
 	// Verify, when set, checks the signature of every artifact that is
 	// not already installed, after resolution and before any layer is
 	// fetched: an error stops the whole install with nothing written. An
@@ -79,6 +73,29 @@ type Installer struct {
 	// AllowUnverified installs HTTP mirror files that have no digest
 	// anywhere (results report Unverified).
 	AllowUnverified bool
+
+	// req is the request of the call this copy serves (Install).
+	req Request
+}
+
+// Request is what one Install installs, and how; the Installer holds what
+// every call shares. Install never modifies the Installer: one serves any
+// number of calls (they take turns on its state directory's lock).
+type Request struct {
+	// Refs are the references to install; with Locked, those of the lock
+	// file to install (none: all of them).
+	Refs []string
+	// Locked installs exactly the digests of this lock file, with no tag
+	// resolution.
+	Locked *LockFile
+	// DryRun resolves and reports without downloading or writing.
+	DryRun bool
+	// Engine declares the versions requirements are checked against (nil:
+	// requirements are reported in Result.Unchecked, not enforced).
+	Engine Engine
+	// LockPath, when set, is rewritten after an install to describe every
+	// installed artifact.
+	LockPath string
 }
 
 // Result reports what happened to one artifact.
@@ -126,18 +143,32 @@ type job struct {
 	pf *prefetcher
 }
 
-// Install resolves refs, checks that everything can be installed, and only
-// then downloads; once every download has ended, what was downloaded is
-// swapped in with one commit (Store.CommitAll: each file atomically, the
+// Install resolves req.Refs, checks that everything can be installed, and
+// only then downloads; once every download has ended, what was downloaded
+// is swapped in with one commit (Store.CommitAll: each file atomically, the
 // set journaled as one). When a download fails the others still land, and
-// the error joins every failure. Results list dependencies first.
-func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, error) {
+// the error joins every failure. Results list dependencies first. The
+// state is read once, after recovery, and carried through the run.
+func (in *Installer) Install(ctx context.Context, req Request) ([]Result, error) {
 	if in.Resolver == nil || in.Store == nil {
 		return nil, errors.New("installer: resolver and store are required")
 	}
-	if in.Concurrency < 1 {
-		in.Concurrency = 4
+	run := *in // this call's copy: in is never modified
+	run.req = req
+	if p := in.Signatures; p != nil {
+		run.Verify = func(ctx context.Context, it PlanItem, root ocispec.Descriptor) error {
+			return p.verify(ctx, run.Resolver, it, root)
+		}
+		run.NeedsVerify = func(name, idx string) bool { return p.Needs(run.Resolver.Indexes, name, idx) }
 	}
+	if run.Concurrency < 1 {
+		run.Concurrency = 4
+	}
+	return run.install(ctx)
+}
+
+func (in *Installer) install(ctx context.Context) ([]Result, error) {
+	req := in.req
 	unlock, err := Lock(ctx, in.Store.StateDir)
 	if err != nil {
 		return nil, err
@@ -147,25 +178,22 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 	for _, d := range in.Dirs {
 		dirs = append(dirs, d)
 	}
-	if err := Recover(in.Store.StateDir, dirs...); err != nil {
-		return nil, err
-	}
-	state, err := LoadState(in.Store.StateDir)
+	state, err := recoverLoad(in.Store.StateDir, dirs, nil)
 	if err != nil {
 		return nil, err
 	}
-	p := &Planner{Resolver: in.Resolver, State: state, Engine: in.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors,
-		HTTP: in.HTTP, Lock: cmp.Or(in.Locked, readLockPins(in.LockPath))}
+	p := &Planner{Resolver: in.Resolver, State: state, Engine: req.Engine, ResolveDeps: in.ResolveDeps, Concurrency: in.Concurrency, HostMirrors: in.HostMirrors,
+		HTTP: in.HTTP, Lock: cmp.Or(req.Locked, readLockPins(req.LockPath))}
 	pf := in.newPrefetcher(ctx, state)
 	defer pf.close()
 	if pf != nil {
 		p.resolved = pf.resolved
 	}
 	var plan *Plan
-	if in.Locked != nil {
-		plan, err = p.PlanLocked(ctx, in.Locked, refs)
+	if req.Locked != nil {
+		plan, err = p.PlanLocked(ctx, req.Locked, req.Refs)
 	} else {
-		plan, err = p.Plan(ctx, slices.Compact(slices.Clone(refs)))
+		plan, err = p.Plan(ctx, slices.Compact(slices.Clone(req.Refs)))
 	}
 	if err != nil {
 		return nil, err
@@ -178,36 +206,54 @@ func (in *Installer) Install(ctx context.Context, refs []string) ([]Result, erro
 		return nil, err
 	}
 	errs := make([]error, len(jobs))
-	if !in.DryRun {
-		// Concurrency bounds the large downloads, not the commits queued
-		// behind them: a finished download frees its slot while it waits to
-		// commit.
-		downloads := newDownloadSlots(in.Concurrency, p.metadataRequests())
-		var wg sync.WaitGroup
-		for i, j := range jobs {
-			if j.res.Status != "" {
-				continue
-			}
-			wg.Go(func() { errs[i] = in.fetchTracked(ctx, j, downloads) })
-		}
-		wg.Wait()
-		in.commitAll(ctx, jobs, errs)
+	if req.DryRun {
+		return results(jobs, errs), nil
 	}
+	// Concurrency bounds the large downloads, not the commits queued
+	// behind them: a finished download frees its slot while it waits to
+	// commit.
+	downloads := newDownloadSlots(in.Concurrency, p.metadataRequests())
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		if j.res.Status != "" {
+			continue
+		}
+		wg.Go(func() { errs[i] = in.fetchTracked(ctx, j, downloads) })
+	}
+	wg.Wait()
+	after := in.commitAll(ctx, state, jobs, errs)
+	err = errors.Join(errs...)
+	if req.LockPath != "" {
+		err = errors.Join(err, in.writeLock(after))
+	}
+	return results(jobs, errs), err
+}
+
+// results are the results of the jobs that did not fail.
+func results(jobs []*job, errs []error) []Result {
 	var out []Result
 	for i, j := range jobs {
 		if errs[i] == nil {
 			out = append(out, *j.res)
 		}
 	}
-	err = errors.Join(errs...)
-	if in.LockPath != "" && !in.DryRun {
-		if st, lerr := LoadState(in.Store.StateDir); lerr != nil {
-			err = errors.Join(err, lerr)
-		} else if lerr := LockFromState(st).Write(in.LockPath); lerr != nil {
-			err = errors.Join(err, fmt.Errorf("writing the lock file: %w", lerr))
+	return out
+}
+
+// writeLock rewrites the request's lock file from state, the state after
+// the commit (nil when a failed commit left it unknown: then it is read).
+func (in *Installer) writeLock(state *State) error {
+	if state == nil {
+		st, err := LoadState(in.Store.StateDir)
+		if err != nil {
+			return err
 		}
+		state = st
 	}
-	return out, err
+	if err := LockFromState(state).Write(in.req.LockPath); err != nil {
+		return fmt.Errorf("writing the lock file: %w", err)
+	}
+	return nil
 }
 
 // prepare decides, for every job and before any layer is fetched, whether
@@ -281,7 +327,7 @@ func (in *Installer) prepareOne(ctx context.Context, p *Planner, state *State, j
 	if r.Version == "" {
 		r.Version = j.cfg.Version
 	}
-	if in.DryRun {
+	if in.req.DryRun {
 		r.Status = StatusWouldUpdate
 	}
 	return nil
@@ -422,8 +468,10 @@ func (in *Installer) commit(_ context.Context, j *job, st *Staging, start time.T
 }
 
 // commitAll swaps every downloaded artifact in with one journal and one
-// state write (Store.CommitAll) and completes their results.
-func (in *Installer) commitAll(ctx context.Context, jobs []*job, errs []error) {
+// state write (Store.CommitAll) and completes their results. state is the
+// state read at the start of the run; it returns the state afterwards (nil
+// when a failed commit left it unknown).
+func (in *Installer) commitAll(ctx context.Context, state *State, jobs []*job, errs []error) *State {
 	var group []Staged
 	var of []int
 	for i, j := range jobs {
@@ -433,9 +481,9 @@ func (in *Installer) commitAll(ctx context.Context, jobs []*job, errs []error) {
 		}
 	}
 	if len(group) == 0 {
-		return
+		return state
 	}
-	recs, cerrs := in.Store.CommitAll(ctx, group)
+	recs, cerrs, after := in.Store.commitAllFrom(ctx, state, group)
 	for k, i := range of {
 		j := jobs[i]
 		j.staged = nil
@@ -452,6 +500,7 @@ func (in *Installer) commitAll(ctx context.Context, jobs []*job, errs []error) {
 			j.track.Done(*r)
 		}
 	}
+	return after
 }
 
 func (in *Installer) dirFor(typ string) string {

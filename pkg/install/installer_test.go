@@ -140,7 +140,7 @@ func TestInstallFalcoctlPublished(t *testing.T) {
 		{Name: "falco-rules", Type: "rulesfile", Registry: rules.Registry, Repository: rules.Repository},
 		{Name: "k8saudit", Type: "plugin", Registry: plugin.Registry, Repository: plugin.Repository},
 	}, "linux/arm64")
-	results, err := in.Install(context.Background(), []string{"falco-rules:3", "k8saudit:0.x"})
+	results, err := in.Install(context.Background(), install.Request{Refs: []string{"falco-rules:3", "k8saudit:0.x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestInstallFalcoctlPublished(t *testing.T) {
 	}
 	// A platform the index lacks fails with the list of those it has.
 	in.Resolver.Platform = "darwin/arm64"
-	_, err = in.Install(context.Background(), []string{"k8saudit:0.7.0"})
+	_, err = in.Install(context.Background(), install.Request{Refs: []string{"k8saudit:0.7.0"}})
 	if !errors.Is(err, oci.ErrPlatformNotFound) || !strings.Contains(err.Error(), "linux/amd64, linux/arm64") {
 		t.Errorf("missing platform: %v", err)
 	}
@@ -175,7 +175,7 @@ func TestInstallManyInOneRun(t *testing.T) {
 	}
 	in := f.installer(entries, "linux/amd64")
 	in.Concurrency = 8
-	results, err := in.Install(context.Background(), refs)
+	results, err := in.Install(context.Background(), install.Request{Refs: refs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestInstallManyInOneRun(t *testing.T) {
 	}
 	// The second run downloads no blob at all.
 	f.reg.Reset()
-	results, err = in.Install(context.Background(), refs)
+	results, err = in.Install(context.Background(), install.Request{Refs: refs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,13 +219,12 @@ func TestInstallAllowedTypesAndDryRun(t *testing.T) {
 	pushFalcoctlStyle(t, f.client, loc, oci.TypePlugin, "1.0.0", map[string][]byte{"linux/amd64": tarGz(t, map[string]string{"libp.so": "p"}, false)})
 	in := f.installer([]index.Entry{{Name: "p", Type: "plugin", Registry: loc.Registry, Repository: loc.Repository}}, "linux/amd64")
 	in.AllowedTypes = []string{oci.TypeRulesfile}
-	if _, err := in.Install(context.Background(), []string{"p"}); !errors.Is(err, install.ErrTypeNotAllowed) {
+	if _, err := in.Install(context.Background(), install.Request{Refs: []string{"p"}}); !errors.Is(err, install.ErrTypeNotAllowed) {
 		t.Errorf("allowed types: %v", err)
 	}
 	in.AllowedTypes = nil
-	in.DryRun = true
 	f.reg.Reset()
-	results, err := in.Install(context.Background(), []string{"p"})
+	results, err := in.Install(context.Background(), install.Request{Refs: []string{"p"}, DryRun: true})
 	if err != nil || len(results) != 1 || results[0].Status != install.StatusWouldUpdate {
 		t.Fatalf("dry run: %+v, %v", results, err)
 	}

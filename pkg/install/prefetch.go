@@ -48,7 +48,7 @@ type prefetch struct {
 }
 
 func (in *Installer) newPrefetcher(ctx context.Context, state *State) *prefetcher {
-	if in.DryRun {
+	if in.req.DryRun {
 		return nil
 	}
 	pctx, stop := context.WithCancel(ctx)

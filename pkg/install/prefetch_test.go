@@ -37,8 +37,7 @@ func TestPrefetchedLayers(t *testing.T) {
 	push("1.1.0", "0.50.0") // the highest in range, but the engine is 0.40.0
 	in := f.installer([]index.Entry{{Name: "r", Type: "rulesfile", Registry: loc.Registry, Repository: loc.Repository}}, "linux/amd64")
 	in.ResolveDeps = true
-	in.Engine = install.Engine{"engine_version_semver": "0.40.0"}
-	results, err := in.Install(context.Background(), []string{"r:1.x"})
+	results, err := in.Install(context.Background(), install.Request{Refs: []string{"r:1.x"}, Engine: install.Engine{"engine_version_semver": "0.40.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +69,7 @@ func TestPrefetchedLayers(t *testing.T) {
 		return nil
 	}
 	in.NeedsVerify = func(name, idx string) bool { return true }
-	if _, err := in.Install(context.Background(), []string{"r:1.x"}); err != nil {
+	if _, err := in.Install(context.Background(), install.Request{Refs: []string{"r:1.x"}}); err != nil {
 		t.Fatal(err)
 	}
 	if !verified {

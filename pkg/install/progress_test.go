@@ -60,7 +60,7 @@ func TestProgressFollowsEveryAttempt(t *testing.T) {
 	in.HTTP = cf.httpSrv.Client()
 	rec := &recorder{}
 	in.Progress = rec
-	results, err := in.Install(context.Background(), []string{"my-rules:1.x"})
+	results, err := in.Install(context.Background(), install.Request{Refs: []string{"my-rules:1.x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestProgressFollowsEveryAttempt(t *testing.T) {
 
 	// Nothing to download: nothing to report.
 	rec.trackers = nil
-	if _, err := in.Install(context.Background(), []string{"my-rules:1.x"}); err != nil {
+	if _, err := in.Install(context.Background(), install.Request{Refs: []string{"my-rules:1.x"}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.trackers) != 0 {
@@ -102,7 +102,7 @@ func TestProgressFail(t *testing.T) {
 	in.HTTP = cf.httpSrv.Client()
 	rec := &recorder{}
 	in.Progress = rec
-	_, err := in.Install(context.Background(), []string{"my-rules:1.x"})
+	_, err := in.Install(context.Background(), install.Request{Refs: []string{"my-rules:1.x"}})
 	if err == nil {
 		t.Fatal("every channel is broken, yet the install succeeded")
 	}

@@ -27,12 +27,19 @@ func Recover(stateDir string, dirs ...string) error {
 }
 
 func recoverState(stateDir string, dirs []string, crash func(string) bool) error {
+	_, err := recoverLoad(stateDir, dirs, crash)
+	return err
+}
+
+// recoverLoad is recoverState returning the state it read, which is the
+// state on disk once recovered (cleaning staging changes no record).
+func recoverLoad(stateDir string, dirs []string, crash func(string) bool) (*State, error) {
 	if err := recoverJournals(stateDir, crash); err != nil {
-		return err
+		return nil, err
 	}
 	state, err := LoadState(stateDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	all := make(map[string]bool)
 	for _, r := range state.Artifacts {
@@ -41,16 +48,16 @@ func recoverState(stateDir string, dirs []string, crash func(string) bool) error
 	for _, d := range dirs {
 		abs, err := filepath.Abs(d)
 		if err != nil {
-			return fmt.Errorf("recovering: %w", err)
+			return nil, fmt.Errorf("recovering: %w", err)
 		}
 		all[abs] = true
 	}
 	for _, d := range sortedKeys(all) {
 		if err := cleanStaging(d, stagingDirName); err != nil {
-			return fmt.Errorf("recovering %s: %w", d, err)
+			return nil, fmt.Errorf("recovering %s: %w", d, err)
 		}
 	}
-	return nil
+	return state, nil
 }
 
 func recoverJournals(stateDir string, crash func(string) bool) error {

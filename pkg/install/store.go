@@ -114,9 +114,18 @@ type Staged struct {
 // the others still commit. Records and errors are in the order of items.
 // Items must have distinct staging directories, none reused afterwards.
 func (s *Store) CommitAll(ctx context.Context, items []Staged) ([]Record, []error) {
+	recs, errs, _ := s.commitAllFrom(ctx, nil, items)
+	return recs, errs
+}
+
+// commitAllFrom is CommitAll starting from state, the state on disk (nil:
+// read it), for a caller that holds the lock and has read it already. It
+// also returns the state on disk afterwards, or nil when a commit that
+// failed leaves it unknown.
+func (s *Store) commitAllFrom(ctx context.Context, state *State, items []Staged) ([]Record, []error, *State) {
 	recs := make([]Record, len(items))
 	errs := make([]error, len(items))
-	journaled, err := s.commitAll(ctx, items, recs, errs)
+	journaled, next, err := s.commitAll(ctx, state, items, recs, errs)
 	for i, it := range items {
 		switch {
 		case errs[i] != nil: // refused on its own: not in the journal
@@ -129,49 +138,59 @@ func (s *Store) CommitAll(ctx context.Context, items []Staged) ([]Record, []erro
 			}
 		}
 	}
-	return recs, errs
+	if err != nil {
+		next = nil
+	}
+	return recs, errs, next
 }
 
 // commitAll fills recs and the per-item refusals in errs, and returns the
-// error that stops the whole commit, if any, and whether the journal was
-// written (then the next Recover completes the commit whatever happens).
-func (s *Store) commitAll(ctx context.Context, items []Staged, recs []Record, errs []error) (bool, error) {
+// error that stops the whole commit, if any, whether the journal was
+// written (then the next Recover completes the commit whatever happens),
+// and the state on disk after the commit. It starts from state, the state
+// on disk, or reads it when state is nil.
+func (s *Store) commitAll(ctx context.Context, state *State, items []Staged, recs []Record, errs []error) (bool, *State, error) {
 	if err := ctx.Err(); err != nil {
 		keys := make([]string, len(items))
 		for i, it := range items {
 			keys[i] = it.Record.Key
 		}
-		return false, fmt.Errorf("committing %s: %w", strings.Join(keys, " "), err)
+		return false, nil, fmt.Errorf("committing %s: %w", strings.Join(keys, " "), err)
 	}
 	files, err := syncStaged(items, errs)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The state read below must include any interrupted commit.
 	if err := recoverJournals(s.StateDir, nil); err != nil {
-		return false, err
+		return false, nil, err
 	}
-	state, err := LoadState(s.StateDir)
-	if err != nil {
-		return false, err
+	if state == nil {
+		if state, err = LoadState(s.StateDir); err != nil {
+			return false, nil, err
+		}
 	}
 	cp := s.planAll(state, items, files, recs, errs)
 	if len(cp.parts) == 0 {
-		return false, nil
+		return false, state, nil
 	}
 	if s.crashed("planned") {
-		return false, errCrashed
+		return false, nil, errCrashed
 	}
 	if err := ctx.Err(); err != nil { // the last point where cancelling changes nothing
-		return false, fmt.Errorf("committing %s: %w", strings.Join(cp.keys, " "), err)
+		return false, nil, fmt.Errorf("committing %s: %w", strings.Join(cp.keys, " "), err)
 	}
 	j, err := cp.newJournal()
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
-	return s.writeAndApply(j)
+	journaled, err := s.writeAndApply(j)
+	if err != nil {
+		return journaled, nil, err
+	}
+	return true, cp.next, nil
 }
 
 // syncStaged lists and fsyncs every staging directory of items, outside

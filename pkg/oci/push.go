@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,8 +43,12 @@ type PushRequest struct {
 	Type   string
 	Config Config // Config.Version is the version tag
 	Files  []LayerFile
-	// SourceRepo is written as org.opencontainers.image.source.
+	// SourceRepo is written as org.opencontainers.image.source; its
+	// ORG/REPO must namespace the repository pushed to.
 	SourceRepo string
+	// SourceUnchecked writes SourceRepo without that check (falcoctl's
+	// --annotation-source).
+	SourceUnchecked bool
 	// FloatingTags also points X.Y and X at the version, unless a higher
 	// version already holds them.
 	FloatingTags bool
@@ -71,25 +74,17 @@ type PushResult struct {
 }
 
 // Push uploads an artifact in falcoctl's format and tags it with its version
-// (and the floating tags when asked). Blobs already in the repository are not
+// (and the floating tags when asked). It refuses a request that does not
+// Validate before sending anything. Blobs already in the repository are not
 // uploaded again. A plugin is pushed as an image index; platforms already in
 // an index at the same version tag and not pushed now are kept.
 func (c *Client) Push(ctx context.Context, loc Location, req PushRequest) (*PushResult, error) {
-	if err := ValidType(req.Type); err != nil {
+	if err := req.Validate(loc); err != nil {
 		return nil, err
 	}
 	version, err := semver.StrictNewVersion(req.Config.Version)
 	if err != nil {
-		return nil, fmt.Errorf("version %q is not strict semver (X.Y.Z): %w", req.Config.Version, err)
-	}
-	if err := ValidVersionTag(req.Config.Version); err != nil {
 		return nil, err
-	}
-	if len(req.Files) == 0 {
-		return nil, errors.New("nothing to push: no file given")
-	}
-	if req.Type != TypePlugin && len(req.Files) != 1 {
-		return nil, fmt.Errorf("a %s has exactly one file, got %d", req.Type, len(req.Files))
 	}
 	created := req.Created
 	if created.IsZero() {

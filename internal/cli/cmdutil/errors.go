@@ -114,6 +114,9 @@ func Hint(err error) string {
 	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return "the registry speaks plain HTTP: pass --plain-http (or set plainHTTP for the host in the config)"
 	}
+	if errors.Is(err, install.ErrNoSignedChannel) {
+		return "install it when a registry that carries its signature answers, or pass --no-verify to accept it unsigned"
+	}
 	if errors.Is(err, install.ErrUnverified) {
 		return "publish a SHA256SUMS or FILE.sha256 beside the file, pin it in the index (digests:), or pass --allow-unverified to install it anyway"
 	}
