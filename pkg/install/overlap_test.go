@@ -139,7 +139,7 @@ func TestDependencyManifestsOverlap(t *testing.T) {
 		}
 		return false
 	})
-	results, err := f.installer().Install(context.Background(), []string{"r:1.0.0"})
+	results, err := f.installer().Install(context.Background(), install.Request{Refs: []string{"r:1.0.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestDependencyStaleFloatingTag(t *testing.T) {
 	f := newOverlapFixture(t, "")
 	f.pushPlugin(t, "0.7.2", false, "")
 	f.reg.Reset()
-	results, err := f.installer().Install(context.Background(), []string{"r:1.0.0"})
+	results, err := f.installer().Install(context.Background(), install.Request{Refs: []string{"r:1.0.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +210,7 @@ func TestDependencyOverlapResolutionFails(t *testing.T) {
 	f := newOverlapFixture(t, "9.0.0")
 	f.reg.Reset()
 	in := f.installer()
-	in.Engine = install.Engine{"plugin_api_version": "3.0.0"}
-	_, err := in.Install(context.Background(), []string{"r:1.0.0"})
+	_, err := in.Install(context.Background(), install.Request{Refs: []string{"r:1.0.0"}, Engine: install.Engine{"plugin_api_version": "3.0.0"}})
 	if !errors.Is(err, install.ErrRequirement) {
 		t.Fatalf("err = %v, want a requirement error", err)
 	}
@@ -274,7 +273,7 @@ func TestLikelyPluginWarmedBeforeTheConfig(t *testing.T) {
 		return false
 	})
 	f.reg.Reset()
-	results, err := f.installer().Install(context.Background(), []string{"p-rules:1.0.0"})
+	results, err := f.installer().Install(context.Background(), install.Request{Refs: []string{"p-rules:1.0.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +311,7 @@ func TestLikelyPluginWrongGuess(t *testing.T) {
 	f.label(t, lone, "lone", "1.0.0", "")
 	f.entries = append(f.entries, index.Entry{Name: "p-rules", Type: "rulesfile", Registry: lone.Registry, Repository: lone.Repository})
 	f.reg.Reset()
-	results, err := f.installer().Install(context.Background(), []string{"p-rules:1.0.0"})
+	results, err := f.installer().Install(context.Background(), install.Request{Refs: []string{"p-rules:1.0.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
