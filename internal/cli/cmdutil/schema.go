@@ -248,7 +248,7 @@ func (c *Config) Auth() (RegistryAuth, error) {
 		return RegistryAuth{}, nil
 	}
 	if err := c.FalcoctlRegistry.Decode(&out); err != nil {
-		return RegistryAuth{}, fmt.Errorf("config registry.auth: %w", err)
+		return RegistryAuth{}, fmt.Errorf("registry.auth: %w", err)
 	}
 	return out.Auth, nil
 }
