@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -27,4 +28,29 @@ func TestMalformedConfigIsInvalidInput(t *testing.T) {
 			oneLine(t, fc.run("--config", cfg, "artifact", "install", "rules"), 2, "config "+cfg+c.want)
 		})
 	}
+}
+
+// As falcoctl, a path hint names the variable falcoctl users set for the
+// flag (FALCOCTL_<KEY> of the key table), not ferry's FERRY_*.
+func TestFalcoctlPathHintNamesFalcoctlVariables(t *testing.T) {
+	fc := newFalcoctlEnv(t)
+	file := fc.write("afile", "")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"artifact", "install", "rules:1.x", "--state-dir", file + "/sub"}, "--state-dir DIR (or FALCOCTL_ARTIFACT_INSTALL_STATEDIR; now " + file + "/sub)"},
+		{[]string{"artifact", "install", "rules:1.x", "--state-dir", fc.path("state"), "--rulesfiles-dir", file}, "--rulesfiles-dir DIR (or FALCOCTL_ARTIFACT_INSTALL_RULESFILESDIR; now " + file + ")"},
+	}
+	for _, c := range cases {
+		r := fc.run(c.args...)
+		oneLine(t, r, 1, "hint: "+file+" is a file, not a directory", c.want)
+		if strings.Contains(r.Stderr, "FERRY_") || strings.Contains(r.Stderr, "ferry ") {
+			t.Errorf("a falcoctl hint names ferry's variables or command:\n%s", r.Stderr)
+		}
+	}
+	// As ferry, the hint names FERRY_*.
+	e := newEnv(t)
+	file = e.write("afile", "")
+	oneLine(t, e.ferry("artifact", "install", "rules:1.x", "--state-dir", file+"/sub"), 1, "(or FERRY_STATE_DIR; now "+file+"/sub)")
 }
