@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/ferryhq/ferry/internal/testutil"
 )
 
 // A config file that does not parse, or holds a value of the wrong type,
@@ -53,4 +55,18 @@ func TestFalcoctlPathHintNamesFalcoctlVariables(t *testing.T) {
 	e := newEnv(t)
 	file = e.write("afile", "")
 	oneLine(t, e.ferry("artifact", "install", "rules:1.x", "--state-dir", file+"/sub"), 1, "(or FERRY_STATE_DIR; now "+file+"/sub)")
+}
+
+// A push FILE that does not exist is not found (exit 3), as a missing tag
+// or file is elsewhere; one that is not a regular file stays a usage
+// error (exit 2). The same as falcoctl's registry push.
+func TestPushMissingFileIsNotFound(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	repo := reg.Host + "/acme/rules/my-rules"
+	missing := e.path("nope.yaml")
+	oneLine(t, e.ferry("artifact", "push", repo, missing, "--type", "rulesfile", "--version", "1.0.0"), 3, missing)
+	oneLine(t, e.ferry("artifact", "push", repo, e.Home, "--type", "rulesfile", "--version", "1.0.0"), 2, "not a regular file")
+	fc := newFalcoctlEnv(t)
+	oneLine(t, fc.run("registry", "push", repo, missing, "--type", "rulesfile", "--version", "1.0.0", "--plain-http"), 3, missing)
 }

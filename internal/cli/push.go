@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -246,6 +247,9 @@ func (o *PushOptions) build(ctx context.Context, loc oci.Location) (oci.Config, 
 	}
 	for i, path := range o.Files {
 		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return cfg, nil, cmdutil.NotFound(err)
+		}
 		if err != nil {
 			return cfg, nil, err
 		}
