@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -69,4 +70,32 @@ func TestPushMissingFileIsNotFound(t *testing.T) {
 	oneLine(t, e.ferry("artifact", "push", repo, e.Home, "--type", "rulesfile", "--version", "1.0.0"), 2, "not a regular file")
 	fc := newFalcoctlEnv(t)
 	oneLine(t, fc.run("registry", "push", repo, missing, "--type", "rulesfile", "--version", "1.0.0", "--plain-http"), 3, missing)
+}
+
+// --tmp-dir is accepted, as falcoctl's follow has it, and its help says
+// what ferry does with it: nothing is written there, since every
+// download streams into staging beside its destination.
+func TestFollowTmpDirIsUnused(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	e := newEnv(t)
+	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")
+	addIndex(t, e, "acme", rulesIndex(reg.Host))
+	help := strings.Join(strings.Fields(e.ok("artifact", "follow", "--help").Stdout), " ")
+	if !strings.Contains(help, "ferry writes nothing there") || !strings.Contains(help, ".ferry-staging in its destination directory") {
+		t.Errorf("follow --help does not say what --tmp-dir does:\n%s", help)
+	}
+	tmp := e.path("tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fw := startFollow(t, e, "rules:1.x", "--every", "1h", "--jitter", "0", "--tmp-dir", tmp)
+	fw.waitFor("1.0.0 installed", func() bool {
+		data, _ := os.ReadFile(e.path("falco", "my_rules.yaml"))
+		return strings.Contains(string(data), "version 1.0.0\n")
+	})
+	fw.stop()
+	if entries, err := os.ReadDir(tmp); err != nil || len(entries) != 0 {
+		t.Errorf("--tmp-dir holds %v (%v), but its help says nothing is written there", entries, err)
+	}
+	oneLine(t, e.ferry("artifact", "follow", "rules:1.x", "--tmp-dir", e.path("none")), 2, "--tmp-dir")
 }
