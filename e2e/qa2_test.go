@@ -18,6 +18,7 @@ func TestMalformedConfigIsInvalidInput(t *testing.T) {
 		{"syntax", "indexes:\n  - name: x\n    url: [unclosed\n", ": line 3: did not find expected"},
 		{"type", "engine: {}\nindexes: hello\n", ": line 2: want a list, not a string (hello)"},
 		{"falcoctl-auth", "registry:\n  auth:\n    basic: hello\n", ": line 3: want a list"},
+		{"falcoctl-value", "artifact:\n  follow:\n    every: {a: b}\n", ": line 3: artifact.follow.every: want a duration, not a mapping"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

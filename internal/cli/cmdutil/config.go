@@ -118,12 +118,63 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, malformed(path, err)
 	}
 	cfg.root = doc.Content[0]
-	// falcoctl's registry.auth is typed only when read: read it now, so
+	// falcoctl's sections are typed only when read: check them now, so
 	// that a wrong type there is reported as every other one is.
 	if _, err := cfg.Auth(); err != nil {
 		return nil, malformed(path, err)
 	}
+	if err := checkFalcoctlValues(cfg.root); err != nil {
+		return nil, Usage(fmt.Errorf("config %s: %w", path, err))
+	}
 	return cfg, nil
+}
+
+// checkFalcoctlValues refuses a mapping where one of falcoctl's keys
+// (artifact.follow.every, driver.name, ...) holds a value or a list.
+func checkFalcoctlValues(root *yaml.Node) error {
+	for _, k := range Keys {
+		if k.Kind == KindSection {
+			continue
+		}
+		var names []string
+		for _, a := range k.Falcoctl {
+			names = append(names, a.Key)
+		}
+		if k.FalcoctlKey && !strings.ContainsAny(k.Name, "*[") {
+			names = append(names, k.Name)
+		}
+		for _, name := range names {
+			if n := lookupNode(root, name); n != nil && n.Kind == yaml.MappingNode {
+				want := map[Kind]string{KindBool: "true or false", KindDuration: "a duration", KindList: "a list"}[k.Kind]
+				if want == "" {
+					want = "a string"
+				}
+				return fmt.Errorf("line %d: %s: want %s, not a mapping", n.Line, name, want)
+			}
+		}
+	}
+	return nil
+}
+
+// lookupNode returns the node of a dotted key in a canonicalized
+// document, or nil.
+func lookupNode(n *yaml.Node, key string) *yaml.Node {
+	for _, seg := range strings.Split(key, ".") {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if strings.EqualFold(n.Content[i].Value, seg) {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
 }
 
 // malformed is the error for a config file that does not parse as YAML or
