@@ -231,6 +231,20 @@ func TestDriverBuildFromSources(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(host, "root", ".falco", "9.9.8+driver")); !os.IsNotExist(err) {
 			t.Error("a failed build installed something")
 		}
+		// The same failed build with DKMS: the module dkms install added
+		// is removed from DKMS's tree again, so that a retry starts clean.
+		r = e.ferry(args("kmod", "--version", "9.9.8+driver")...)
+		if r.Code != 1 || !strings.Contains(r.Stderr, "no_such_symbol") || !strings.Contains(r.Stderr, "dkms install") {
+			t.Errorf("dkms: exit %d:\n%s", r.Code, r.Stderr)
+		}
+		if entries, err := os.ReadDir("/var/lib/dkms/falco"); err == nil {
+			for _, en := range entries {
+				if strings.HasPrefix(en.Name(), "9.9.8") {
+					t.Errorf("a failed dkms build left /var/lib/dkms/falco/%s", en.Name())
+				}
+			}
+		}
+		mustContain(t, "build log", e.read("state", "driver-build", "9.9.8+driver", ko+".log"), "dkms remove -m falco -v 9.9.8+driver --all")
 		// Neither download nor compile: nothing to do.
 		r = e.ok(args("kmod", "--download=false", "--compile=false")...)
 		mustContain(t, "stdout", r.Stdout, "Nothing to do: download and compile disabled")

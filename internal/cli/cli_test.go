@@ -64,7 +64,7 @@ func TestPrecedence(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	_ = os.WriteFile(bad, []byte("defaults: [\n"), 0o644)
-	if r := ferry(t, map[string]string{"FERRY_CONFIG": bad}, "version"); r.code != 1 || !strings.Contains(r.err, "bad.yaml") {
+	if r := ferry(t, map[string]string{"FERRY_CONFIG": bad}, "version"); r.code != 2 || !strings.Contains(r.err, "bad.yaml: line ") {
 		t.Errorf("malformed config: exit %d: %s", r.code, r.err)
 	}
 }

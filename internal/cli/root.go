@@ -61,7 +61,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		err = fmt.Errorf("%w: %w", context.Canceled, err)
 	}
 	if cmdutil.Hint(err) == "" && cmd != nil {
-		if h := cmdutil.PathHint(err, cmd.Flags()); h != "" {
+		h := cmdutil.PathHint(err, cmd.Flags())
+		if f.Falcoctl {
+			h = cmdutil.FalcoctlPathHint(err, cmd.Flags(), cmdutil.CommandPath(cmd))
+		}
+		if h != "" {
 			err = &cmdutil.CodedError{Code: ExitCode(err), Err: err, Hint: h}
 		}
 	}

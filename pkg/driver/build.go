@@ -360,11 +360,16 @@ func (b *builder) dkms(ctx context.Context, cc string) (string, error) {
 	if req.Build.DKMSTree != "" {
 		args = append(args, "--dkmstree", req.Build.DKMSTree)
 	}
-	runErr := b.command(ctx, "/", cc, []string{"KERNELDIR=" + b.plan.KernelDir}, args...)
 	base := filepath.Join(b.dkmsTree(), req.Name, req.Version)
+	_, err := os.Lstat(base)
+	addedBefore := err == nil
+	runErr := b.command(ctx, "/", cc, []string{"KERNELDIR=" + b.plan.KernelDir}, args...)
 	if runErr != nil {
 		if data, err := os.ReadFile(filepath.Join(base, "build", "make.log")); err == nil {
 			fmt.Fprintf(b.log, "\n*** %s:\n%s", filepath.Join(base, "build", "make.log"), data)
+		}
+		if !addedBefore {
+			b.dkmsRemove(ctx, base)
 		}
 		return "", runErr
 	}
@@ -376,6 +381,33 @@ func (b *builder) dkms(ctx context.Context, cc string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("dkms install succeeded but %s holds no %s.ko", dir, req.Name)
+}
+
+// dkmsRemove takes out of DKMS's tree the module a failed dkms install
+// added (dkms install adds before it builds, and leaves the module added
+// when the build fails), so that a retry, or dkms autoinstall at the next
+// boot, starts clean: dkms remove --all, as falcoctl's cleanup removes the
+// versions it finds. A module added before, by someone else, is left.
+func (b *builder) dkmsRemove(ctx context.Context, base string) {
+	req := b.req
+	args := []string{"dkms", "remove", "-m", req.Name, "-v", req.Version, "--all"}
+	if req.Build.DKMSTree != "" {
+		args = append(args, "--dkmstree", req.Build.DKMSTree)
+	}
+	// Also after an interrupt: the build is over either way.
+	ctx = context.WithoutCancel(ctx)
+	if err := b.command(ctx, "/", "", nil, args...); err != nil {
+		fmt.Fprintf(b.log, "*** %v\n", err)
+	}
+	if _, err := os.Lstat(base); err == nil {
+		// DKMS refused (a module added but never built, in some
+		// versions): remove what it added, as dkms remove would.
+		fmt.Fprintf(b.log, "\n*** removing %s\n", base)
+		if err := os.RemoveAll(base); err != nil {
+			fmt.Fprintf(b.log, "*** %v\n", err)
+		}
+		_ = os.Remove(filepath.Dir(base)) // only if empty
+	}
 }
 
 // decompress returns a plain .ko for a module DKMS may have compressed.

@@ -7,11 +7,12 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ferryhq/ferry/internal/yamlerr"
 )
 
 // Artifact types an entry may have.
@@ -120,25 +121,6 @@ func (e *ParseError) Error() string {
 // Is reports whether target is ErrInvalidIndex.
 func (e *ParseError) Is(target error) bool { return target == ErrInvalidIndex }
 
-// yamlLine splits "line N: msg" (optionally after a "yaml: " prefix) as
-// found in yaml.v3's messages.
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?(?:line (\d+): )?((?s).*)$`)
-
-// isParserProblem reports whether msg is one of yaml.v3's parser (not
-// scanner) errors, whose line numbers it reports 0-based (omitting line 0).
-func isParserProblem(msg string) bool {
-	switch msg {
-	case "did not find expected ',' or ']'", "did not find expected ',' or '}'",
-		"did not find expected '-' indicator", "did not find expected <document start>",
-		"did not find expected <stream-start>", "did not find expected key",
-		"did not find expected node content", "found duplicate %TAG directive",
-		"found duplicate %YAML directive", "found incompatible YAML document",
-		"found undefined tag handle":
-		return true
-	}
-	return false
-}
-
 // Parse reads an index file. Unknown keys are ignored so falcoctl indexes
 // parse unchanged; an empty file is an empty index. Every error is a
 // *ParseError naming the index and, where known, the line.
@@ -214,19 +196,11 @@ func parseWhole(name string, data []byte) (*Index, error) {
 		return &ParseError{Index: name, Line: line, Msg: fmt.Sprintf(format, args...)}
 	}
 	fromYAML := func(err error, line int) error {
-		msg := err.Error()
-		var te *yaml.TypeError
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			msg = te.Errors[0]
+		l, problem := yamlerr.Split(err)
+		if l != 0 {
+			line = l
 		}
-		m := yamlLine.FindStringSubmatch(msg)
-		if m[1] != "" {
-			line, _ = strconv.Atoi(m[1])
-		}
-		if isParserProblem(m[2]) {
-			line++
-		}
-		return perr(line, "%s", m[2])
+		return perr(line, "%s", problem)
 	}
 
 	var doc yaml.Node

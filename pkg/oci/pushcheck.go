@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -20,9 +21,14 @@ import (
 // that a tag can hold; one regular file (a plugin: one per platform, each
 // OS/ARCH); dependencies and requirements with names and versions; a
 // SourceRepo whose ORG/REPO namespaces the repository (unless
-// SourceUnchecked). Its errors match errdef.ErrInvalid.
+// SourceUnchecked). Its errors match errdef.ErrInvalid, except a file
+// that does not exist: errdef.ErrNotFound.
 func (req *PushRequest) Validate(loc Location) error {
-	return errdef.Wrap(errdef.ErrInvalid, req.validate(loc))
+	err := req.validate(loc)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errdef.Wrap(errdef.ErrNotFound, err)
+	}
+	return errdef.Wrap(errdef.ErrInvalid, err)
 }
 
 func (req *PushRequest) validate(loc Location) error {

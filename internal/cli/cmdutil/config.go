@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
+	"github.com/ferryhq/ferry/internal/yamlerr"
 
 	"gopkg.in/yaml.v3"
 )
@@ -105,17 +108,115 @@ func LoadConfig(path string) (*Config, error) {
 	cfg.Exists = true
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, malformed(path, err)
 	}
 	if len(doc.Content) == 0 {
 		return cfg, nil
 	}
 	cfg.Unknown = canonicalize(doc.Content[0], fileSchema(), "")
 	if err := doc.Decode(cfg); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, malformed(path, err)
 	}
 	cfg.root = doc.Content[0]
+	// falcoctl's sections are typed only when read: check them now, so
+	// that a wrong type there is reported as every other one is.
+	if _, err := cfg.Auth(); err != nil {
+		return nil, malformed(path, err)
+	}
+	if err := checkFalcoctlValues(cfg.root); err != nil {
+		return nil, Usage(fmt.Errorf("config %s: %w", path, err))
+	}
 	return cfg, nil
+}
+
+// checkFalcoctlValues refuses a mapping where one of falcoctl's keys
+// (artifact.follow.every, driver.name, ...) holds a value or a list.
+func checkFalcoctlValues(root *yaml.Node) error {
+	for _, k := range Keys {
+		if k.Kind == KindSection {
+			continue
+		}
+		var names []string
+		for _, a := range k.Falcoctl {
+			names = append(names, a.Key)
+		}
+		if k.FalcoctlKey && !strings.ContainsAny(k.Name, "*[") {
+			names = append(names, k.Name)
+		}
+		for _, name := range names {
+			if n := lookupNode(root, name); n != nil && n.Kind == yaml.MappingNode {
+				want := map[Kind]string{KindBool: "true or false", KindDuration: "a duration", KindList: "a list"}[k.Kind]
+				if want == "" {
+					want = "a string"
+				}
+				return fmt.Errorf("line %d: %s: want %s, not a mapping", n.Line, name, want)
+			}
+		}
+	}
+	return nil
+}
+
+// lookupNode returns the node of a dotted key in a canonicalized
+// document, or nil.
+func lookupNode(n *yaml.Node, key string) *yaml.Node {
+	for _, seg := range strings.Split(key, ".") {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if strings.EqualFold(n.Content[i].Value, seg) {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
+}
+
+// malformed is the error for a config file that does not parse as YAML or
+// holds a value of the wrong type: invalid input (exit 2), reported as
+// "config FILE: line N: problem".
+func malformed(path string, err error) error {
+	line, problem := yamlerr.Split(err)
+	if m := typeProblem.FindStringSubmatch(problem); m != nil {
+		problem = fmt.Sprintf("want %s, not %s", goTypeName(m[3]), yamlTypeName(m[1], m[2]))
+	}
+	if line != 0 {
+		return Usage(fmt.Errorf("config %s: line %d: %s", path, line, problem))
+	}
+	return Usage(fmt.Errorf("config %s: %s", path, problem))
+}
+
+// typeProblem is yaml.v3's "cannot unmarshal !!str `hello` into []T".
+var typeProblem = regexp.MustCompile("^cannot unmarshal !!(\\w+) (?:`(.*)` )?into (.+)$")
+
+func goTypeName(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["), strings.Contains(t, "."), strings.HasPrefix(t, "struct"):
+		return "a mapping"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"), strings.HasPrefix(t, "float"):
+		return "a number"
+	}
+	return "a " + t
+}
+
+func yamlTypeName(tag, value string) string {
+	name := map[string]string{"str": "a string", "int": "a number", "float": "a number", "bool": "a boolean", "map": "a mapping", "seq": "a list", "null": "null"}[tag]
+	if name == "" {
+		name = "!!" + tag
+	}
+	if value != "" {
+		name += " (" + value + ")"
+	}
+	return name
 }
 
 // Save writes the config atomically, creating its directory. A file that

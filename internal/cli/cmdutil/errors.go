@@ -45,8 +45,19 @@ type CodedError struct {
 func (e *CodedError) Error() string { return e.Err.Error() }
 func (e *CodedError) Unwrap() error { return e.Err }
 
-// Usage wraps err as a usage error (exit 2).
-func Usage(err error) error { return &CodedError{Code: ExitUsage, Err: err} }
+// Usage wraps err as a usage error (exit 2), unless err carries its own
+// code already (NotFound).
+func Usage(err error) error {
+	var ce *CodedError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return &CodedError{Code: ExitUsage, Err: err}
+}
+
+// NotFound wraps err as a not-found error (exit 3): an input file the user
+// named that does not exist.
+func NotFound(err error) error { return &CodedError{Code: ExitNotFound, Err: err} }
 
 // Classifier maps library errors to an exit code; the CLI registers one
 // kind of pkg/errdef per code (docs/errors.md).

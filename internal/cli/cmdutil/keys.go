@@ -156,7 +156,7 @@ var Keys = []Key{
 	{Name: "defaults.startup-behavior", Flag: "startup-behavior", Kind: KindString, Values: []string{"immediate", "jitter", "skip"}, FalcoctlDefault: "jitter", FalcoctlDefaultOn: followCmd,
 		Help:     "the first check: immediate, jitter (after a random delay of up to --every) or skip (at the first scheduled time); default: after --jitter",
 		Falcoctl: []Alias{{"artifact.follow.startupBehavior", followCmd}}},
-	{Name: "defaults.tmp-dir", Flag: "tmp-dir", Kind: KindString, Help: "falcoctl's directory for temporary files: must exist if given (ferry stages each file beside its destination, for an atomic swap)",
+	{Name: "defaults.tmp-dir", Flag: "tmp-dir", Kind: KindString, Help: "accepted for falcoctl, where it holds downloads; must be a directory if given, but ferry writes nothing there: each download streams, verified, into .ferry-staging in its destination directory, on the destination's file system, so that installing it is an atomic rename",
 		Falcoctl: []Alias{{"artifact.follow.tmpDir", followCmd}}},
 	{Name: "defaults.engine-versions-url", Flag: "engine-versions-url", Kind: KindString, FalcoctlDefault: "http://localhost:8765/versions", FalcoctlDefaultOn: followCmd,
 		Help:     "read the engine's versions from this URL (Falco's /versions endpoint)",

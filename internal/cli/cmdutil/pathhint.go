@@ -26,6 +26,24 @@ func pathFlag(name string) bool {
 // symlink. It names the path and, when one of flags set it, that flag and
 // its environment variable. It returns "" for other errors.
 func PathHint(err error, flags *pflag.FlagSet) string {
+	return pathHint(err, flags, "ferry", func(flag string) string { return envName(flag) })
+}
+
+// FalcoctlPathHint is PathHint in falcoctl mode, for the command at
+// cmdPath ("artifact install"): it names falcoctl and the variable falcoctl
+// reads for the flag (FALCOCTL_ARTIFACT_INSTALL_STATEDIR), if any.
+func FalcoctlPathHint(err error, flags *pflag.FlagSet, cmdPath string) string {
+	return pathHint(err, flags, "falcoctl", func(flag string) string {
+		if keys := aliasesFor(flag, cmdPath); len(keys) > 0 {
+			return FalcoctlEnvName(keys[0])
+		}
+		return ""
+	})
+}
+
+// pathHint is PathHint for the program prog, whose variable for a flag is
+// env(flag) ("" for none).
+func pathHint(err error, flags *pflag.FlagSet, prog string, env func(string) string) string {
 	if err == nil || !pathError(err) {
 		return ""
 	}
@@ -37,7 +55,10 @@ func PathHint(err error, flags *pflag.FlagSet) string {
 	flag, value := matchFlag(err, errPath, flags)
 	use := ""
 	if flag != "" {
-		use = fmt.Sprintf("--%s DIR (or %s; now %s)", flag, envName(flag), value)
+		use = fmt.Sprintf("--%s DIR (now %s)", flag, value)
+		if name := env(flag); name != "" {
+			use = fmt.Sprintf("--%s DIR (or %s; now %s)", flag, name, value)
+		}
 		if !strings.HasSuffix(flag, "-dir") {
 			use = fmt.Sprintf("--%s PATH (now %s)", flag, value)
 		}
@@ -65,14 +86,14 @@ func PathHint(err error, flags *pflag.FlagSet) string {
 		if where == "" {
 			where = value
 		}
-		msg := "ferry may not write there"
+		msg := prog + " may not write there"
 		if where != "" {
-			msg = "ferry may not write " + where
+			msg = prog + " may not write " + where
 		}
 		if errors.Is(err, syscall.EROFS) {
 			msg += " (read-only file system)"
 		} else if os.Geteuid() != 0 {
-			msg += ": run it as root (sudo ferry ...)"
+			msg += ": run it as root (sudo " + prog + " ...)"
 			if use != "" {
 				msg += ", or pass " + use + " to use a directory you can write"
 			}

@@ -72,3 +72,28 @@ func TestPathHint(t *testing.T) {
 		})
 	}
 }
+
+func TestFalcoctlPathHint(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "afile")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fl := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	fl.String("state-dir", filepath.Join(file, "sub"), "")
+	err := &fs.PathError{Op: "mkdir", Path: filepath.Join(file, "sub"), Err: syscall.ENOTDIR}
+	for path, want := range map[string]string{
+		"artifact install": "--state-dir DIR (or FALCOCTL_ARTIFACT_INSTALL_STATEDIR; now ",
+		"artifact follow":  "--state-dir DIR (or FALCOCTL_ARTIFACT_FOLLOW_STATEDIR; now ",
+		// No falcoctl key feeds it there: no variable to name.
+		"driver install": "--state-dir DIR (now ",
+	} {
+		h := FalcoctlPathHint(err, fl, path)
+		if !strings.Contains(h, want) || strings.Contains(h, "FERRY_") {
+			t.Errorf("%s: hint %q, want %q and no FERRY_", path, h, want)
+		}
+	}
+	perm := &fs.PathError{Op: "open", Path: "/elsewhere/x", Err: syscall.EACCES}
+	if h := FalcoctlPathHint(perm, fl, "artifact install"); !strings.HasPrefix(h, "falcoctl may not write /elsewhere/x") {
+		t.Errorf("permission hint %q does not name falcoctl", h)
+	}
+}

@@ -150,21 +150,9 @@ func (c *Config) Value(key string) (values []string, isList, ok bool) {
 	if c == nil || c.root == nil {
 		return nil, false, false
 	}
-	n := c.root
-	for _, seg := range strings.Split(key, ".") {
-		if n.Kind != yaml.MappingNode {
-			return nil, false, false
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if strings.EqualFold(n.Content[i].Value, seg) {
-				next = n.Content[i+1]
-			}
-		}
-		if next == nil {
-			return nil, false, false
-		}
-		n = next
+	n := lookupNode(c.root, key)
+	if n == nil {
+		return nil, false, false
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:
@@ -248,7 +236,7 @@ func (c *Config) Auth() (RegistryAuth, error) {
 		return RegistryAuth{}, nil
 	}
 	if err := c.FalcoctlRegistry.Decode(&out); err != nil {
-		return RegistryAuth{}, fmt.Errorf("config registry.auth: %w", err)
+		return RegistryAuth{}, fmt.Errorf("registry.auth: %w", err)
 	}
 	return out.Auth, nil
 }
