@@ -54,7 +54,7 @@ func TestPushRequestValidate(t *testing.T) {
 		{"platform of a rules file", func(r *oci.PushRequest) { r.Files[0].Platform = "linux/amd64" }, "a platform applies to plugins only"},
 		{"plugin without platform", func(r *oci.PushRequest) { r.Type = oci.TypePlugin }, "a plugin needs one platform per file"},
 		{"bad platform", func(r *oci.PushRequest) { r.Type, r.Files[0].Platform = oci.TypePlugin, "linux" }, `platform "linux": want OS/ARCH`},
-		{"missing file", func(r *oci.PushRequest) { r.Files[0].Path = filepath.Join(dir, "nope") }, "no such file"},
+		// A FILE that is not there is not found, not invalid (checked below).
 		{"fifo", func(r *oci.PushRequest) { r.Files[0].Path = fifo }, "is not a regular file but a named pipe (FIFO)"},
 	}
 	for _, tt := range tests {
@@ -68,6 +68,11 @@ func TestPushRequestValidate(t *testing.T) {
 		})
 	}
 	r := good()
+	r.Files[0].Path = filepath.Join(dir, "nope")
+	if err := r.Validate(loc); !errors.Is(err, errdef.ErrNotFound) || errors.Is(err, errdef.ErrInvalid) || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: Validate() = %v, want not found saying \"no such file\"", err)
+	}
+	r = good()
 	r.SourceRepo, r.SourceUnchecked = "https://github.com/other/rules", true
 	if err := r.Validate(loc); err != nil {
 		t.Errorf("SourceUnchecked: %v", err)
