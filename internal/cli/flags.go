@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"runtime"
 	"strings"
 
@@ -174,13 +172,4 @@ func planFresh(ctx context.Context, deps commandDeps, r *resolveOptions, refs []
 		return nil, nil, err
 	}
 	return p, plan, nil
-}
-
-// missingFile gives err, when it says the file a flag or argument names
-// does not exist, the exit code of a missing file (3, not found).
-func missingFile(err error) error {
-	if err != nil && errors.Is(err, fs.ErrNotExist) {
-		return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err}
-	}
-	return err
 }

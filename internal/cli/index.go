@@ -120,7 +120,7 @@ func indexAddRun(ctx context.Context, opts *IndexAddOptions) error {
 		return cmdutil.Usage(err)
 	}
 	if err != nil {
-		return missingFile(err)
+		return cmdutil.MissingFile(err)
 	}
 	cfg.Indexes = append(cfg.Indexes, cmdutil.IndexConfig{Name: name, URL: url})
 	if err := cfg.Save(opts.ConfigPath()); err != nil {
@@ -284,7 +284,7 @@ func indexUpdateRun(ctx context.Context, opts *IndexUpdateOptions) error {
 		}
 		idx, err := opts.FetchIndex(ctx, ic.Name, ic.URL)
 		if err != nil {
-			return missingFile(err)
+			return cmdutil.MissingFile(err)
 		}
 		views = append(views, indexView{Name: ic.Name, URL: ic.URL, Entries: idx.Len()})
 	}

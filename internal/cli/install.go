@@ -397,6 +397,7 @@ func (o *InstallOptions) request(ctx context.Context, r *install.Resolver, engin
 	var err error
 	if o.Locked {
 		req.Locked, err = install.ReadLock(o.lockPath())
+		err = cmdutil.MissingFile(err)
 	} else {
 		req.Refs, err = keepHighest(ctx, o.IO.ErrOut, r, o.Refs)
 	}
@@ -431,7 +432,7 @@ func printInstallResults(opts *InstallOptions, results []install.Result, uncheck
 func bundleResolver(ctx context.Context, path, platform string) (*install.Resolver, error) {
 	idx, err := install.ReadBundleIndex(path)
 	if err != nil {
-		return nil, err
+		return nil, cmdutil.MissingFile(err)
 	}
 	layout, err := oci.OpenLayoutTar(ctx, path)
 	if err != nil {

@@ -86,7 +86,7 @@ func (o *verifyOptions) lockedDigest(res *install.Resolution) (digest.Digest, st
 		if !explicit {
 			return "", "", nil
 		}
-		return "", "", missingFile(err)
+		return "", "", cmdutil.MissingFile(err)
 	}
 	for _, a := range lock.Artifacts {
 		if a.Registry == res.Location.Registry && a.Repository == res.Location.Repository && res.Version != "" && a.Version == res.Version {
@@ -211,7 +211,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	var err error
 	if opts.From != "" {
 		resolver, err = bundleResolver(ctx, opts.From, "")
-		err = missingFile(err)
+		err = cmdutil.MissingFile(err)
 	} else {
 		resolver, err = newChannelResolver(ctx, opts.commandDeps, "")
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strings"
 
@@ -58,6 +59,15 @@ func Usage(err error) error {
 // NotFound wraps err as a not-found error (exit 3): an input file the user
 // named that does not exist.
 func NotFound(err error) error { return &CodedError{Code: ExitNotFound, Err: err} }
+
+// MissingFile is err as a not-found error (exit 3) when it says that a
+// file does not exist (fs.ErrNotExist), else err unchanged.
+func MissingFile(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return NotFound(err)
+	}
+	return err
+}
 
 // Classifier maps library errors to an exit code; the CLI registers one
 // kind of pkg/errdef per code (docs/errors.md).
