@@ -53,7 +53,6 @@ func TestBadInput(t *testing.T) {
 		{"malformed index yaml", []string{"index", "add", "broken", broken}, 2, []string{broken, `index "broken"`, "line 2"}},
 		{"missing index file", []string{"index", "add", "gone", e.path("nope.yaml")}, 3, []string{"nope.yaml"}},
 		{"missing lock file", []string{"artifact", "install", "--locked", "--lock-file", e.path("nope.lock")}, 3, []string{"nope.lock"}},
-		{"missing bundle", []string{"artifact", "install", "rules:1.x", "--from", e.path("nope.tar")}, 3, []string{"nope.tar"}},
 		{"unknown artifact", []string{"artifact", "install", "rulez:1.x"}, 3, []string{`"rulez"`, "did you mean", "rules"}},
 		{"invalid constraint", []string{"artifact", "install", "rules:>>1"}, 2, []string{">>1"}},
 		{"invalid reference", []string{"artifact", "install", "Rules!"}, 2, []string{"Rules!"}},
