@@ -13,9 +13,10 @@ build:
 
 # go test runs its own vet pass (the high-confidence analyzers) against the
 # packages it compiles for the race detector; the full go vet and
-# golangci-lint are make lint's, which CI runs too.
+# golangci-lint are make lint's, which CI runs too. The e2e tests spend most
+# of their time waiting on processes, timeouts and backoff: four at a time.
 test: fmt-check
-	$(GO) test -race -timeout 9m ./...
+	$(GO) test -race -parallel 4 -timeout 9m ./...
 
 test-short:
 	$(GO) test -short ./...

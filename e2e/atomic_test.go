@@ -17,6 +17,7 @@ import (
 )
 
 func TestReinstallDownloadsNothing(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0")
@@ -50,6 +51,7 @@ func TestReinstallDownloadsNothing(t *testing.T) {
 }
 
 func TestConcurrentInstalls(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0")
@@ -83,7 +85,7 @@ func TestConcurrentInstalls(t *testing.T) {
 }
 
 func TestKillDuringInstall(t *testing.T) {
-	t.Parallel() // waits on slowed, stalled or failing servers
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := reg.Host + "/acme/rules/my-rules"

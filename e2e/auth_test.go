@@ -15,6 +15,7 @@ import (
 )
 
 func TestLoginAndPrivateRegistry(t *testing.T) {
+	t.Parallel()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,7 @@ func TestLoginAndPrivateRegistry(t *testing.T) {
 }
 
 func TestRetriesTransientErrors(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")
@@ -75,6 +77,7 @@ func TestRetriesTransientErrors(t *testing.T) {
 }
 
 func TestPerHostConfigAndHTTPIndex(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")

@@ -9,6 +9,7 @@ import (
 )
 
 func TestBundleAirGapped(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishGraph(t, e, reg.Host)

@@ -9,6 +9,7 @@ import (
 // A registry's caFile that does not exist breaks only the commands that
 // contact that registry, with one error line naming the file.
 func TestMissingHostCAFile(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := reg.Host + "/acme/rules/my-rules"

@@ -66,7 +66,7 @@ func stallBigBlobs(reg *testutil.Registry, resumes bool) {
 // per attempt; the install then comes from the mirror, or fails with a
 // clear error leaving the previous version in place.
 func TestStalledDownload(t *testing.T) {
-	t.Parallel() // waits on slowed, stalled or failing servers
+	t.Parallel()
 	primary := testutil.NewRegistry(t)
 	mirror := startRegistry(t, "")
 	e := newEnv(t)
@@ -152,6 +152,7 @@ func downRegistry(t *testing.T) string {
 // mirror's SHA256SUMS or its directory listing, and every file is verified
 // against a digest unless --allow-unverified says otherwise.
 func TestHTTPMirrorOnly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	files := map[string][]byte{}
 	put := func(name string, data []byte) {
@@ -232,6 +233,7 @@ func TestHTTPMirrorOnly(t *testing.T) {
 // OCI image layout directory or tar (as oras copy --to-oci-layout writes
 // it) with no network.
 func TestOCILayoutReference(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	loc := oci.Location{Registry: reg.Host, Repository: "acme/rules/my-rules"}
@@ -313,6 +315,7 @@ func tarTree(t *testing.T, dir, path string) {
 // needs to be an HTTP mirror, and an install reads versions and digests
 // from it when the registry is down.
 func TestMirrorCommand(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishGraph(t, e, reg.Host)
@@ -364,6 +367,7 @@ func TestMirrorCommand(t *testing.T) {
 // An entry with a signature block served only by an HTTP mirror: a file
 // carries no signature, so it is refused unless --no-verify.
 func TestHTTPMirrorOnlySigned(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := rulesTarGz(t, "- rule: r\n  desc: version 1.0.0\n")
 	if err := os.WriteFile(filepath.Join(dir, "my-rules-1.0.0.tar.gz"), data, 0o644); err != nil {
@@ -394,6 +398,7 @@ func TestHTTPMirrorOnlySigned(t *testing.T) {
 // A version no channel has: the primary is down and the HTTP mirror
 // answers 404 for its file: not found, exit 3.
 func TestHTTPMirrorOnlyMissingVersion(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.FileServer(http.Dir(t.TempDir())))
 	t.Cleanup(srv.Close)
 	e := newEnv(t)

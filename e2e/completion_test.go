@@ -7,6 +7,7 @@ import (
 )
 
 func TestCompletionScripts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
 		r := e.ok("completion", sh)
@@ -27,6 +28,7 @@ func TestCompletionScripts(t *testing.T) {
 }
 
 func TestCompletionVersions(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0")

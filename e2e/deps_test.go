@@ -33,6 +33,7 @@ func publishGraph(t *testing.T, e *env, host string) {
 }
 
 func TestDependencies(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	publishGraph(t, e, reg.Host)
@@ -108,6 +109,7 @@ func TestDependencies(t *testing.T) {
 }
 
 func TestLockedInstall(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	publishGraph(t, e, reg.Host)

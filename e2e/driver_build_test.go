@@ -118,6 +118,7 @@ func moduleVermagic(t *testing.T, path string) string {
 // in a mount namespace that keeps /usr/src, /lib/modules and /var/lib/dkms
 // private; the machine is checked unchanged afterwards.
 func TestDriverBuildFromSources(t *testing.T) {
+	t.Parallel()
 	release := needBuildTools(t)
 	if !testutil.PrivateMounts(t, "/usr/src", "/lib/modules", "/var/lib/dkms") {
 		return

@@ -10,6 +10,7 @@ import (
 // FALCOCTL_DRIVER_NAME, reaches the driver commands as falcoctl maps it
 // onto their --repo and --name (no driver section in any config file).
 func TestDriverLoaderEntrypointFalcoctlEnv(t *testing.T) {
+	t.Parallel()
 	p, release := newEntrypointEnv(t)
 	if p == nil {
 		return

@@ -98,6 +98,7 @@ func newEntrypointEnv(t *testing.T) (*entrypointEnv, string) {
 // repository served over HTTP, and a driver built by the real DKMS when
 // none is prebuilt.
 func TestDriverLoaderEntrypoint(t *testing.T) {
+	t.Parallel()
 	p, release := newEntrypointEnv(t)
 	if p == nil {
 		return

@@ -46,6 +46,7 @@ func engineKind(t *testing.T, host string) string {
 }
 
 func TestLoaderPrintEnv(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	env := []string{"HOST_ROOT=" + host, "DRIVER_VERSION=" + driverVersion, "DRIVER_NAME=myfalco",
@@ -80,6 +81,7 @@ func TestLoaderPrintEnv(t *testing.T) {
 }
 
 func TestLoaderInstallsAndConfigures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	fakeModuleTools(t, e)
@@ -155,6 +157,7 @@ func TestLoaderInstallsAndConfigures(t *testing.T) {
 }
 
 func TestLoaderExitCodes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	fakeModuleTools(t, e)
@@ -207,6 +210,7 @@ func TestLoaderExitCodes(t *testing.T) {
 }
 
 func TestLoaderHTTPInsecure(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	fakeModuleTools(t, e)
@@ -244,6 +248,7 @@ func TestLoaderHTTPInsecure(t *testing.T) {
 // The old loader's DRIVER_KERNEL_RELEASE, DRIVER_KERNEL_VERSION and
 // FALCO_BPF_PROBE; --source-only prints the variables.
 func TestLoaderLegacyEnvironment(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	fakeModuleTools(t, e)

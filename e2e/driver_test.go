@@ -161,6 +161,7 @@ func mustContain(t *testing.T, what, s string, want ...string) {
 }
 
 func TestDriverInstallThenCacheHit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	repo := newDriverRepo(t, false)
@@ -225,6 +226,7 @@ func TestDriverInstallThenCacheHit(t *testing.T) {
 }
 
 func TestDriverRepositoriesInOrder(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	first, second := newDriverRepo(t, false), newDriverRepo(t, false)
@@ -261,6 +263,7 @@ func TestDriverServerError(t *testing.T) {
 }
 
 func TestDriverCorruptFile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	repo := newDriverRepo(t, false)
@@ -283,6 +286,7 @@ func TestDriverCorruptFile(t *testing.T) {
 }
 
 func TestDriverNotFound(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	a, b := newDriverRepo(t, false), newDriverRepo(t, false)
@@ -299,6 +303,7 @@ func TestDriverNotFound(t *testing.T) {
 }
 
 func TestDriverPrintenv(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	args := []string{"--host-root", host, "--kernelrelease", debianRelease, "--kernelversion", debianVersion,
@@ -343,6 +348,7 @@ FIXED_KERNEL_VERSION="1"
 }
 
 func TestDriverConfig(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	falcoDir := e.path("etc-falco")
@@ -419,6 +425,7 @@ func TestDriverConfig(t *testing.T) {
 
 // HOST_ROOT names the host root when --host-root does not, as in falcoctl.
 func TestDriverHostRootEnv(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	e.vars = append(e.vars, "HOST_ROOT="+host)
@@ -431,6 +438,7 @@ func TestDriverHostRootEnv(t *testing.T) {
 }
 
 func TestDriverCleanup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	repo := newDriverRepo(t, false)
@@ -468,6 +476,7 @@ func TestDriverCleanup(t *testing.T) {
 }
 
 func TestDriverModernEBPF(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	repo := newDriverRepo(t, false)
@@ -500,6 +509,7 @@ func fakeModuleTools(t *testing.T, e *env) string {
 }
 
 func TestDriverLoad(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	log := fakeModuleTools(t, e)
@@ -549,6 +559,7 @@ func TestDriverLoad(t *testing.T) {
 }
 
 func TestDriverBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	repo := newDriverRepo(t, false)
@@ -584,6 +595,7 @@ func TestDriverBadInput(t *testing.T) {
 // A driver download emits artifact.downloaded, its subject a generic
 // package URL; a cache hit downloads nothing and emits nothing.
 func TestDriverInstallEmitsDownloaded(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	host := debianHost(t, e)
 	repo := newDriverRepo(t, false)

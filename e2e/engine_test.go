@@ -9,6 +9,7 @@ import (
 )
 
 func TestEngineVersionsFromURLAndConfig(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	publishGraph(t, e, reg.Host)

@@ -13,6 +13,7 @@ import (
 // The registry refuses the layer (400) and the HTTP mirror answers 404 for
 // it: the mirror's 404 is a not-found, as every other one (exit 3).
 func TestHTTPMirrorLayerNotFound(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishBigRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")

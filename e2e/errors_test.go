@@ -35,6 +35,7 @@ func oneLine(t *testing.T, r result, code int, substr ...string) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0")
@@ -78,7 +79,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestRegistryFaults(t *testing.T) {
-	t.Parallel() // waits on slowed, stalled or failing servers
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0")
@@ -165,6 +166,7 @@ func hostileLayer(t *testing.T, name string) []byte {
 }
 
 func TestHostileTarball(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	for i, name := range []string{"../escape.yaml", "/tmp/abs-" + fmt.Sprint(os.Getpid()) + ".yaml", "a/../../escape2.yaml"} {

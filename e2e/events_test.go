@@ -59,6 +59,7 @@ func (rc *receiver) got() []cloudevents.Event {
 }
 
 func TestEvents(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	rc := newReceiver(t)
 	e := newEnv(t)
@@ -146,6 +147,7 @@ func TestEvents(t *testing.T) {
 
 // A bundle pulls artifacts from the registry: one artifact.downloaded each.
 func TestBundleEmitsDownloaded(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	rc := newReceiver(t)
 	e := newEnv(t)

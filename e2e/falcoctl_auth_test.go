@@ -12,6 +12,7 @@ import (
 // auth with the credentials of falcoctl's registry.auth.basic, and no
 // docker credential store.
 func TestFalcoctlBasicAuthConfig(t *testing.T) {
+	t.Parallel()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

@@ -168,6 +168,7 @@ func chartArgs(t *testing.T, which string) []string {
 // values.yaml's falcoctl.config with the container plugin's ref appended by
 // the falco.containerPlugin helper.
 func TestChartRenderedConfig(t *testing.T) {
+	t.Parallel()
 	var values struct {
 		Falcoctl struct {
 			Config map[string]any `yaml:"config"`
@@ -212,6 +213,7 @@ func TestChartRenderedConfig(t *testing.T) {
 // TestFalcoctlChart runs the chart's init container and sidecar: their
 // exact arguments, with the rendered ConfigMap as the config file.
 func TestFalcoctlChart(t *testing.T) {
+	t.Parallel()
 	e := newFalcoctlEnv(t)
 	reg := startFalcoRegistry(t, e)
 	dirs := map[string]string{"/rulesfiles": e.path("pod", "rulesfiles"), "/plugins": e.path("pod", "plugins"), "/artifactstate": e.path("pod", "artifactstate")}
@@ -271,6 +273,7 @@ func TestFalcoctlChart(t *testing.T) {
 // TestFalcoctlPackage runs the systemd unit's command line with the
 // package's falcoctl.yaml.in, filled as Falco's CMake fills it.
 func TestFalcoctlPackage(t *testing.T) {
+	t.Parallel()
 	e := newFalcoctlEnv(t)
 	reg := startFalcoRegistry(t, e)
 	in := falcoTestdata(t, "scripts/falcoctl/falcoctl.yaml.in")

@@ -44,6 +44,7 @@ func registryGet(t *testing.T, host, path, accept string) []byte {
 }
 
 func TestArtifactManifestAndConfig(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0", "2.0.0")
@@ -116,6 +117,7 @@ func TestArtifactManifestAndConfig(t *testing.T) {
 }
 
 func TestIndexAddBackend(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	path := e.write("idx.yaml", rulesIndex(reg.Host))
@@ -141,6 +143,7 @@ func TestIndexAddBackend(t *testing.T) {
 }
 
 func TestVersionOutput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var v struct{ Version, GoVersion, Platform string }
 	if err := json.Unmarshal([]byte(e.ok("version", "-o", "json").Stdout), &v); err != nil || v.Version == "" || v.Platform == "" {
@@ -195,6 +198,7 @@ func tarGzFiles(t *testing.T, data []byte) map[string]string {
 }
 
 func TestRegistryPushAndPull(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := "acme/rules/my-rules"

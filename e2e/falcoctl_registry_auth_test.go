@@ -61,6 +61,7 @@ func tokenAuthRegistry(t *testing.T, e *env, pub ed25519.PublicKey, realmHits *a
 // a real OAuth2 token endpoint issues the access token, and a registry with
 // token auth takes it as its bearer token.
 func TestRegistryAuthOAuth(t *testing.T) {
+	t.Parallel()
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +158,7 @@ func TestRegistryAuthOAuth(t *testing.T) {
 // TestRegistryAuthBasic is falcoctl's registry auth basic: the docker
 // credential store, as registry login.
 func TestRegistryAuthBasic(t *testing.T) {
+	t.Parallel()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +203,7 @@ func TestRegistryAuthBasic(t *testing.T) {
 // GKE with Workload Identity). The registry takes oauth2accesstoken and the
 // access token as basic credentials, as Artifact Registry does.
 func TestRegistryAuthGCP(t *testing.T) {
+	t.Parallel()
 	const accessToken = "ya29.e2e-access-token"
 	hash, err := bcrypt.GenerateFromPassword([]byte(accessToken), bcrypt.MinCost)
 	if err != nil {

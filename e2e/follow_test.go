@@ -93,7 +93,7 @@ func (fw *follower) stop() {
 }
 
 func TestFollow(t *testing.T) {
-	t.Parallel() // waits on timeouts and intervals
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := reg.Host + "/acme/rules/my-rules"
@@ -167,6 +167,7 @@ func TestFollow(t *testing.T) {
 // follow verifies signatures as install does: a newer version signed by
 // someone else is not installed, one signed by the expected identity is.
 func TestFollowVerifies(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := "acme/rules/my-rules"

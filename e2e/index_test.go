@@ -37,6 +37,7 @@ func completions(t *testing.T, e *env, args ...string) []string {
 // ambiguity; a second index at the same place changes nothing; one at
 // another place makes the name ambiguous, with both INDEX/NAME forms.
 func TestIndexPriority(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/falcosecurity/rules/falco-rules", "1.0.0")
@@ -90,6 +91,7 @@ func TestIndexPriority(t *testing.T) {
 }
 
 func TestSearchFuzzy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	addIndex(t, e, "acme", `- name: cloudtrail
   type: plugin
@@ -143,6 +145,7 @@ func TestSearchFuzzy(t *testing.T) {
 // Index entries that would only fail later are refused at index add, with
 // their line, exit 2, and the config is left as it was.
 func TestIndexAddRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	entry := func(repo, extra string) string {
 		return "- name: ok\n  type: rulesfile\n  registry: r.example\n  repository: acme/ok\n" +
@@ -178,6 +181,7 @@ func TestIndexAddRefusals(t *testing.T) {
 // The compact form of a cached index: written by index add, used by every
 // command after, rebuilt from the YAML when damaged, removed with the index.
 func TestIndexCompactCache(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	addIndex(t, e, "acme", rulesIndex("r.example"))
 	idx := e.path("cache", "ferry", "indexes", "acme.idx")

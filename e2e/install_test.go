@@ -39,6 +39,7 @@ func rulesIndex(host string) string {
 }
 
 func TestInstallSemverRange(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0", "1.2.0-rc.1", "2.0.0")
@@ -93,6 +94,7 @@ func TestInstallSemverRange(t *testing.T) {
 }
 
 func TestListSearchInfo(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "0.9.0", "1.0.0")
@@ -135,6 +137,7 @@ func TestListSearchInfo(t *testing.T) {
 }
 
 func TestIndexCommands(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	yaml := "- name: one\n  type: rulesfile\n  registry: example.com\n  repository: a/b/one\n"
 	p := e.write("idx.yaml", yaml)
@@ -176,6 +179,7 @@ func TestIndexCommands(t *testing.T) {
 }
 
 func TestPushReadsRulesRequirements(t *testing.T) {
+	t.Parallel()
 	reg := startRegistry(t, "")
 	e := newEnv(t)
 	repo := reg.Host + "/acme/rules/my-rules"

@@ -21,6 +21,9 @@ var (
 	registryBin string
 )
 
+// Every test runs in parallel with the others (make test: four at a time),
+// each with its own home, config, state and registries (newEnv), except the
+// podman and tmux ones, which share an engine or a terminal server.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }

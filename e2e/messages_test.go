@@ -24,6 +24,7 @@ import (
 // platform exits 3 and a manifest that does not parse exits 1, each with
 // ferry's one error line on stderr and no "Error:" row in the result.
 func TestInfoErrorsExit(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	so := e.write("src/libplug.so", "ELF")
@@ -69,6 +70,7 @@ func TestInfoErrorsExit(t *testing.T) {
 // stores nothing; logging out of a host never logged in says so and exits
 // 0, as docker does.
 func TestLoginWrongPasswordAndLogout(t *testing.T) {
+	t.Parallel()
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +100,7 @@ func TestLoginWrongPasswordAndLogout(t *testing.T) {
 // TestPushBuildMetadataRefused: OCI tags cannot hold "+", so a version with
 // build metadata is refused before any request reaches the registry.
 func TestPushBuildMetadataRefused(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	src := e.write("src/my_rules.yaml", "- rule: r\n")
@@ -113,6 +116,7 @@ func TestPushBuildMetadataRefused(t *testing.T) {
 // TestIndexAddRelativePath: a relative index path is stored absolute, so
 // that index update works from any directory; an empty URL is a usage error.
 func TestIndexAddRelativePath(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.write("sub/idx.yaml", "- name: x\n  type: rulesfile\n  registry: r.io\n  repository: acme/rules/x\n")
 	run := func(dir string, args ...string) result {
@@ -138,6 +142,7 @@ func TestIndexAddRelativePath(t *testing.T) {
 // (exit 2); a huge file is packed as a stream, and SIGINT stops the push
 // (exit 130) and removes the partly packed layer.
 func TestPushUnboundedInput(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := reg.Host + "/acme/rules/my-rules"
@@ -204,7 +209,7 @@ func TestPushUnboundedInput(t *testing.T) {
 // that served it, and verify's signature line names the Sigstore bundle
 // that verified, not the .sig tag that was not there.
 func TestResultNamesWhatServed(t *testing.T) {
-	t.Parallel() // waits on slowed, stalled or failing servers
+	t.Parallel()
 	primary, mirror := testutil.NewRegistry(t), testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := "acme/rules/my-rules"
@@ -249,6 +254,7 @@ func TestResultNamesWhatServed(t *testing.T) {
 // signature, but that has none, warns; with --require-signatures it fails
 // (exit 5) and writes nothing. A signed one bundles without a word.
 func TestBundleUnsigned(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	reg, ss := publishSigned(t, e)
 	attachSigned(t, e, reg, ss, "1.1.0", signer)
@@ -281,6 +287,7 @@ func TestBundleUnsigned(t *testing.T) {
 // dangling symlink: one error line and a hint that names the path, the
 // flag that sets it, and sudo where being root would help.
 func TestPathHints(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	ref := reg.Host + "/acme/rules/my-rules:1.0.0"

@@ -28,7 +28,7 @@ func mirrorCopy(t *testing.T, from, to oci.Location, tag string) {
 }
 
 func TestMirrors(t *testing.T) {
-	t.Parallel() // waits on slowed, stalled or failing servers
+	t.Parallel()
 	primary := testutil.NewRegistry(t)
 	mirror := startRegistry(t, "")
 	e := newEnv(t)

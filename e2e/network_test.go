@@ -13,6 +13,7 @@ import (
 )
 
 func TestCustomCA(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewTLSRegistry(t)
 	e := newEnv(t)
 	e.vars = withoutVar(e.vars, "FERRY_PLAIN_HTTP")
@@ -32,6 +33,7 @@ func TestCustomCA(t *testing.T) {
 }
 
 func TestProxyFromEnvironment(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")

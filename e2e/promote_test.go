@@ -10,6 +10,7 @@ import (
 )
 
 func TestPromote(t *testing.T) {
+	t.Parallel()
 	srcReg, dstReg := testutil.NewRegistry(t), testutil.NewRegistry(t)
 	rc := newReceiver(t)
 	e := newEnv(t)

@@ -12,6 +12,7 @@ import (
 // is invalid input (exit 2), reported on one line naming the file and the
 // line, in ferry mode and in falcoctl mode alike.
 func TestMalformedConfigIsInvalidInput(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, content, want string
 	}{
@@ -37,6 +38,7 @@ func TestMalformedConfigIsInvalidInput(t *testing.T) {
 // As falcoctl, a path hint names the variable falcoctl users set for the
 // flag (FALCOCTL_<KEY> of the key table), not ferry's FERRY_*.
 func TestFalcoctlPathHintNamesFalcoctlVariables(t *testing.T) {
+	t.Parallel()
 	fc := newFalcoctlEnv(t)
 	file := fc.write("afile", "")
 	cases := []struct {
@@ -63,6 +65,7 @@ func TestFalcoctlPathHintNamesFalcoctlVariables(t *testing.T) {
 // or file is elsewhere; one that is not a regular file stays a usage
 // error (exit 2). The same as falcoctl's registry push.
 func TestPushMissingFileIsNotFound(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := reg.Host + "/acme/rules/my-rules"
@@ -77,6 +80,7 @@ func TestPushMissingFileIsNotFound(t *testing.T) {
 // what ferry does with it: nothing is written there, since every
 // download streams into staging beside its destination.
 func TestFollowTmpDirIsUnused(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")

@@ -10,6 +10,7 @@ import (
 // An engine version that is not a version is a usage error where the user
 // types it, not a failed requirement (exit 5) once the registry was asked.
 func TestEngineVersionMustBeAVersion(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0")
@@ -28,6 +29,7 @@ func TestEngineVersionMustBeAVersion(t *testing.T) {
 // Run as falcoctl, the hints name the commands to run as falcoctl: the
 // binary may be installed only under that name.
 func TestFalcoctlHintsNameFalcoctl(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newFalcoctlEnv(t)
 	idx := e.write("index.yaml", rulesIndex(reg.Host))
@@ -51,6 +53,7 @@ func TestFalcoctlHintsNameFalcoctl(t *testing.T) {
 // As falcoctl, config view shows the indexes commands use: the configured
 // ones replace the embedded default, as index list and artifact list show.
 func TestFalcoctlConfigViewIndexes(t *testing.T) {
+	t.Parallel()
 	e := newFalcoctlEnv(t)
 	idx := e.write("index.yaml", rulesIndex("127.0.0.1:5000"))
 	cfg := e.write("falcoctl.yaml", "indexes:\n- name: falcosecurity\n  url: file://"+idx+"\n")
@@ -78,6 +81,7 @@ func TestFalcoctlConfigViewIndexes(t *testing.T) {
 // --cron and --every on one command line are refused, as falcoctl does,
 // rather than one of them being silently ignored.
 func TestFollowCronAndEvery(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	oneLine(t, e.ferry("artifact", "follow", "rules:1.x", "--every", "1s", "--cron", "* * * * *"), 2, "--cron", "--every")
 	fc := newFalcoctlEnv(t)

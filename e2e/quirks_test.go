@@ -31,6 +31,7 @@ func noHEAD(reg *testutil.Registry) {
 }
 
 func TestPromoteWithoutHEAD(t *testing.T) {
+	t.Parallel()
 	srcReg, dstReg := testutil.NewRegistry(t), testutil.NewRegistry(t)
 	e := newEnv(t)
 	src := srcReg.Host + "/staging/rules/my-rules"
@@ -80,6 +81,7 @@ func orasPush(t *testing.T, ref registry.Reference, artifactType, layerType stri
 // An artifact pushed by oras with falcoctl's media types and an empty config
 // installs and verifies: one media-type rule for both.
 func TestOrasPushedEmptyConfig(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	ref := registry.Reference{Registry: reg.Host, Repository: "acme/rules/oras-rules", Reference: "1.0.0"}
@@ -110,6 +112,7 @@ func TestOrasPushedEmptyConfig(t *testing.T) {
 // from the config, the primary, the entry's mirrors, fallback-only host
 // mirrors.
 func TestInfoAndVerifyUseChannels(t *testing.T) {
+	t.Parallel()
 	primary, mirror := testutil.NewRegistry(t), testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, primary.Host+"/acme/rules/my-rules", "1.0.0")

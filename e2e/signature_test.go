@@ -56,6 +56,7 @@ func attachSigned(t *testing.T, e *env, reg *testutil.Registry, ss *testutil.Sig
 }
 
 func TestKeylessSignatures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	reg, ss := publishSigned(t, e)
 	rootFile := ss.WriteTrustedRoot(e.path("trusted_root.json"))
@@ -116,6 +117,7 @@ func TestKeylessSignatures(t *testing.T) {
 // A bundle carries the signatures of what it holds: an air-gapped install
 // from it verifies them with no registry, and refuses an unsigned one.
 func TestSignedBundleAirGapped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	reg, ss := publishSigned(t, e)
 	// 1.0.0: a Sigstore bundle referrer; 1.1.0: cosign's legacy .sig tag;
@@ -161,6 +163,7 @@ func TestSignedBundleAirGapped(t *testing.T) {
 // With the primary down, the signature is checked where the artifact comes
 // from: a mirror that promote filled, signatures included.
 func TestSignatureFromMirror(t *testing.T) {
+	t.Parallel()
 	primary, mirror := testutil.NewRegistry(t), testutil.NewRegistry(t)
 	e := newEnv(t)
 	repo := "acme/rules/my-rules"

@@ -66,7 +66,7 @@ func silentListener(t *testing.T) string {
 }
 
 func TestStalledProxy(t *testing.T) {
-	t.Parallel() // waits on timeouts and intervals
+	t.Parallel()
 	e := newEnv(t)
 	proxy := silentListener(t)
 	e.vars = append(withoutVar(e.vars, "FERRY_PLAIN_HTTP"), "HTTPS_PROXY=http://"+proxy, "NO_PROXY=")
@@ -79,7 +79,7 @@ func TestStalledProxy(t *testing.T) {
 }
 
 func TestRegistryWithoutHeaders(t *testing.T) {
-	t.Parallel() // waits on timeouts and intervals
+	t.Parallel()
 	e := newEnv(t)
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -99,6 +99,7 @@ func TestRegistryWithoutHeaders(t *testing.T) {
 }
 
 func TestRetryAfterBeyondTheCap(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

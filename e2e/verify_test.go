@@ -20,6 +20,7 @@ func digestOf(t *testing.T, e *env, ref string) string {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	reg := testutil.NewRegistry(t)
 	e := newEnv(t)
 	publishRules(t, e, reg.Host+"/acme/rules/my-rules", "1.0.0", "1.1.0")
