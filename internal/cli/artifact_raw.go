@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/pkg/install"
+	"github.com/ferryhq/ferry/pkg/oci"
 )
 
 // artifact config and artifact manifest print what the registry stores, byte
@@ -76,15 +78,7 @@ func runRaw(cmd *cobra.Command, f *cmdutil.Factory, opts *RawOptions, args []str
 
 // manifestRun prints the manifest of the chosen platform.
 func manifestRun(ctx context.Context, opts *RawOptions) error {
-	resolver, err := newResolver(ctx, opts.commandDeps, opts.Platform)
-	if err != nil {
-		return err
-	}
-	res, err := resolver.Resolve(ctx, opts.Ref)
-	if err != nil {
-		return err
-	}
-	m, err := resolver.Client.ManifestOf(ctx, res.Root, opts.Platform)
+	_, _, m, err := rawManifest(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -94,15 +88,7 @@ func manifestRun(ctx context.Context, opts *RawOptions) error {
 // configBlobRun prints the config blob of the manifest of the chosen
 // platform.
 func configBlobRun(ctx context.Context, opts *RawOptions) error {
-	resolver, err := newResolver(ctx, opts.commandDeps, opts.Platform)
-	if err != nil {
-		return err
-	}
-	res, err := resolver.Resolve(ctx, opts.Ref)
-	if err != nil {
-		return err
-	}
-	m, err := resolver.Client.ManifestOf(ctx, res.Root, opts.Platform)
+	resolver, res, m, err := rawManifest(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -111,6 +97,24 @@ func configBlobRun(ctx context.Context, opts *RawOptions) error {
 		return err
 	}
 	return printRaw(opts.IO.Out, raw)
+}
+
+// rawManifest resolves the reference and reads the manifest of the chosen
+// platform, with the resolver and resolution it came from.
+func rawManifest(ctx context.Context, opts *RawOptions) (*install.Resolver, *install.Resolution, *oci.RawManifest, error) {
+	resolver, err := newResolver(ctx, opts.commandDeps, opts.Platform)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	res, err := resolver.Resolve(ctx, opts.Ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := resolver.Client.ManifestOf(ctx, res.Root, opts.Platform)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return resolver, res, m, nil
 }
 
 func printRaw(out io.Writer, data []byte) error {
