@@ -130,7 +130,7 @@ var Keys = []Key{
 	{Name: "defaults.plain-http", Flag: "plain-http", Kind: KindBool, Default: "false", Help: "talk plain HTTP, not HTTPS, to registries (on the command line, it also overrides a host's plainHTTP in the config)"},
 	{Name: "defaults.ca-file", Flag: "ca-file", Kind: KindString, Help: "PEM file of CA certificates to trust for registries and mirrors"},
 	{Name: "defaults.insecure-skip-tls-verify", Flag: "insecure-skip-tls-verify", Kind: KindBool, Default: "false", Help: "do not verify registry TLS certificates"},
-	{Name: "defaults.idle-timeout", Flag: "idle-timeout", Kind: KindDuration, Default: "1m0s", Help: "give up on a download that receives no byte for this long (then it resumes or the next channel is tried)"},
+	{Name: "defaults.idle-timeout", Flag: "idle-timeout", Kind: KindDuration, Default: "1m0s", Help: "give up on a download that receives no byte, or an upload the server takes none of, for this long (a download then resumes or tries the next channel; an upload is retried)"},
 	{Name: "defaults.connect-timeout", Flag: "connect-timeout", Kind: KindDuration, Default: "10s", Help: "give up on a connection (TCP, a proxy's CONNECT, TLS) not ready after this long"},
 	{Name: "defaults.response-timeout", Flag: "response-timeout", Kind: KindDuration, Default: "30s", Help: "give up on a request whose response headers do not come within this long"},
 	{Name: "defaults.retry-max-wait", Flag: "retry-max-wait", Kind: KindDuration, Default: "30s", Help: "longest wait before a retry; a server asking for more (Retry-After) fails the request at once"},
