@@ -56,19 +56,33 @@ func (in *Installer) Cleanup(ctx context.Context, req CleanupRequest) (*CleanupR
 	if req.DryRun {
 		res.Status = "would-clean"
 	}
-	// Links first, so that no link is left pointing at a removed file.
-	files := slices.Clone(st.Files)
-	slices.SortStableFunc(files, func(a, b InstalledFile) int {
-		switch {
-		case a.Link == b.Link:
-			return 0
-		case a.Link:
-			return -1
+	if err := in.removeFiles(req, st, res); err != nil {
+		return res, err
+	}
+	if err := in.removeDKMS(ctx, req, st, res); err != nil {
+		return res, err
+	}
+	if req.Unload {
+		if err := in.unload(ctx, req, st, res); err != nil {
+			return res, err
 		}
-		return 1
-	})
+	}
+	if len(res.Removed) == 0 && len(res.Missing) == 0 && !slices.ContainsFunc(res.Commands, func(c Command) bool { return c.Ran }) {
+		res.Status = "nothing"
+	}
+	if req.DryRun {
+		return res, nil
+	}
+	return res, st.write(req.StateDir)
+}
+
+// removeFiles removes the files and links st records, links first, and the
+// directories that leaves empty, noting each in res (with DryRun, only
+// notes them). A file it cannot remove stays recorded, and the state is
+// written before the error is returned.
+func (in *Installer) removeFiles(req CleanupRequest, st *State, res *CleanupResult) error {
 	var kept []InstalledFile
-	for _, f := range files {
+	for _, f := range linksFirst(st.Files) {
 		if _, err := os.Lstat(f.Path); errors.Is(err, fs.ErrNotExist) {
 			res.Missing = append(res.Missing, f.Path)
 			continue
@@ -81,7 +95,7 @@ func (in *Installer) Cleanup(ctx context.Context, req CleanupRequest) (*CleanupR
 			kept = append(kept, f)
 			st.Files = kept
 			_ = st.write(req.StateDir)
-			return res, fmt.Errorf("removing %s: %w", f.Path, err)
+			return fmt.Errorf("removing %s: %w", f.Path, err)
 		}
 		in.progress(Event{Step: "removed", Path: f.Path})
 		res.Removed = append(res.Removed, f.Path)
@@ -90,46 +104,64 @@ func (in *Installer) Cleanup(ctx context.Context, req CleanupRequest) (*CleanupR
 		}
 	}
 	st.Files = kept
+	return nil
+}
 
-	// What DKMS built for ferry: removed from DKMS's tree and the
-	// kernel's module directory (a failure is reported, not fatal).
+// linksFirst returns a copy of files with the links first, so that no link
+// is left pointing at a removed file; the order is otherwise kept.
+func linksFirst(files []InstalledFile) []InstalledFile {
+	files = slices.Clone(files)
+	slices.SortStableFunc(files, func(a, b InstalledFile) int {
+		switch {
+		case a.Link == b.Link:
+			return 0
+		case a.Link:
+			return -1
+		}
+		return 1
+	})
+	return files
+}
+
+// removeDKMS removes what DKMS built for ferry from DKMS's tree and the
+// kernel's module directory (a failure is reported, not fatal), adding the
+// commands to res; with DryRun it only adds them.
+func (in *Installer) removeDKMS(ctx context.Context, req CleanupRequest, st *State, res *CleanupResult) error {
 	for _, m := range st.DKMS {
 		res.Commands = append(res.Commands, Command{Args: []string{"dkms", "remove", "-m", m.Name, "-v", m.Version, "-k", m.Kernel},
 			When: "if dkms is installed; failure ignored"})
 	}
 	if !req.DryRun && len(st.DKMS) > 0 {
 		if err := in.run(ctx, res.Commands); err != nil {
-			return res, err
+			return err
 		}
 		st.DKMS = nil
 	}
+	return nil
+}
 
-	if req.Unload {
-		mods := slices.Clone(st.Loaded)
-		if req.Name != "" && !slices.Contains(mods, ModuleName(req.Name)) {
-			mods = append(mods, ModuleName(req.Name))
-		}
-		var rm []Command
-		for _, m := range mods {
-			rm = append(rm, Command{Args: []string{"rmmod", m}, When: "if " + m + " is loaded"})
-		}
-		if !req.DryRun {
-			err := in.run(ctx, rm)
-			res.Commands = append(res.Commands, rm...)
-			if err != nil {
-				_ = st.write(req.StateDir)
-				return res, fmt.Errorf("%w: %w", ErrLoad, err)
-			}
-			st.Loaded = nil
-		} else {
-			res.Commands = append(res.Commands, rm...)
-		}
+// unload unloads the modules st records as loaded, and req.Name's module,
+// adding the rmmod commands to res; with DryRun it only adds them. On a
+// failure the state is written and the error wraps ErrLoad.
+func (in *Installer) unload(ctx context.Context, req CleanupRequest, st *State, res *CleanupResult) error {
+	mods := slices.Clone(st.Loaded)
+	if req.Name != "" && !slices.Contains(mods, ModuleName(req.Name)) {
+		mods = append(mods, ModuleName(req.Name))
 	}
-	if len(res.Removed) == 0 && len(res.Missing) == 0 && !slices.ContainsFunc(res.Commands, func(c Command) bool { return c.Ran }) {
-		res.Status = "nothing"
+	var rm []Command
+	for _, m := range mods {
+		rm = append(rm, Command{Args: []string{"rmmod", m}, When: "if " + m + " is loaded"})
 	}
 	if req.DryRun {
-		return res, nil
+		res.Commands = append(res.Commands, rm...)
+		return nil
 	}
-	return res, st.write(req.StateDir)
+	err := in.run(ctx, rm)
+	res.Commands = append(res.Commands, rm...)
+	if err != nil {
+		_ = st.write(req.StateDir)
+		return fmt.Errorf("%w: %w", ErrLoad, err)
+	}
+	st.Loaded = nil
+	return nil
 }

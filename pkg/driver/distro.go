@@ -74,6 +74,22 @@ func Detect(hostRoot string, k Kernel) (Target, error) {
 	if err != nil {
 		return t, err
 	}
+	id, warnings := distroID(hostRoot, osr, mkVersion)
+	t.Warnings = append(t.Warnings, warnings...)
+	if id == "" {
+		t.Distro, t.ID = Undetermined, Undetermined
+		return t, nil
+	}
+	t.Distro, t.ID = id, id
+	fixTarget(&t, k, osr, mkVersion)
+	return t, nil
+}
+
+// distroID names the distribution of the host under hostRoot from its
+// os-release osr and minikube version mkVersion, else from its release
+// files; it returns "" when none tells, with the warnings that explain why.
+func distroID(hostRoot string, osr map[string]string, mkVersion string) (string, []string) {
+	var warnings []string
 	id := strings.ToLower(osr["ID"])
 	if mkVersion != "" {
 		// /etc/VERSION overrides the ID: minikube's os-release says buildroot.
@@ -83,7 +99,7 @@ func Detect(hostRoot string, k Kernel) (Target, error) {
 	// one missing fails the discovery, which then falls back to the
 	// release files, and else to an undetermined target.
 	if missing := missingKeys(id, osr); missing != "" {
-		t.Warnings = append(t.Warnings, fmt.Sprintf("%s: os-release has no %s", id, missing))
+		warnings = append(warnings, fmt.Sprintf("%s: os-release has no %s", id, missing))
 		id = ""
 	}
 	switch {
@@ -95,24 +111,18 @@ func Detect(hostRoot string, k Kernel) (Target, error) {
 	case hostFileExists(hostRoot, "etc/redhat-release"):
 		id = "rhel"
 	default:
-		t.Distro, t.ID = Undetermined, Undetermined
-		t.Warnings = append(t.Warnings, "cannot determine the distribution: no os-release with an ID (and the keys it needs) under "+rootName(hostRoot))
-		return t, nil
+		warnings = append(warnings, "cannot determine the distribution: no os-release with an ID (and the keys it needs) under "+rootName(hostRoot))
 	}
-	t.Distro, t.ID = id, id
+	return id, warnings
+}
 
-	switch id {
+// fixTarget sets t's ID, fixed kernel release and version and build ID the
+// way falcoctl does for the distribution t.Distro, from the kernel k, the
+// os-release osr and the minikube version mkVersion.
+func fixTarget(t *Target, k Kernel, osr map[string]string, mkVersion string) {
+	switch t.Distro {
 	case "amzn":
-		switch osr["VERSION_ID"] {
-		case "2":
-			t.ID = "amazonlinux2"
-		case "2022":
-			t.ID = "amazonlinux2022"
-		case "2023":
-			t.ID = "amazonlinux2023"
-		default:
-			t.ID = "amazonlinux"
-		}
+		t.ID = amazonID(osr["VERSION_ID"])
 	case "ubuntu":
 		flavor := "generic"
 		if m := ubuntuFlavorRE.FindStringSubmatch(k.Release); m != nil {
@@ -121,17 +131,7 @@ func Detect(hostRoot string, k Kernel) (Target, error) {
 		t.ID = "ubuntu-" + flavor
 		t.FixedKernelVersion = ubuntuVersion(k.Version)
 	case "debian":
-		// The release names the kernel ABI package (6.1.0-10-cloud-amd64);
-		// the real kernel version is in uname -v (Debian 6.1.38-2), and the
-		// files are named after it, with the flavour and arch kept.
-		if v := debianVersionRE.FindString(k.Version); v != "" {
-			suffix := ""
-			if m := debianArchRE.FindStringSubmatch(k.Release); m != nil {
-				suffix = "-" + m[1] + m[2]
-			}
-			t.FixedKernelRelease = v + suffix
-			t.FixedKernelVersion = "1"
-		}
+		fixDebian(t, k)
 	case "flatcar":
 		// Files are named after the Flatcar release, not the kernel.
 		if osr["VERSION_ID"] != "" {
@@ -140,16 +140,44 @@ func Detect(hostRoot string, k Kernel) (Target, error) {
 	case "minikube":
 		t.FixedKernelVersion = "1_" + mkVersion
 	case "bottlerocket":
-		{
-			variant, _, _ := strings.Cut(osr["VARIANT_ID"], "-")
-			t.FixedKernelVersion = "1_" + osr["VERSION_ID"] + "-" + variant
-		}
+		variant, _, _ := strings.Cut(osr["VARIANT_ID"], "-")
+		t.FixedKernelVersion = "1_" + osr["VERSION_ID"] + "-" + variant
 	case "talos":
 		t.FixedKernelVersion = "1_" + osr["VERSION_ID"]
 	case "cos":
 		t.BuildID = osr["BUILD_ID"]
 	}
-	return t, nil
+}
+
+// amazonID is the target ID of Amazon Linux with os-release VERSION_ID
+// versionID.
+func amazonID(versionID string) string {
+	switch versionID {
+	case "2":
+		return "amazonlinux2"
+	case "2022":
+		return "amazonlinux2022"
+	case "2023":
+		return "amazonlinux2023"
+	}
+	return "amazonlinux"
+}
+
+// fixDebian sets t's fixed kernel release and version for Debian kernel k.
+// The release names the kernel ABI package (6.1.0-10-cloud-amd64); the real
+// kernel version is in uname -v (Debian 6.1.38-2), and the files are named
+// after it, with the flavour and arch kept.
+func fixDebian(t *Target, k Kernel) {
+	v := debianVersionRE.FindString(k.Version)
+	if v == "" {
+		return
+	}
+	suffix := ""
+	if m := debianArchRE.FindStringSubmatch(k.Release); m != nil {
+		suffix = "-" + m[1] + m[2]
+	}
+	t.FixedKernelRelease = v + suffix
+	t.FixedKernelVersion = "1"
 }
 
 // requiredKeys are the os-release keys falcoctl needs to discover a

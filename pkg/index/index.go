@@ -191,103 +191,173 @@ func parseChunked(name string, data []byte) (*Index, bool) {
 
 // parseWhole is Parse of the whole document at once.
 func parseWhole(name string, data []byte) (*Index, error) {
+	p := &docParser{index: name}
+	list, err := p.entryList(data)
+	if err != nil {
+		return nil, err
+	}
 	idx := &Index{Name: name}
-	perr := func(line int, format string, args ...any) error {
-		return &ParseError{Index: name, Line: line, Msg: fmt.Sprintf(format, args...)}
-	}
-	fromYAML := func(err error, line int) error {
-		l, problem := yamlerr.Split(err)
-		if l != 0 {
-			line = l
-		}
-		return perr(line, "%s", problem)
-	}
-
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fromYAML(err, 0)
-	}
-	if len(doc.Content) == 0 {
+	if list == nil {
 		return idx, nil
 	}
-	root := resolve(doc.Content[0])
-	switch {
-	case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
-		return idx, nil
-	case root.Kind != yaml.SequenceNode:
-		return nil, perr(root.Line, "an index must be a list of entries")
-	}
-
-	firstAt := make(map[string]int, len(root.Content))
-	for _, item := range root.Content {
-		item = resolve(item)
-		if item.Kind != yaml.MappingNode {
-			return nil, perr(item.Line, "an entry must be a mapping")
-		}
-		var e Entry
-		if err := item.Decode(&e); err != nil {
-			return nil, fromYAML(err, item.Line)
-		}
-		lineOf := func(key string) int {
-			if n := field(item, key); n != nil {
-				return n.Line
-			}
-			return item.Line
-		}
-		for _, f := range []struct{ key, val string }{
-			{"name", e.Name}, {"type", e.Type}, {"registry", e.Registry}, {"repository", e.Repository},
-		} {
-			if f.val == "" {
-				if e.Name != "" {
-					return nil, perr(item.Line, "entry %q: missing required field %q", e.Name, f.key)
-				}
-				return nil, perr(item.Line, "entry: missing required field %q", f.key)
-			}
-		}
-		if !namePattern.MatchString(e.Name) {
-			return nil, perr(lineOf("name"), "invalid name %q: must match %s", e.Name, namePattern)
-		}
-		if first, ok := firstAt[e.Name]; ok {
-			return nil, perr(lineOf("name"), "duplicate name %q (first at line %d)", e.Name, first)
-		}
-		firstAt[e.Name] = lineOf("name")
-		switch e.Type {
-		case TypeRulesfile, TypePlugin, TypeAsset, TypeDriver:
-		default:
-			return nil, perr(lineOf("type"), "entry %q: unknown type %q (want %s, %s, %s or %s)",
-				e.Name, e.Type, TypeRulesfile, TypePlugin, TypeAsset, TypeDriver)
-		}
-		if err := CheckRegistry(e.Registry); err != nil {
-			return nil, perr(lineOf("registry"), "entry %q: %v", e.Name, err)
-		}
-		if err := CheckRepository(e.Repository); err != nil {
-			return nil, perr(lineOf("repository"), "entry %q: %v", e.Name, err)
-		}
-		switch {
-		case e.SourcePrefix != "" && e.Source == "":
-			return nil, perr(lineOf("sourcePrefix"), "entry %q: sourcePrefix needs source", e.Name)
-		case e.SourcePrefix != "":
-			if err := CheckRepository(e.SourcePrefix); err != nil {
-				return nil, perr(lineOf("sourcePrefix"), "entry %q: sourcePrefix: %v", e.Name, err)
-			}
-		}
-		if e.Source != "" {
-			if err := CheckNamespaceUnder(e.Source, e.SourcePrefix, e.Repository); err != nil {
-				return nil, perr(lineOf("source"), "entry %q: %v", e.Name, err)
-			}
-		}
-		for i, m := range e.Mirrors {
-			if err := checkMirror(m); err != nil {
-				line := lineOf("mirrors")
-				if n := field(item, "mirrors"); n != nil && i < len(resolve(n).Content) {
-					line = resolve(n).Content[i].Line
-				}
-				return nil, perr(line, "entry %q: mirror %d: %v", e.Name, i+1, err)
-			}
+	p.firstAt = make(map[string]int, len(list.Content))
+	for _, item := range list.Content {
+		e, err := p.entry(resolve(item))
+		if err != nil {
+			return nil, err
 		}
 		idx.Entries = append(idx.Entries, e)
 	}
 	return idx, nil
+}
+
+// docParser holds what parseWhole needs across the entries of one index:
+// its name, for errors, and the line of each entry name seen so far.
+type docParser struct {
+	index   string
+	firstAt map[string]int
+}
+
+// errorf returns a ParseError at line of the index.
+func (p *docParser) errorf(line int, format string, args ...any) error {
+	return &ParseError{Index: p.index, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// fromYAML turns a YAML error into a ParseError at the line it names, else
+// at line.
+func (p *docParser) fromYAML(err error, line int) error {
+	l, problem := yamlerr.Split(err)
+	if l != 0 {
+		line = l
+	}
+	return p.errorf(line, "%s", problem)
+}
+
+// entryList decodes data and returns the sequence node of its entries, or
+// nil when the document is empty or null.
+func (p *docParser) entryList(data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, p.fromYAML(err, 0)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := resolve(doc.Content[0])
+	switch {
+	case root.Kind == yaml.ScalarNode && root.Tag == "!!null":
+		return nil, nil
+	case root.Kind != yaml.SequenceNode:
+		return nil, p.errorf(root.Line, "an index must be a list of entries")
+	}
+	return root, nil
+}
+
+// entry decodes the mapping item into an Entry and checks it, in the order
+// its errors are reported: required fields, name, type and location, mirrors.
+func (p *docParser) entry(item *yaml.Node) (Entry, error) {
+	var e Entry
+	if item.Kind != yaml.MappingNode {
+		return e, p.errorf(item.Line, "an entry must be a mapping")
+	}
+	if err := item.Decode(&e); err != nil {
+		return e, p.fromYAML(err, item.Line)
+	}
+	if err := p.checkRequired(item, e); err != nil {
+		return e, err
+	}
+	if err := p.checkName(item, e); err != nil {
+		return e, err
+	}
+	if err := p.checkLocation(item, e); err != nil {
+		return e, err
+	}
+	return e, p.checkMirrors(item, e)
+}
+
+// checkRequired reports the first of the fields every entry needs that e
+// lacks.
+func (p *docParser) checkRequired(item *yaml.Node, e Entry) error {
+	for _, f := range []struct{ key, val string }{
+		{"name", e.Name}, {"type", e.Type}, {"registry", e.Registry}, {"repository", e.Repository},
+	} {
+		if f.val == "" {
+			if e.Name != "" {
+				return p.errorf(item.Line, "entry %q: missing required field %q", e.Name, f.key)
+			}
+			return p.errorf(item.Line, "entry: missing required field %q", f.key)
+		}
+	}
+	return nil
+}
+
+// checkName checks that e's name is well formed and not taken by an earlier
+// entry, and records where it is.
+func (p *docParser) checkName(item *yaml.Node, e Entry) error {
+	line := lineOf(item, "name")
+	if !namePattern.MatchString(e.Name) {
+		return p.errorf(line, "invalid name %q: must match %s", e.Name, namePattern)
+	}
+	if first, ok := p.firstAt[e.Name]; ok {
+		return p.errorf(line, "duplicate name %q (first at line %d)", e.Name, first)
+	}
+	p.firstAt[e.Name] = line
+	return nil
+}
+
+// checkLocation checks e's type and where its artifact lives: registry,
+// repository, and the source namespace with its prefix.
+func (p *docParser) checkLocation(item *yaml.Node, e Entry) error {
+	switch e.Type {
+	case TypeRulesfile, TypePlugin, TypeAsset, TypeDriver:
+	default:
+		return p.errorf(lineOf(item, "type"), "entry %q: unknown type %q (want %s, %s, %s or %s)",
+			e.Name, e.Type, TypeRulesfile, TypePlugin, TypeAsset, TypeDriver)
+	}
+	if err := CheckRegistry(e.Registry); err != nil {
+		return p.errorf(lineOf(item, "registry"), "entry %q: %v", e.Name, err)
+	}
+	if err := CheckRepository(e.Repository); err != nil {
+		return p.errorf(lineOf(item, "repository"), "entry %q: %v", e.Name, err)
+	}
+	switch {
+	case e.SourcePrefix != "" && e.Source == "":
+		return p.errorf(lineOf(item, "sourcePrefix"), "entry %q: sourcePrefix needs source", e.Name)
+	case e.SourcePrefix != "":
+		if err := CheckRepository(e.SourcePrefix); err != nil {
+			return p.errorf(lineOf(item, "sourcePrefix"), "entry %q: sourcePrefix: %v", e.Name, err)
+		}
+	}
+	if e.Source != "" {
+		if err := CheckNamespaceUnder(e.Source, e.SourcePrefix, e.Repository); err != nil {
+			return p.errorf(lineOf(item, "source"), "entry %q: %v", e.Name, err)
+		}
+	}
+	return nil
+}
+
+// checkMirrors checks each of e's mirrors, reporting a bad one at its own
+// line in the list.
+func (p *docParser) checkMirrors(item *yaml.Node, e Entry) error {
+	for i, m := range e.Mirrors {
+		if err := checkMirror(m); err != nil {
+			line := lineOf(item, "mirrors")
+			if n := field(item, "mirrors"); n != nil && i < len(resolve(n).Content) {
+				line = resolve(n).Content[i].Line
+			}
+			return p.errorf(line, "entry %q: mirror %d: %v", e.Name, i+1, err)
+		}
+	}
+	return nil
+}
+
+// lineOf returns the line of key's value in the mapping item, or the line
+// of item when it has no such key.
+func lineOf(item *yaml.Node, key string) int {
+	if n := field(item, key); n != nil {
+		return n.Line
+	}
+	return item.Line
 }
 
 // resolve follows an alias to the node it names.
