@@ -78,11 +78,11 @@ func (in *Installer) Cleanup(ctx context.Context, req CleanupRequest) (*CleanupR
 
 // removeFiles removes the files and links st records, links first, and the
 // directories that leaves empty, noting each in res (with DryRun, only
-// notes them). A file it cannot remove stays recorded, and the state is
-// written before the error is returned.
+// notes them). A file it cannot remove stays recorded with those not tried
+// yet, and the state is written before the error is returned.
 func (in *Installer) removeFiles(req CleanupRequest, st *State, res *CleanupResult) error {
-	var kept []InstalledFile
-	for _, f := range linksFirst(st.Files) {
+	files := linksFirst(st.Files)
+	for i, f := range files {
 		if _, err := os.Lstat(f.Path); errors.Is(err, fs.ErrNotExist) {
 			res.Missing = append(res.Missing, f.Path)
 			continue
@@ -92,8 +92,9 @@ func (in *Installer) removeFiles(req CleanupRequest, st *State, res *CleanupResu
 			continue
 		}
 		if err := os.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			kept = append(kept, f)
-			st.Files = kept
+			// This file and those not tried yet stay recorded, for the
+			// next cleanup.
+			st.Files = files[i:]
 			_ = st.write(req.StateDir)
 			return fmt.Errorf("removing %s: %w", f.Path, err)
 		}
@@ -103,7 +104,7 @@ func (in *Installer) removeFiles(req CleanupRequest, st *State, res *CleanupResu
 			removeEmptyParents(filepath.Dir(f.Path), f.Base)
 		}
 	}
-	st.Files = kept
+	st.Files = nil
 	return nil
 }
 

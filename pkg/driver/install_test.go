@@ -440,6 +440,42 @@ func TestCleanup(t *testing.T) {
 	}
 }
 
+// A file Cleanup cannot remove stays recorded, and so does every file it
+// had not tried yet: the next cleanup removes them.
+func TestCleanupFailureKeepsWhatIsLeft(t *testing.T) {
+	f := newFixture(t)
+	base := filepath.Join(f.dir, "host", "root", ".falco")
+	stuck := filepath.Join(base, "stuck") // a non-empty directory: os.Remove fails
+	later := filepath.Join(base, "later.ko")
+	if err := os.MkdirAll(filepath.Join(stuck, "inside"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(later, []byte("module"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := &State{Files: []InstalledFile{{Path: stuck, Base: base}, {Path: later, Base: base}}}
+	if err := st.write(f.req.StateDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.in.Cleanup(context.Background(), CleanupRequest{StateDir: f.req.StateDir, Name: "falco"}); err == nil {
+		t.Fatal("removing a non-empty directory succeeded")
+	}
+	got, err := ReadState(f.req.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, x := range got.Files {
+		paths = append(paths, x.Path)
+	}
+	if !cmp.Equal(paths, []string{stuck, later}) {
+		t.Errorf("state after a failed cleanup lists %v, want %v", paths, []string{stuck, later})
+	}
+	if _, err := os.Stat(later); err != nil {
+		t.Errorf("a file after the one that failed: %v", err)
+	}
+}
+
 func TestWriteEngineConfig(t *testing.T) {
 	root := t.TempDir()
 	res, err := WriteEngineConfig(root, ModernEBPF, true)
