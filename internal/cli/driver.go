@@ -528,6 +528,26 @@ func printDriverResult(w io.Writer, r *driver.Result) {
 		}
 		fmt.Fprintf(w, "Installed the %s\n", r.What())
 	}
+	printDriverSource(w, r)
+	printDriverSHA256(w, r)
+	if !r.Cached || r.Status == driver.StatusWouldInstall {
+		fmt.Fprintf(w, "  cache   %s\n", r.CachePath)
+	}
+	fmt.Fprintf(w, "  file    %s\n", r.Path)
+	for _, l := range []string{r.Link, r.CacheLink} {
+		if l != "" {
+			fmt.Fprintf(w, "  link    %s\n", l)
+		}
+	}
+	printDriverCommands(w, r)
+	if r.Note != "" && r.Status != driver.StatusNotNeeded {
+		fmt.Fprintf(w, "  note    %s\n", r.Note)
+	}
+}
+
+// printDriverSource prints where the driver came from (or, in a dry run,
+// would): the cache, the repositories tried, a local build.
+func printDriverSource(w io.Writer, r *driver.Result) {
 	switch {
 	case r.Status == driver.StatusWouldInstall && r.Cached:
 		fmt.Fprintf(w, "  from    cache %s\n", r.CachePath)
@@ -553,31 +573,31 @@ func printDriverResult(w io.Writer, r *driver.Result) {
 			fmt.Fprintf(w, "  skipped %s (%s)\n", a.URL, a.Error)
 		}
 	}
-	if r.SHA256 != "" {
-		switch r.Verified {
-		case "":
-			if r.Built {
-				fmt.Fprintf(w, "  sha256  %s (built here)\n", r.SHA256)
-				break
-			}
-			if r.Cached {
-				fmt.Fprintf(w, "  sha256  %s (the cached file)\n", r.SHA256)
-				break
-			}
-			fmt.Fprintf(w, "  sha256  %s (not verified: no --sha256 given and the repository serves no .sha256)\n", r.SHA256)
-		default:
-			fmt.Fprintf(w, "  sha256  %s (verified: %s)\n", r.SHA256, r.Verified)
+}
+
+// printDriverSHA256 prints the file's digest and how it was checked.
+func printDriverSHA256(w io.Writer, r *driver.Result) {
+	if r.SHA256 == "" {
+		return
+	}
+	switch r.Verified {
+	case "":
+		if r.Built {
+			fmt.Fprintf(w, "  sha256  %s (built here)\n", r.SHA256)
+			break
 		}
-	}
-	if !r.Cached || r.Status == driver.StatusWouldInstall {
-		fmt.Fprintf(w, "  cache   %s\n", r.CachePath)
-	}
-	fmt.Fprintf(w, "  file    %s\n", r.Path)
-	for _, l := range []string{r.Link, r.CacheLink} {
-		if l != "" {
-			fmt.Fprintf(w, "  link    %s\n", l)
+		if r.Cached {
+			fmt.Fprintf(w, "  sha256  %s (the cached file)\n", r.SHA256)
+			break
 		}
+		fmt.Fprintf(w, "  sha256  %s (not verified: no --sha256 given and the repository serves no .sha256)\n", r.SHA256)
+	default:
+		fmt.Fprintf(w, "  sha256  %s (verified: %s)\n", r.SHA256, r.Verified)
 	}
+}
+
+// printDriverCommands prints the commands the install ran or would run.
+func printDriverCommands(w io.Writer, r *driver.Result) {
 	for _, c := range r.Commands {
 		switch {
 		case r.Status == driver.StatusWouldInstall && c.When != "":
@@ -589,9 +609,6 @@ func printDriverResult(w io.Writer, r *driver.Result) {
 		case c.Ran:
 			fmt.Fprintf(w, "  ran     %s\n", c)
 		}
-	}
-	if r.Note != "" && r.Status != driver.StatusNotNeeded {
-		fmt.Fprintf(w, "  note    %s\n", r.Note)
 	}
 }
 
