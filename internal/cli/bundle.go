@@ -92,7 +92,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	if err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.commandDeps, opts.StateDir)
 	if err != nil {
 		return err
 	}
@@ -115,9 +115,9 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 		w, err := em.Downloaded(ctx, events.Artifact{
 			Name: it.Name, Version: it.Version, Registry: it.Registry, Repository: it.Repository, Tag: it.Version,
 			Digest: it.Digest, ServedBy: it.Registry, Path: opts.Output, Duration: time.Since(start),
-			User: registryUser(ctx, opts.f, em, it.Registry),
+			User: registryUser(ctx, opts.commandDeps, em, it.Registry),
 		})
-		printEventWarnings(opts.f, w)
+		printEventWarnings(opts.IO.ErrOut, w)
 		errs = append(errs, err)
 	}
 	if opts.Global.JSON() {

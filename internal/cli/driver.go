@@ -369,7 +369,7 @@ func driverInstallRun(ctx context.Context, opts *DriverInstallOptions) error {
 	if err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.commandDeps, opts.StateDir)
 	if err != nil {
 		return err
 	}
@@ -380,7 +380,7 @@ func driverInstallRun(ctx context.Context, opts *DriverInstallOptions) error {
 	if res != nil && em.Enabled() && res.Downloaded {
 		w, eerr := em.Downloaded(ctx, events.Artifact{Name: res.Name, Version: res.Version, Digest: "sha256:" + res.SHA256,
 			URL: res.URL, ServedBy: res.URL, Path: res.Path, Bytes: res.Bytes, Duration: time.Since(start)})
-		printEventWarnings(opts.f, w)
+		printEventWarnings(opts.IO.ErrOut, w)
 		if err == nil {
 			err = eerr
 		}
@@ -389,7 +389,7 @@ func driverInstallRun(ctx context.Context, opts *DriverInstallOptions) error {
 		return driverInstallError(opts.IO.ErrOut, err)
 	}
 	if opts.Global.JSON() {
-		return opts.f.PrintJSON(newDriverInstallView(res))
+		return opts.PrintJSON(newDriverInstallView(res))
 	}
 	printDriverResult(opts.IO.Out, res)
 	return nil

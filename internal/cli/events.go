@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,8 +76,8 @@ func eventsSpoolDir(stateDir string) string {
 
 // Config is the flags (which ApplyPrecedence filled from FERRY_EVENTS_*,
 // the config's defaults and its events section) and the config's sinks.
-func (o *eventsOptions) Config(f *cmdutil.Factory, stateDir string) (events.Config, error) {
-	fc, err := f.Config()
+func (o *eventsOptions) Config(d commandDeps, stateDir string) (events.Config, error) {
+	fc, err := d.ConfigFile()
 	if err != nil {
 		return events.Config{}, err
 	}
@@ -88,7 +89,7 @@ func (o *eventsOptions) Config(f *cmdutil.Factory, stateDir string) (events.Conf
 		Spec:     o.Spec,
 		Timeout:  o.Timeout,
 		SpoolDir: eventsSpoolDir(stateDir),
-		Getenv:   f.Getenv,
+		Getenv:   d.Getenv,
 	}
 	if cfg.Timeout < 0 {
 		return events.Config{}, cmdutil.Usage(fmt.Errorf("--events-timeout must be positive, not %s", cfg.Timeout))
@@ -117,8 +118,8 @@ func (o *eventsOptions) Config(f *cmdutil.Factory, stateDir string) (events.Conf
 // Build returns the Emitter the flags and config describe, spooling under
 // stateDir. With no sink and no file it is a disabled Emitter that costs
 // nothing.
-func (o *eventsOptions) Build(f *cmdutil.Factory, stateDir string) (*events.Emitter, error) {
-	cfg, err := o.Config(f, stateDir)
+func (o *eventsOptions) Build(d commandDeps, stateDir string) (*events.Emitter, error) {
+	cfg, err := o.Config(d, stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +127,8 @@ func (o *eventsOptions) Build(f *cmdutil.Factory, stateDir string) (*events.Emit
 		// Registry TLS trust (--ca-file) applies to sinks too; retries and
 		// timeouts are the emitter's.
 		cfg.HTTPClient, err = ferryhttp.New(ferryhttp.Options{
-			UserAgent: "ferry/" + f.Version,
-			CAFile:    f.Global.CAFile,
+			UserAgent: "ferry/" + d.FerryVersion,
+			CAFile:    d.Global.CAFile,
 			NoRetry:   true,
 		})
 		if err != nil {
@@ -174,11 +175,11 @@ func pushedArtifact(loc oci.Location, name, version string, res *oci.PushResult,
 
 // registryUser is the account ferry uses for host ("" for anonymous
 // access). It asks the credential store only when em is enabled.
-func registryUser(ctx context.Context, f *cmdutil.Factory, em *events.Emitter, host string) string {
+func registryUser(ctx context.Context, d commandDeps, em *events.Emitter, host string) string {
 	if !em.Enabled() || host == "" {
 		return ""
 	}
-	store, err := f.Credentials()
+	store, err := d.Credentials()
 	if err != nil {
 		return ""
 	}
@@ -190,9 +191,9 @@ func registryUser(ctx context.Context, f *cmdutil.Factory, em *events.Emitter, h
 }
 
 // printEventWarnings writes what an Emitter reported to stderr.
-func printEventWarnings(f *cmdutil.Factory, warnings []string) {
+func printEventWarnings(errOut io.Writer, warnings []string) {
 	for _, w := range warnings {
-		fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", w)
+		fmt.Fprintf(errOut, "warning: %s\n", w)
 	}
 }
 
@@ -336,7 +337,7 @@ Exits 1 when events remain because a sink failed or rejected them.`,
 }
 
 func eventsFlushRun(ctx context.Context, opts *EventsFlushOptions) error {
-	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.commandDeps, opts.StateDir)
 	if err != nil {
 		return err
 	}
@@ -360,7 +361,7 @@ func eventsFlushRun(ctx context.Context, opts *EventsFlushOptions) error {
 			remaining++
 		}
 	}
-	printEventWarnings(opts.f, warnings)
+	printEventWarnings(opts.IO.ErrOut, warnings)
 	if opts.Global.JSON() {
 		if warnings == nil {
 			warnings = []string{}

@@ -12,7 +12,7 @@ import (
 // and stderr together) then all parse, as falcoctl's do. The fields are
 // falcoctl's ("Artifact successfully installed", name, type, digest,
 // directory) and ferry's (version, previousVersion, files, status).
-func printResultLog(f *cmdutil.Factory, r install.Result) {
+func printResultLog(d commandDeps, r install.Result) {
 	msg := "Artifact successfully installed"
 	switch r.Status {
 	case install.StatusUpToDate:
@@ -38,5 +38,5 @@ func printResultLog(f *cmdutil.Factory, r install.Result) {
 	if r.Platform != "" {
 		attrs["platform"] = r.Platform
 	}
-	_ = cmdutil.WriteLogLine(f.IO.Out, "INFO", msg, attrs)
+	_ = cmdutil.WriteLogLine(d.IO.Out, "INFO", msg, attrs)
 }

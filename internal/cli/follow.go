@@ -214,7 +214,7 @@ func followRun(ctx context.Context, opts *FollowOptions) error {
 	if err := opts.waitForEngine(ctx); err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.commandDeps, opts.StateDir)
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func followRun(ctx context.Context, opts *FollowOptions) error {
 	if err != nil {
 		return err
 	}
-	prog := newProgress(ctx, opts.f)
+	prog := newProgress(ctx, opts.commandDeps)
 	if prog != nil {
 		in.Progress = prog
 	}
@@ -280,10 +280,10 @@ func printCheck(ctx context.Context, opts *FollowOptions, em *events.Emitter, c 
 		_ = json.NewEncoder(opts.IO.Out).Encode(view) // one line per check
 	} else {
 		for _, r := range c.Updated {
-			printResult(opts.f, r)
+			printResult(opts.commandDeps, r)
 		}
 	}
-	printUnverified(opts.f, c.Updated)
+	printUnverified(opts.IO.ErrOut, c.Updated)
 }
 
 // sleepCtx waits d or until ctx is done; it reports whether d elapsed.

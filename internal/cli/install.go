@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -142,8 +143,9 @@ func (o *fetchOptions) Validate() error {
 	return nil
 }
 
-// commandDeps are what the commands on the options pattern (artifact
-// install, follow and push, driver install) take from the Factory.
+// commandDeps are what a command's run function takes from the Factory:
+// streams, global flags and func-typed clients, which a test may swap. Run
+// functions reach the Factory through nothing else.
 type commandDeps struct {
 	IO         cmdutil.IOStreams
 	ConfigFile func() (*cmdutil.Config, error)
@@ -152,26 +154,34 @@ type commandDeps struct {
 	Indexes    func(context.Context) (*index.Set, error)
 	Logger     func() *slog.Logger
 	Getenv     func(string) string
+	// Credentials is the registry credential store.
+	Credentials func() (credentials.Store, error)
+	// CacheDir is where fetched indexes and the Sigstore TUF metadata are
+	// kept.
+	CacheDir func() string
 	// Global is the run's global flags (output and log format, quiet).
 	Global *cmdutil.GlobalOptions
-
-	// f serves the helpers these share with commands not yet given their
-	// dependencies (events, signature verification, progress, printing).
-	f *cmdutil.Factory
+	// FerryVersion is ferry's version, for User-Agent headers.
+	FerryVersion string
 }
+
+// PrintJSON writes v as indented JSON to stdout.
+func (d commandDeps) PrintJSON(v any) error { return cmdutil.WriteJSON(d.IO.Out, v) }
 
 // newCommandDeps takes the dependencies from f. The streams are read when
 // the command runs: the root command adjusts them once flags are parsed.
 func newCommandDeps(f *cmdutil.Factory) commandDeps {
 	return commandDeps{
-		ConfigFile: f.Config,
-		HTTPClient: f.HTTPClient,
-		OCIClient:  f.OCIClient,
-		Indexes:    f.Indexes,
-		Logger:     f.Logger,
-		Getenv:     f.Getenv,
-		Global:     &f.Global,
-		f:          f,
+		ConfigFile:   f.Config,
+		HTTPClient:   f.HTTPClient,
+		OCIClient:    f.OCIClient,
+		Indexes:      f.Indexes,
+		Logger:       f.Logger,
+		Getenv:       f.Getenv,
+		Credentials:  f.Credentials,
+		CacheDir:     f.CacheDir,
+		Global:       &f.Global,
+		FerryVersion: f.Version,
 	}
 }
 
@@ -359,7 +369,7 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	if err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.commandDeps, opts.StateDir)
 	if err != nil {
 		return err
 	}
@@ -377,7 +387,7 @@ func installRun(ctx context.Context, opts *InstallOptions) error {
 	if err != nil {
 		return err
 	}
-	prog := newProgress(ctx, opts.f)
+	prog := newProgress(ctx, opts.commandDeps)
 	if prog != nil {
 		in.Progress = prog
 	}
@@ -411,19 +421,19 @@ func (o *InstallOptions) request(ctx context.Context, r *install.Resolver, engin
 func printInstallResults(opts *InstallOptions, results []install.Result, unchecked bool, err error) error {
 	if opts.Global.JSON() {
 		if err == nil || len(results) > 0 {
-			if perr := opts.f.PrintJSON(installResultViews(results)); perr != nil {
+			if perr := opts.PrintJSON(installResultViews(results)); perr != nil {
 				return perr
 			}
 		}
 	} else {
 		for _, r := range results {
-			printResult(opts.f, r)
+			printResult(opts.commandDeps, r)
 		}
 		if unchecked {
-			printUnchecked(opts.f, results)
+			printUnchecked(opts.IO.ErrOut, results)
 		}
 	}
-	printUnverified(opts.f, results)
+	printUnverified(opts.IO.ErrOut, results)
 	return nil
 }
 
@@ -472,7 +482,7 @@ func newInstaller(ctx context.Context, deps commandDeps, d *dirOptions, r *resol
 	if in.HTTP, err = deps.HTTPClient(); err != nil {
 		return nil, err
 	}
-	if in.Signatures, err = o.installVerifyOptions.Policy(deps.f); err != nil {
+	if in.Signatures, err = o.installVerifyOptions.Policy(deps); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -492,14 +502,14 @@ func emitDownloaded(ctx context.Context, deps commandDeps, em *events.Emitter, r
 			continue
 		}
 		sent = true
-		w, err := em.Downloaded(ctx, eventArtifact(r, registryUser(ctx, deps.f, em, r.Registry)))
-		printEventWarnings(deps.f, w)
+		w, err := em.Downloaded(ctx, eventArtifact(r, registryUser(ctx, deps, em, r.Registry)))
+		printEventWarnings(deps.IO.ErrOut, w)
 		errs = append(errs, err)
 	}
 	if !sent && em.SpoolDir() != "" {
 		if spooled, err := events.List(em.SpoolDir()); err == nil && len(spooled) > 0 {
 			_, w, _ := em.Flush(ctx)
-			printEventWarnings(deps.f, w)
+			printEventWarnings(deps.IO.ErrOut, w)
 		}
 	}
 	return errors.Join(errs...)
@@ -507,7 +517,7 @@ func emitDownloaded(ctx context.Context, deps commandDeps, em *events.Emitter, r
 
 // printUnchecked reports, on stderr, requirements nothing declared engine
 // versions for.
-func printUnchecked(f *cmdutil.Factory, results []install.Result) {
+func printUnchecked(errOut io.Writer, results []install.Result) {
 	var reqs []string
 	for _, r := range results {
 		for _, u := range r.Unchecked {
@@ -515,16 +525,16 @@ func printUnchecked(f *cmdutil.Factory, results []install.Result) {
 		}
 	}
 	if len(reqs) > 0 {
-		fmt.Fprintf(f.IO.ErrOut, "note: requirements not checked (declare the engine's versions with --engine-version or --engine-versions-url): %s\n", strings.Join(reqs, "; "))
+		fmt.Fprintf(errOut, "note: requirements not checked (declare the engine's versions with --engine-version or --engine-versions-url): %s\n", strings.Join(reqs, "; "))
 	}
 }
 
-func printResult(f *cmdutil.Factory, r install.Result) {
-	if f.Global.LogFormat == "json" {
-		printResultLog(f, r)
+func printResult(d commandDeps, r install.Result) {
+	if d.Global.LogFormat == "json" {
+		printResultLog(d, r)
 		return
 	}
-	out := f.IO.Out
+	out := d.IO.Out
 	name := r.Name
 	if r.Index != "" {
 		name = r.Index + "/" + r.Name

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/install"
 )
 
@@ -26,15 +25,15 @@ func (o *installVerifyOptions) AddFlags(cmd *cobra.Command) {
 // Policy is the signature policy the flags ask for (install.SignaturePolicy
 // decides which artifacts are verified, and how): --key for every artifact,
 // else each index entry's signature block; --no-verify warns instead.
-func (o *installVerifyOptions) Policy(f *cmdutil.Factory) (*install.SignaturePolicy, error) {
+func (o *installVerifyOptions) Policy(d commandDeps) (*install.SignaturePolicy, error) {
 	if o.TrustedRoot != "" {
 		// A bad file is a usage error before anything is resolved.
-		if _, err := o.loadTrustedRoot(context.Background(), f); err != nil {
+		if _, err := o.loadTrustedRoot(context.Background(), d); err != nil {
 			return nil, err
 		}
 	}
-	p := o.policy(f)
+	p := o.policy(d)
 	p.Skip = o.NoVerify
-	p.Warn = func(msg string) { fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", msg) }
+	p.Warn = func(msg string) { fmt.Fprintf(d.IO.ErrOut, "warning: %s\n", msg) }
 	return p, nil
 }

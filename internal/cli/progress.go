@@ -11,7 +11,6 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/install"
 )
 
@@ -21,12 +20,12 @@ const progressRefresh = 120 * time.Millisecond
 // progressEnabled reports whether downloads draw bars: only when stderr is
 // a terminal and nothing asks for plain output (-q, -o json, --log-level
 // debug, NO_COLOR, TERM=dumb or no TERM).
-func progressEnabled(f *cmdutil.Factory) bool {
-	g := f.Global
-	if !f.IO.ErrTerminal || g.Quiet || g.JSON() || g.LogLevel == "debug" || f.Getenv("NO_COLOR") != "" {
+func progressEnabled(d commandDeps) bool {
+	g := d.Global
+	if !d.IO.ErrTerminal || g.Quiet || g.JSON() || g.LogLevel == "debug" || d.Getenv("NO_COLOR") != "" {
 		return false
 	}
-	t := f.Getenv("TERM")
+	t := d.Getenv("TERM")
 	return t != "" && t != "dumb"
 }
 
@@ -36,11 +35,11 @@ func progressEnabled(f *cmdutil.Factory) bool {
 // ctx is the command's: its end (^C) moves the cursor back to the start of
 // the line, where the terminal's echo of ^C moved it off, so the next frame
 // erases the bars it drew before cleanly.
-func newProgress(ctx context.Context, f *cmdutil.Factory) *barProgress {
-	if !progressEnabled(f) {
+func newProgress(ctx context.Context, d commandDeps) *barProgress {
+	if !progressEnabled(d) {
 		return nil
 	}
-	return &barProgress{ctx: ctx, out: f.IO.ErrOut}
+	return &barProgress{ctx: ctx, out: d.IO.ErrOut}
 }
 
 // barProgress draws one bar per artifact on stderr (name, bytes, percentage,

@@ -105,11 +105,11 @@ func promoteRun(ctx context.Context, opts *PromoteOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.commandDeps, opts.StateDir)
 	if err != nil {
 		return err
 	}
-	v, err := verifyRef(ctx, opts.f, resolver, srcRaw, &opts.verifyOptions)
+	v, err := verifyRef(ctx, opts.commandDeps, resolver, srcRaw, &opts.verifyOptions)
 	if err != nil {
 		return err
 	}
@@ -141,14 +141,14 @@ func promoteRun(ctx context.Context, opts *PromoteOptions) (err error) {
 				a := events.Artifact{
 					Name: v.Res.Name, Index: v.Res.Index, Version: res.Version, Ref: dstRaw, Registry: dst.Registry, Repository: dst.Repository,
 					Tag: res.Version, Digest: res.Digest.String(), ServedBy: v.Res.Location.String(), Path: v.Res.Location.String(),
-					Bytes: v.Report.Bytes, Duration: time.Since(start), User: registryUser(ctx, opts.f, em, dst.Registry),
+					Bytes: v.Report.Bytes, Duration: time.Since(start), User: registryUser(ctx, opts.commandDeps, em, dst.Registry),
 				}
 				if a.Name == "" {
 					a.Name = dst.Repository[strings.LastIndex(dst.Repository, "/")+1:]
 				}
 				var w []string
 				w, err = em.Published(ctx, a)
-				printEventWarnings(opts.f, w)
+				printEventWarnings(opts.IO.ErrOut, w)
 			}
 		}()
 	}

@@ -121,7 +121,7 @@ func pushRun(ctx context.Context, opts *PushOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	em, err := opts.eventsOptions.Build(opts.f, opts.StateDir)
+	em, err := opts.eventsOptions.Build(opts.commandDeps, opts.StateDir)
 	if err != nil {
 		return err
 	}
@@ -135,12 +135,12 @@ func pushRun(ctx context.Context, opts *PushOptions) (err error) {
 	defer func() {
 		if em.Enabled() && err == nil {
 			var w []string
-			w, err = em.Published(ctx, pushedArtifact(loc, cfg.Name, cfg.Version, res, opts.Files, took, registryUser(ctx, opts.f, em, loc.Registry)))
-			printEventWarnings(opts.f, w)
+			w, err = em.Published(ctx, pushedArtifact(loc, cfg.Name, cfg.Version, res, opts.Files, took, registryUser(ctx, opts.commandDeps, em, loc.Registry)))
+			printEventWarnings(opts.IO.ErrOut, w)
 		}
 	}()
 	if opts.Global.JSON() {
-		return opts.f.PrintJSON(newPushView(loc, req.Type, cfg.Version, res))
+		return opts.PrintJSON(newPushView(loc, req.Type, cfg.Version, res))
 	}
 	fmt.Fprintf(opts.IO.Out, "Pushed %s:%s (%s)\n  digest: %s\n  tags:   %s\n", loc, cfg.Version, opts.Type, res.Digest, strings.Join(res.Tags, ", "))
 	if len(res.Platforms) > 0 {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
-	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
@@ -40,9 +39,9 @@ func (o *signatureOptions) Validate() error { return nil }
 // policy is the signature policy of --key and --trusted-root: the key
 // every artifact must be signed with, or each index entry's block, keyless
 // signatures checked against the trusted root.
-func (o *signatureOptions) policy(f *cmdutil.Factory) *install.SignaturePolicy {
+func (o *signatureOptions) policy(d commandDeps) *install.SignaturePolicy {
 	return &install.SignaturePolicy{Key: o.Key, TrustedRoot: func(ctx context.Context) (*root.TrustedRoot, error) {
-		tr, err := o.loadTrustedRoot(ctx, f)
+		tr, err := o.loadTrustedRoot(ctx, d)
 		if err != nil {
 			return nil, err
 		}
@@ -52,8 +51,8 @@ func (o *signatureOptions) policy(f *cmdutil.Factory) *install.SignaturePolicy {
 
 // verifier returns the signature verifier for an artifact: nil when neither
 // its index entry nor the flags ask for a signature.
-func (o *signatureOptions) verifier(ctx context.Context, f *cmdutil.Factory, entry *index.Entry) (oci.SignatureVerifier, error) {
-	return o.policy(f).Verifier(ctx, entry)
+func (o *signatureOptions) verifier(ctx context.Context, d commandDeps, entry *index.Entry) (oci.SignatureVerifier, error) {
+	return o.policy(d).Verifier(ctx, entry)
 }
 
 // loadTrustedRoot returns the trusted root keyless signatures chain to:
@@ -63,7 +62,7 @@ func (o *signatureOptions) verifier(ctx context.Context, f *cmdutil.Factory, ent
 // check fails. A fetched root is kept for a day and a failure for a
 // minute, so that a long-running follow picks up key rotations and gets
 // over a network blip.
-func (o *signatureOptions) loadTrustedRoot(ctx context.Context, f *cmdutil.Factory) (trustedRoot, error) {
+func (o *signatureOptions) loadTrustedRoot(ctx context.Context, d commandDeps) (trustedRoot, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.root.at.IsZero() || (o.TrustedRoot == "" && time.Since(o.root.at) > o.root.ttl()) {
@@ -74,7 +73,7 @@ func (o *signatureOptions) loadTrustedRoot(ctx context.Context, f *cmdutil.Facto
 			}
 			o.root = trustedRoot{root: tr, at: time.Now()}
 		} else {
-			tr, err := fetchTrustedRoot(ctx, f)
+			tr, err := fetchTrustedRoot(ctx, d)
 			o.root = trustedRoot{root: tr, err: err, at: time.Now()}
 		}
 	}
@@ -101,16 +100,16 @@ func (t trustedRoot) ttl() time.Duration {
 // (proxies, CA). The TUF metadata is cached under the cache directory and
 // refreshed at most once a day, so a machine that fetched it once keeps
 // verifying offline until the metadata expires.
-func fetchTrustedRoot(ctx context.Context, f *cmdutil.Factory) (*root.TrustedRoot, error) {
-	hc, err := f.HTTPClient()
+func fetchTrustedRoot(ctx context.Context, d commandDeps) (*root.TrustedRoot, error) {
+	hc, err := d.HTTPClient()
 	if err != nil {
 		return nil, err
 	}
 	opts := tuf.DefaultOptions().WithContext(ctx).WithCacheValidity(1)
-	opts.CachePath = filepath.Join(f.CacheDir(), "sigstore-tuf")
+	opts.CachePath = filepath.Join(d.CacheDir(), "sigstore-tuf")
 	ft := fetcher.NewDefaultFetcher()
 	ft.SetHTTPClient(ctxClient{ctx: ctx, hc: hc})
-	ft.SetHTTPUserAgent("ferry/" + f.Version)
+	ft.SetHTTPUserAgent("ferry/" + d.FerryVersion)
 	opts.Fetcher = ft
 	tr, err := root.FetchTrustedRootWithOptions(opts)
 	if err != nil {

@@ -27,7 +27,7 @@ func TestTrustedRootFailureIsRetried(t *testing.T) {
 	o := &signatureOptions{}
 
 	o.root = trustedRoot{err: blip, at: time.Now().Add(-10 * time.Second)}
-	tr, err := o.loadTrustedRoot(context.Background(), f)
+	tr, err := o.loadTrustedRoot(context.Background(), newCommandDeps(f))
 	if err != nil || tr.err != blip {
 		t.Fatalf("within the minute: %+v, %v", tr, err)
 	}
@@ -35,7 +35,7 @@ func TestTrustedRootFailureIsRetried(t *testing.T) {
 	o.root = trustedRoot{err: blip, at: time.Now().Add(-2 * time.Minute)}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the fetch is attempted and fails at once, whatever the network
-	tr, err = o.loadTrustedRoot(ctx, f)
+	tr, err = o.loadTrustedRoot(ctx, newCommandDeps(f))
 	if err != nil || tr.err == nil || tr.err == blip || time.Since(tr.at) > time.Minute {
 		t.Fatalf("after the minute: %+v, %v", tr, err)
 	}

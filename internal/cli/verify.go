@@ -29,7 +29,7 @@ type verified struct {
 // verifyRef resolves raw (a constraint picks a version as install does) and
 // verifies what it resolved to. The error is non-nil when the reference
 // does not resolve; failed checks are only in the report.
-func verifyRef(ctx context.Context, f *cmdutil.Factory, resolver *install.Resolver, raw string, o *verifyOptions) (*verified, error) {
+func verifyRef(ctx context.Context, d commandDeps, resolver *install.Resolver, raw string, o *verifyOptions) (*verified, error) {
 	res, err := resolver.Resolve(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func verifyRef(ctx context.Context, f *cmdutil.Factory, resolver *install.Resolv
 			req.Expected, req.ExpectedFrom = d, from
 		}
 	}
-	if req.Signature, err = o.verifier(ctx, f, res.Entry); err != nil {
+	if req.Signature, err = o.verifier(ctx, d, res.Entry); err != nil {
 		return nil, err
 	}
 	locs := res.OCILocations()
@@ -218,7 +218,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := verifyRef(ctx, opts.f, resolver, opts.Ref, &opts.verifyOptions)
+	v, err := verifyRef(ctx, opts.commandDeps, resolver, opts.Ref, &opts.verifyOptions)
 	if err != nil {
 		return err
 	}

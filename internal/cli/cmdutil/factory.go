@@ -311,8 +311,12 @@ func (f *Factory) OCIClient() (*oci.Client, error) {
 }
 
 // PrintJSON writes v as indented JSON to stdout.
-func (f *Factory) PrintJSON(v any) error {
-	enc := json.NewEncoder(f.IO.Out)
+func (f *Factory) PrintJSON(v any) error { return WriteJSON(f.IO.Out, v) }
+
+// WriteJSON writes v to w as JSON indented by two spaces, as every -o json
+// document is.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
