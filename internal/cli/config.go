@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
+	"github.com/ferryhq/ferry/pkg/install"
 )
 
 func newCmdConfig(f *cmdutil.Factory) *cobra.Command {
@@ -521,7 +522,7 @@ func setEngineVersion(cfg *cmdutil.Config, key string, value *string) error {
 		delete(cfg.Engine.Versions, name)
 		return nil
 	}
-	if err := checkEngineVersion(*value); err != nil {
+	if err := install.CheckEngineVersion(*value); err != nil {
 		return cmdutil.Usage(fmt.Errorf("%s: %w", key, err))
 	}
 	if cfg.Engine.Versions == nil {

@@ -106,9 +106,6 @@ func (o *resolveOptions) Engine(ctx context.Context, d commandDeps) (install.Eng
 	return engine, nil
 }
 
-// checkEngineVersion is install.CheckEngineVersion, for config set.
-var checkEngineVersion = install.CheckEngineVersion
-
 // fetchOptions is the flag group of commands that install: which types,
 // how many at once, how large.
 type fetchOptions struct {
