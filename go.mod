@@ -163,3 +163,5 @@ require (
 )
 
 replace github.com/cdevents/sdk-go => ./third_party/cdevents-sdk-go
+
+replace github.com/santhosh-tekuri/jsonschema/v6 => ./third_party/jsonschema
