@@ -9,7 +9,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 )

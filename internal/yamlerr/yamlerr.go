@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strconv"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // yamlLine splits "line N: msg" (optionally after a "yaml: " prefix) as

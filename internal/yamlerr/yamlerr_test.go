@@ -3,7 +3,7 @@ package yamlerr
 import (
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestSplit(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 	"oras.land/oras-go/v2"
 	orascontent "oras.land/oras-go/v2/content"
 	ocilayout "oras.land/oras-go/v2/content/oci"

@@ -10,7 +10,7 @@ import (
 	"github.com/ferryhq/ferry/internal/fsutil"
 
 	"github.com/Masterminds/semver/v3"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"

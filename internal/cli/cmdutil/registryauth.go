@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/ferryhq/ferry/internal/fsutil"
