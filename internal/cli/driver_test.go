@@ -21,6 +21,8 @@ func TestDriverExitCodes(t *testing.T) {
 		{fmt.Errorf("installing: %w", driver.ErrUnsupported), 3},
 		{fmt.Errorf("downloading: %w", driver.ErrDigestMismatch), 5},
 		{&driver.DownloadError{Attempts: []driver.Attempt{{URL: "u", Error: "500 Internal Server Error"}}}, 1},
+		{&driver.DownloadError{Attempts: []driver.Attempt{{URL: "u", NotFound: true}, {URL: "v", Unauthorized: true}}}, 4},
+		{&driver.DownloadError{Attempts: []driver.Attempt{{URL: "u", Unauthorized: true}, {URL: "v", Error: "500 Internal Server Error"}}}, 1},
 		{fmt.Errorf("%w: insmod", driver.ErrLoad), 1},
 	} {
 		if got := cli.ExitCode(c.err); got != c.code {

@@ -4,6 +4,6 @@
 // It also holds the plain-HTTP downloader (Download, DownloadFile): a GET
 // streamed into a writer or atomically into a file, with a size limit, a
 // digest checked while streaming, and errors that tell a missing file
-// (ErrNotFound) from a failing server (ErrServer) and a failing network
-// (ErrNetwork).
+// (ErrNotFound) from a refused one (ErrUnauthorized), a failing server
+// (ErrServer) and a failing network (ErrNetwork).
 package http

@@ -16,31 +16,58 @@ import (
 )
 
 // Errors a download can end with; test them with errors.Is. A *StatusError
-// matches ErrNotFound (404, 410) or ErrServer (5xx).
+// matches ErrNotFound (404, 410), ErrUnauthorized (401, 403) or ErrServer
+// (5xx).
 var (
 	// ErrNotFound: the server answered 404 or 410.
 	ErrNotFound = errdef.New(errdef.ErrNotFound, "not found")
+	// ErrUnauthorized: the server answered 401 or 403, as a registry does
+	// when credentials are missing or refused (exit code 4).
+	ErrUnauthorized = errdef.New(errdef.ErrUnauthorized, "unauthorized")
 	// ErrServer: the server answered 5xx (after the client's retries).
 	ErrServer = errors.New("server error")
 	// ErrNetwork: no answer at all (DNS, refused connection, TLS, timeout,
 	// connection cut while reading the body).
 	ErrNetwork = errors.New("network error")
-	// ErrTooLarge: the body is larger than the limit.
+	// ErrTooLarge: the body is larger than the limit (a *TooLargeError).
 	ErrTooLarge = errors.New("too large")
 	// ErrDigestMismatch: what was received does not have the expected digest.
 	ErrDigestMismatch = errdef.New(errdef.ErrDigestMismatch, "digest mismatch")
 )
 
-// Is makes a StatusError match ErrNotFound or ErrServer.
+// Is makes a StatusError match ErrNotFound, ErrUnauthorized or ErrServer,
+// and so their kinds (errdef).
 func (e *StatusError) Is(target error) bool {
 	switch {
 	case e.Code == nethttp.StatusNotFound || e.Code == nethttp.StatusGone:
 		return errors.Is(ErrNotFound, target)
+	case e.Code == nethttp.StatusUnauthorized || e.Code == nethttp.StatusForbidden:
+		return errors.Is(ErrUnauthorized, target)
 	case e.Code >= 500:
 		return target == ErrServer
 	}
 	return false
 }
+
+// TooLargeError is a body larger than DownloadOptions.Limit. It matches
+// ErrTooLarge.
+type TooLargeError struct {
+	URL string
+	// Size is the body's length as the server announced it, or -1 when it
+	// did not and the limit was passed while reading.
+	Size  int64
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Size < 0 {
+		return fmt.Sprintf("GET %s: %v: more than %d bytes", e.URL, ErrTooLarge, e.Limit)
+	}
+	return fmt.Sprintf("GET %s: %v: %d bytes, the limit is %d", e.URL, ErrTooLarge, e.Size, e.Limit)
+}
+
+// Is makes a TooLargeError match ErrTooLarge.
+func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
 
 // DownloadOptions tune a download. The zero value downloads anything, of any
 // size, unverified.
@@ -65,8 +92,8 @@ type Downloaded struct {
 }
 
 // Download GETs rawURL and streams the body into w, hashing it as it goes.
-// Errors match ErrNotFound, ErrServer, ErrNetwork, ErrTooLarge or
-// ErrDigestMismatch; on error, w may have received part of the body.
+// Errors match ErrNotFound, ErrUnauthorized, ErrServer, ErrNetwork,
+// ErrTooLarge or ErrDigestMismatch; on error, w may have received part of the body.
 func Download(ctx context.Context, hc *nethttp.Client, rawURL string, w io.Writer, opts DownloadOptions) (Downloaded, error) {
 	want, err := normalizeSHA256(opts.SHA256)
 	if err != nil {
@@ -91,7 +118,7 @@ func Download(ctx context.Context, hc *nethttp.Client, rawURL string, w io.Write
 		return Downloaded{}, &StatusError{URL: rawURL, Code: resp.StatusCode}
 	}
 	if opts.Limit > 0 && resp.ContentLength > opts.Limit {
-		return Downloaded{}, fmt.Errorf("GET %s: %w: %d bytes, the limit is %d", rawURL, ErrTooLarge, resp.ContentLength, opts.Limit)
+		return Downloaded{}, &TooLargeError{URL: rawURL, Size: resp.ContentLength, Limit: opts.Limit}
 	}
 	h := sha256.New()
 	var body io.Reader = resp.Body
@@ -107,7 +134,7 @@ func Download(ctx context.Context, hc *nethttp.Client, rawURL string, w io.Write
 		return Downloaded{}, networkError(ctx, rawURL, err)
 	}
 	if opts.Limit > 0 && n > opts.Limit {
-		return Downloaded{}, fmt.Errorf("GET %s: %w: more than %d bytes", rawURL, ErrTooLarge, opts.Limit)
+		return Downloaded{}, &TooLargeError{URL: rawURL, Size: -1, Limit: opts.Limit}
 	}
 	if resp.ContentLength >= 0 && n != resp.ContentLength {
 		return Downloaded{}, fmt.Errorf("GET %s: %w: body cut at %d of %d bytes", rawURL, ErrNetwork, n, resp.ContentLength)

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
@@ -63,7 +65,8 @@ func TestDownload(t *testing.T) {
 		{name: "404", url: srv.URL + "/nope", want: ErrNotFound},
 		{name: "410", url: srv.URL + "/gone", want: ErrNotFound},
 		{name: "500", url: srv.URL + "/500", want: ErrServer},
-		{name: "403 is neither", url: srv.URL + "/403", wantErr: true},
+		{name: "401", url: srv.URL + "/header", want: ErrUnauthorized},
+		{name: "403", url: srv.URL + "/403", want: ErrUnauthorized},
 		{name: "network", url: closed.URL + "/ok", want: ErrNetwork},
 		{name: "too large by length", url: srv.URL + "/ok", opts: DownloadOptions{Limit: 3}, want: ErrTooLarge},
 		{name: "too large while reading", url: srv.URL + "/chunked", opts: DownloadOptions{Limit: 10}, want: ErrTooLarge},
@@ -79,7 +82,7 @@ func TestDownload(t *testing.T) {
 				if !errors.Is(err, c.want) {
 					t.Fatalf("err = %v, want %v", err, c.want)
 				}
-				for _, other := range []error{ErrNotFound, ErrServer, ErrNetwork, ErrTooLarge, ErrDigestMismatch} {
+				for _, other := range []error{ErrNotFound, ErrUnauthorized, ErrServer, ErrNetwork, ErrTooLarge, ErrDigestMismatch} {
 					if other != c.want && errors.Is(err, other) {
 						t.Errorf("err %v also matches %v", err, other)
 					}
@@ -171,6 +174,77 @@ func TestParseSHA256Sum(t *testing.T) {
 		got, err := ParseSHA256Sum([]byte(c.in))
 		if (err == nil) != c.ok || got != c.want {
 			t.Errorf("ParseSHA256Sum(%q) = %q, %v", c.in, got, err)
+		}
+	}
+}
+
+// A status answer has the kind of its code, whoever reads it (Download
+// for artifacts and drivers, ReadURL for indexes and checksums), and its
+// message names the URL and the status.
+func TestStatusErrorKinds(t *testing.T) {
+	srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		code, _ := strconv.Atoi(r.URL.Path[1:])
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	hc, err := New(Options{NoRetry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []error{errdef.ErrInvalid, errdef.ErrNotFound, errdef.ErrUnauthorized, errdef.ErrVerification}
+	for _, c := range []struct {
+		code int
+		kind error // nil: none
+	}{
+		{401, errdef.ErrUnauthorized}, {403, errdef.ErrUnauthorized},
+		{404, errdef.ErrNotFound}, {410, errdef.ErrNotFound},
+		{400, nil}, {500, nil}, {503, nil},
+	} {
+		u := srv.URL + "/" + strconv.Itoa(c.code)
+		_, derr := Download(context.Background(), hc, u, &bytes.Buffer{}, DownloadOptions{})
+		_, rerr := ReadURL(context.Background(), hc, u, 100)
+		for _, err := range []error{derr, rerr} {
+			want := "GET " + u + ": " + strconv.Itoa(c.code) + " " + nethttp.StatusText(c.code)
+			if err == nil || err.Error() != want {
+				t.Errorf("%d: err = %v, want %q", c.code, err, want)
+			}
+			for _, k := range kinds {
+				if errors.Is(err, k) != (k == c.kind) {
+					t.Errorf("%d: errors.Is(%v, %v) = %v", c.code, err, k, !(k == c.kind))
+				}
+			}
+		}
+	}
+}
+
+// A body over the limit is a *TooLargeError saying how large it is when
+// the server said so.
+func TestDownloadTooLarge(t *testing.T) {
+	mux := nethttp.NewServeMux()
+	mux.HandleFunc("/sized", func(w nethttp.ResponseWriter, _ *nethttp.Request) { _, _ = w.Write(make([]byte, 100)) })
+	mux.HandleFunc("/chunked", func(w nethttp.ResponseWriter, _ *nethttp.Request) {
+		w.(nethttp.Flusher).Flush()
+		_, _ = w.Write(make([]byte, 100))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	hc, err := New(Options{NoRetry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		size int64
+		msg  string
+	}{
+		{"/sized", 100, ": too large: 100 bytes, the limit is 10"},
+		{"/chunked", -1, ": too large: more than 10 bytes"},
+	} {
+		_, err := Download(context.Background(), hc, srv.URL+c.path, &bytes.Buffer{}, DownloadOptions{Limit: 10})
+		var tl *TooLargeError
+		if !errors.As(err, &tl) || !errors.Is(err, ErrTooLarge) || tl.URL != srv.URL+c.path || tl.Size != c.size || tl.Limit != 10 ||
+			err.Error() != "GET "+srv.URL+c.path+c.msg {
+			t.Errorf("%s: err = %#v (%v)", c.path, err, err)
 		}
 	}
 }

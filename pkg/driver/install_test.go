@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	ferryhttp "github.com/ferryhq/ferry/internal/http"
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // repo is a driver repository: path → body (or status code via codes).
@@ -214,6 +216,74 @@ func TestInstallNotFound(t *testing.T) {
 	_, err = f.in.Install(context.Background(), f.req)
 	if err == nil || errors.Is(err, ErrNotFound) || !errors.Is(err, ferryhttp.ErrServer) || !strings.Contains(err.Error(), "could not download") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// The kind of a failed download is that of the repositories' answers
+// together: all not found is a not-found; not found or refused (401, 403),
+// with a refusal, is unauthorized; a server error among them is no kind.
+func TestInstallDownloadErrorKinds(t *testing.T) {
+	kinds := []error{errdef.ErrInvalid, errdef.ErrNotFound, errdef.ErrUnauthorized, errdef.ErrVerification}
+	for _, c := range []struct {
+		name  string
+		codes []int // one repository each; 0 answers 404
+		kind  error // nil: none
+	}{
+		{"404 404", []int{0, 0}, errdef.ErrNotFound},
+		{"401", []int{401}, errdef.ErrUnauthorized},
+		{"403", []int{403}, errdef.ErrUnauthorized},
+		{"404 403", []int{0, 403}, errdef.ErrUnauthorized},
+		{"401 404", []int{401, 0}, errdef.ErrUnauthorized},
+		{"404 500", []int{0, 500}, nil},
+		{"500 404", []int{500, 0}, nil},
+		{"403 500", []int{403, 500}, nil},
+		{"400", []int{400}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var repos []*repo
+			for _, code := range c.codes {
+				r := newRepo(t)
+				if code != 0 {
+					r.codes[koPath] = code
+				}
+				repos = append(repos, r)
+			}
+			f := newFixture(t, repos...)
+			_, err := f.in.Install(context.Background(), f.req)
+			var de *DownloadError
+			if !errors.As(err, &de) || len(de.Attempts) != len(repos) {
+				t.Fatalf("err = %#v", err)
+			}
+			for _, k := range kinds {
+				if errors.Is(err, k) != (k == c.kind) {
+					t.Errorf("%v: matches %v: %v", err, k, !(k == c.kind))
+				}
+			}
+			if errors.Is(err, ErrNotFound) != (c.kind == errdef.ErrNotFound) {
+				t.Errorf("%v: matches ErrNotFound: %v", err, c.kind != errdef.ErrNotFound)
+			}
+			for i, a := range de.Attempts {
+				want := c.codes[i]
+				if want == 0 {
+					want = 404
+				}
+				if a.URL != repos[i].URL+koPath || a.Error != fmt.Sprintf("%d %s", want, http.StatusText(want)) ||
+					a.NotFound != (want == 404) || a.Unauthorized != (want == 401 || want == 403) {
+					t.Errorf("attempt %d: %+v", i, a)
+				}
+				if !strings.Contains(err.Error(), a.URL+" ("+a.Error+")") {
+					t.Errorf("error lacks attempt %d: %v", i, err)
+				}
+			}
+			// The attempts' own errors stay reachable.
+			var se *ferryhttp.StatusError
+			if !errors.As(err, &se) {
+				t.Errorf("no *StatusError in %v", err)
+			}
+			if slices.Contains(c.codes, 500) && !errors.Is(err, ferryhttp.ErrServer) {
+				t.Errorf("%v does not match ErrServer", err)
+			}
+		})
 	}
 }
 

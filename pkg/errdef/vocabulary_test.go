@@ -36,6 +36,7 @@ func TestEveryPackageSpeaksTheVocabulary(t *testing.T) {
 		{driver.ErrUnsupported, errdef.ErrNotFound, "unsupported target"},
 		{ferryhttp.ErrNotFound, errdef.ErrNotFound, "not found"},
 		{oci.ErrUnauthorized, errdef.ErrUnauthorized, "authentication failed"},
+		{ferryhttp.ErrUnauthorized, errdef.ErrUnauthorized, "unauthorized"},
 		{oci.ErrDigestMismatch, errdef.ErrDigestMismatch, "digest mismatch"},
 		{oci.ErrVerification, errdef.ErrVerification, "verification failed"},
 		{install.ErrUnsafeArchive, errdef.ErrUnsafeArchive, "unsafe archive"},
@@ -85,8 +86,11 @@ func TestTypedErrorsMatchTheirKind(t *testing.T) {
 		{&install.RequirementError{}, errdef.ErrVerification},
 		{&install.UnsafeArchiveError{Entry: "../x", Reason: "escapes"}, errdef.ErrUnsafeArchive},
 		{&driver.DownloadError{Attempts: []driver.Attempt{{URL: "u", NotFound: true}}}, errdef.ErrNotFound},
+		{&driver.DownloadError{Attempts: []driver.Attempt{{URL: "u", NotFound: true}, {URL: "v", Unauthorized: true}}}, errdef.ErrUnauthorized},
 		{&ferryhttp.StatusError{URL: "u", Code: 404}, errdef.ErrNotFound},
 		{&ferryhttp.StatusError{URL: "u", Code: 410}, errdef.ErrNotFound},
+		{&ferryhttp.StatusError{URL: "u", Code: 401}, errdef.ErrUnauthorized},
+		{&ferryhttp.StatusError{URL: "u", Code: 403}, errdef.ErrUnauthorized},
 	} {
 		if !errors.Is(fmt.Errorf("x: %w", c.err), c.kind) {
 			t.Errorf("%T %q does not match %q", c.err, c.err, c.kind)
@@ -101,8 +105,9 @@ func TestOtherErrorsHaveNoKind(t *testing.T) {
 		oci.ErrUnreachable, oci.ErrNotArtifact, oci.ErrNoSignature, oci.ErrNoTrustedRoot,
 		index.ErrInvalidIndex, driver.ErrLoad, driver.ErrBuild,
 		ferryhttp.ErrServer, ferryhttp.ErrNetwork, ferryhttp.ErrTooLarge,
-		&ferryhttp.StatusError{URL: "u", Code: 500}, &ferryhttp.StatusError{URL: "u", Code: 403},
+		&ferryhttp.StatusError{URL: "u", Code: 500}, &ferryhttp.StatusError{URL: "u", Code: 400},
 		&driver.DownloadError{Attempts: []driver.Attempt{{URL: "u", Error: "500 Internal Server Error"}}},
+		&driver.DownloadError{Attempts: []driver.Attempt{{URL: "u", Unauthorized: true}, {URL: "v", Error: "500 Internal Server Error"}}},
 	} {
 		for _, k := range kinds {
 			if errors.Is(err, k) {

@@ -134,6 +134,11 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 	case res.err != nil && errors.Is(res.err, ferryhttp.ErrDigestMismatch):
 		_ = st.Discard()
 		return nil, "", fmt.Errorf("verifying %s %s against %s: %w", r.Name, r.Version, from, mismatchError{res.err})
+	case res.err != nil && errors.Is(res.err, ferryhttp.ErrTooLarge):
+		// Over the limit before it was all unpacked: refused as the
+		// registry path refuses an archive over its limits.
+		_ = st.Discard()
+		return nil, "", fmt.Errorf("unpacking %s %s from %s: %w", r.Name, r.Version, f.url, tooLarge(res.err))
 	case uerr != nil:
 		_ = st.Discard()
 		return nil, "", fmt.Errorf("unpacking %s %s from %s: %w", r.Name, r.Version, f.url, uerr)
@@ -143,6 +148,20 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 	}
 	r.Bytes = res.d.Size
 	return &httpStaging{Staging: st, unverified: want == ""}, "sha256:" + res.d.SHA256, nil
+}
+
+// tooLarge is an HTTP mirror file over Limits.MaxBytes (err matches
+// ferryhttp.ErrTooLarge) as an *UnsafeArchiveError, the error the registry
+// path gives an artifact over its limits.
+func tooLarge(err error) error {
+	var tl *ferryhttp.TooLargeError
+	if !errors.As(err, &tl) {
+		return &UnsafeArchiveError{Reason: err.Error()}
+	}
+	if tl.Size < 0 {
+		return &UnsafeArchiveError{Reason: fmt.Sprintf("the file is larger than the limit of %d bytes", tl.Limit)}
+	}
+	return &UnsafeArchiveError{Reason: fmt.Sprintf("the file's size %d exceeds the limit of %d bytes", tl.Size, tl.Limit)}
 }
 
 // mismatchError is a download's digest mismatch, reported as the OCI one

@@ -275,3 +275,101 @@ func TestHTTPMirrorFailuresSpeakErrdef(t *testing.T) {
 		t.Errorf("installed %q after the failures", got)
 	}
 }
+
+// An HTTP mirror file over the size limit is refused as an artifact over
+// the limit from a registry is: an unsafe archive (exit code 5), with a
+// message of the same shape, and nothing installed.
+func TestHTTPMirrorOverMaxSize(t *testing.T) {
+	// 4000 bytes that do not compress below the limit.
+	var body strings.Builder
+	for s := sha256.Sum256([]byte("seed")); body.Len() < 4000; s = sha256.Sum256(s[:]) {
+		body.WriteString(hex.EncodeToString(s[:]))
+	}
+	layer := tarGz(t, map[string]string{"my_rules.yaml": body.String()}, false)
+	limits := install.Limits{MaxBytes: 1000}
+	if len(layer) <= int(limits.MaxBytes) {
+		t.Fatalf("the layer is %d bytes, not over the limit", len(layer))
+	}
+	check := func(what string, err error, want ...string) {
+		t.Helper()
+		for _, target := range []error{install.ErrUnsafeArchive, errdef.ErrUnsafeArchive, errdef.ErrVerification} {
+			if !errors.Is(err, target) {
+				t.Errorf("%s: %v does not match %q", what, err, target)
+			}
+		}
+		for _, target := range []error{errdef.ErrDigestMismatch, errdef.ErrNotFound, errdef.ErrUnauthorized} {
+			if errors.Is(err, target) {
+				t.Errorf("%s: %v matches %q", what, err, target)
+			}
+		}
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v lacks %q", what, err, w)
+			}
+		}
+	}
+
+	hf := newHTTPMirrorFixture(t)
+	hf.files["1.0.0"] = layer
+	hf.put(t, "rules/my-rules-1.0.0.tar.gz", layer)
+	hf.put(t, "rules/my-rules-1.0.0.tar.gz.sha256", []byte(hf.sum("1.0.0")+"\n"))
+	fileURL := hf.srv.URL + "/rules/my-rules-1.0.0.tar.gz"
+	hc, err := ferryhttp.New(ferryhttp.Options{NoRetry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := hf.installer([]index.Entry{hf.entry}, "linux/amd64")
+	in.HTTP, in.Store.Limits = hc, limits
+	_, err = in.Install(context.Background(), install.Request{Refs: []string{"my-rules:1.0.0"}})
+	check("HTTP mirror", err, "unpacking my-rules 1.0.0 from "+fileURL+": unsafe archive: ",
+		fmt.Sprintf("size %d exceeds the limit of 1000 bytes", len(layer)))
+	if got := hf.installed(t); got != "" {
+		t.Errorf("installed %q over the limit", got)
+	}
+
+	// The same artifact from a registry.
+	f := newFixture(t)
+	loc := oci.Location{Registry: f.reg.Host, Repository: "acme/rules/my-rules"}
+	pushFalcoctlStyle(t, f.client, loc, oci.TypeRulesfile, "1.0.0", map[string][]byte{"": layer})
+	in = f.installer([]index.Entry{{Name: "my-rules", Type: "rulesfile", Registry: loc.Registry, Repository: loc.Repository}}, "linux/amd64")
+	in.Store.Limits = limits
+	_, err = in.Install(context.Background(), install.Request{Refs: []string{"my-rules:1.0.0"}})
+	check("registry", err, "unpacking my-rules 1.0.0: unsafe archive entry ", "exceeds the remaining limit of 1000 bytes")
+}
+
+// An HTTP mirror answering 401 or 403 is an authorization failure (exit
+// code 4), as a registry's is, whether it refuses the listing, the
+// checksum or the file.
+func TestHTTPMirrorUnauthorized(t *testing.T) {
+	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+		hf := newHTTPMirrorFixture(t, "1.0.0")
+		refuse := ""
+		refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, refuse) {
+				w.WriteHeader(code)
+				return
+			}
+			hf.srv.Config.Handler.ServeHTTP(w, r)
+		}))
+		t.Cleanup(refusing.Close)
+		hf.entry.Mirrors[0].URL = refusing.URL + "/rules/{name}-{version}.{ext}"
+		hf.put(t, "rules/my-rules-1.0.0.tar.gz.sha256", []byte(hf.sum("1.0.0")+"\n"))
+		for _, c := range []struct{ refuse, ref string }{
+			{"/" + install.SumsFile, "my-rules:1.x"},
+			{".sha256", "my-rules:1.0.0"},
+			{".tar.gz", "my-rules:1.0.0"},
+		} {
+			refuse = c.refuse
+			_, err := hf.install(t, false, c.ref)
+			if !errors.Is(err, errdef.ErrUnauthorized) || errors.Is(err, errdef.ErrNotFound) || errors.Is(err, errdef.ErrVerification) {
+				t.Errorf("%d on %s: %v is not only unauthorized", code, c.refuse, err)
+			}
+			if want := fmt.Sprintf("%s: %d %s", c.refuse, code, http.StatusText(code)); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%d on %s: %v lacks %q", code, c.refuse, err, want)
+			}
+		}
+		if got := hf.installed(t); got != "" {
+			t.Errorf("installed %q", got)
+		}
+	}
+}
