@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,6 +165,8 @@ func TestLoaderExitCodes(t *testing.T) {
 	empty, corrupt := newDriverRepo(t, false), newDriverRepo(t, false)
 	corrupt.put(debianKo, []byte("corrupted"))
 	corrupt.put(debianKo+".sha256", []byte(sha256Hex([]byte("module"))+"\n"))
+	refused := newDriverRepo(t, false)
+	refused.fail(debianKo, http.StatusUnauthorized)
 
 	cases := []struct {
 		name   string
@@ -173,6 +176,7 @@ func TestLoaderExitCodes(t *testing.T) {
 		stderr string
 	}{
 		{"not found is 3", loaderEnv(host, empty), append([]string{"kmod"}, kernelFlags...), 3, empty.fileURL(debianKo)},
+		{"refused is 4", loaderEnv(host, refused), append([]string{"kmod"}, kernelFlags...), 4, refused.fileURL(debianKo) + " (401 Unauthorized)"},
 		{"corrupt is 5", loaderEnv(host, corrupt), append([]string{"kmod"}, kernelFlags...), 5, "digest mismatch"},
 		{"compile alone, no sources", loaderEnv(host, empty), append([]string{"kmod", "--compile"}, kernelFlags...), 3, "no driver sources for falco 8.0.0+driver"},
 		{"unknown option", nil, []string{"--frobnicate"}, 2, "unknown option: --frobnicate"},

@@ -302,6 +302,41 @@ func TestDriverNotFound(t *testing.T) {
 	}
 }
 
+// A repository answering 401 or 403 is an authorization failure when no
+// repository had anything else to say (exit 4), and is skipped when
+// another has the driver; a server error among the answers is exit 1,
+// and one repository's 404 does not make it a not-found.
+func TestDriverUnauthorized(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	host := debianHost(t, e)
+	unauthorized, forbidden, missing, broken, good := newDriverRepo(t, false), newDriverRepo(t, false), newDriverRepo(t, false), newDriverRepo(t, false), newDriverRepo(t, false)
+	unauthorized.fail(debianKo, http.StatusUnauthorized)
+	forbidden.fail(debianKo, http.StatusForbidden)
+	broken.fail(debianKo, http.StatusInternalServerError)
+	good.put(debianKo, []byte("module"))
+	what := "falco kmod driver 8.0.0+driver for debian 6.1.38-2-cloud-amd64 (1)"
+	for _, c := range []struct {
+		name  string
+		repos []*driverRepo
+		code  int
+		want  []string
+	}{
+		{"401", []*driverRepo{unauthorized}, 4, []string{"could not download the " + what, unauthorized.fileURL(debianKo) + " (401 Unauthorized)"}},
+		{"403", []*driverRepo{forbidden}, 4, []string{forbidden.fileURL(debianKo) + " (403 Forbidden)"}},
+		{"404 then 403", []*driverRepo{missing, forbidden}, 4, []string{missing.fileURL(debianKo) + " (404 Not Found)", forbidden.fileURL(debianKo) + " (403 Forbidden)"}},
+		{"401 then 500", []*driverRepo{unauthorized, broken}, 1, []string{"(401 Unauthorized)", "(500 Internal Server Error)"}},
+		{"404 then 500", []*driverRepo{missing, broken}, 1, []string{"could not download the " + what, "(404 Not Found)", "(500 Internal Server Error)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			oneLine(t, e.ferry(driverCmd("install", driverArgs(host, "kmod", c.repos...)...)...), c.code, c.want...)
+		})
+	}
+	r := e.ok(driverCmd("install", driverArgs(host, "kmod", unauthorized, forbidden, good)...)...)
+	mustContain(t, "stdout", r.Stdout, "from    "+good.fileURL(debianKo), "skipped "+unauthorized.fileURL(debianKo)+" (401 Unauthorized)",
+		"skipped "+forbidden.fileURL(debianKo)+" (403 Forbidden)")
+}
+
 func TestDriverPrintenv(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

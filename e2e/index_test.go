@@ -3,10 +3,13 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ferryhq/ferry/internal/testutil"
@@ -204,5 +207,39 @@ func TestIndexCompactCache(t *testing.T) {
 	e.ok("index", "remove", "acme")
 	if _, err := os.Stat(idx); !os.IsNotExist(err) {
 		t.Errorf("compact form left after index remove: %v", err)
+	}
+}
+
+// An index URL answering 401 or 403 is an authorization failure, at index
+// add and at index update: exit 4, one error line naming the URL and the
+// status; the index already cached stays.
+func TestIndexURLUnauthorized(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var refuse atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if code := refuse.Load(); code != 0 {
+			w.WriteHeader(int(code))
+			return
+		}
+		_, _ = w.Write([]byte(rulesIndex("registry.example")))
+	}))
+	t.Cleanup(srv.Close)
+	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+		refuse.Store(int32(code))
+		status := fmt.Sprintf("%d %s", code, http.StatusText(code))
+		oneLine(t, e.ferry("index", "add", "acme", srv.URL+"/index.yaml"), 4, `index "acme"`, "GET "+srv.URL+"/index.yaml: "+status)
+		if strings.Contains(e.ok("index", "list").Stdout, "acme") {
+			t.Errorf("%d: a refused index was added", code)
+		}
+	}
+	refuse.Store(0)
+	e.ok("index", "add", "acme", srv.URL+"/index.yaml")
+	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+		refuse.Store(int32(code))
+		oneLine(t, e.ferry("index", "update", "acme"), 4, "GET "+srv.URL+"/index.yaml: "+fmt.Sprintf("%d %s", code, http.StatusText(code)))
+		if !strings.Contains(e.ok("artifact", "list").Stdout, "rules") {
+			t.Errorf("%d: the cached index is gone", code)
+		}
 	}
 }
