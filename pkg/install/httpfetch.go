@@ -100,9 +100,10 @@ func (in *Installer) fetchHTTPFile(ctx context.Context, j *job, f httpFile) (*ht
 		}
 	}
 	if want == "" && !in.AllowUnverified {
-		// Say "not found" rather than "unverifiable" for a file that is not
-		// there (one HEAD, only on this refusal path).
-		if err := mirror.Head(ctx, in.HTTP, f.url); errors.Is(err, ferryhttp.ErrNotFound) {
+		// Say "not found" or "unauthorized" rather than "unverifiable" for a
+		// file that is not there or not for us (one HEAD, only on this
+		// refusal path).
+		if err := mirror.Head(ctx, in.HTTP, f.url); errors.Is(err, ferryhttp.ErrNotFound) || errors.Is(err, ferryhttp.ErrUnauthorized) {
 			return nil, "", fmt.Errorf("%s %s: %w", r.Name, r.Version, err)
 		}
 		return nil, "", fmt.Errorf("%s %s from %s: %w: neither the lock file, the index, %s nor %s.sha256 has one", r.Name, r.Version, f.url, ErrUnverified, SumsFile, f.url)

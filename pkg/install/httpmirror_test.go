@@ -342,7 +342,7 @@ func TestHTTPMirrorOverMaxSize(t *testing.T) {
 // checksum or the file.
 func TestHTTPMirrorUnauthorized(t *testing.T) {
 	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden} {
-		hf := newHTTPMirrorFixture(t, "1.0.0")
+		hf := newHTTPMirrorFixture(t, "1.0.0", "1.1.0")
 		refuse := ""
 		refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, refuse) {
@@ -358,6 +358,8 @@ func TestHTTPMirrorUnauthorized(t *testing.T) {
 			{"/" + install.SumsFile, "my-rules:1.x"},
 			{".sha256", "my-rules:1.0.0"},
 			{".tar.gz", "my-rules:1.0.0"},
+			// No digest anywhere: refused for the 401, not for that.
+			{".tar.gz", "my-rules:1.1.0"},
 		} {
 			refuse = c.refuse
 			_, err := hf.install(t, false, c.ref)
