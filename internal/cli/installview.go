@@ -128,9 +128,10 @@ type driverTargetView struct {
 }
 
 type driverAttemptView struct {
-	URL      string `json:"url"`
-	Error    string `json:"error"`
-	NotFound bool   `json:"notFound"`
+	URL          string `json:"url"`
+	Error        string `json:"error"`
+	NotFound     bool   `json:"notFound"`
+	Unauthorized bool   `json:"unauthorized,omitempty"`
 }
 
 type driverBuildView struct {
@@ -151,7 +152,7 @@ func newDriverInstallView(r *driver.Result) driverInstallView {
 		SHA256: r.SHA256, Verified: r.Verified, Loaded: r.Loaded,
 	}
 	for _, a := range r.Tried {
-		v.Tried = append(v.Tried, driverAttemptView{URL: a.URL, Error: a.Error, NotFound: a.NotFound})
+		v.Tried = append(v.Tried, driverAttemptView{URL: a.URL, Error: a.Error, NotFound: a.NotFound, Unauthorized: a.Unauthorized})
 	}
 	if b := r.Build; b != nil {
 		v.Build = &driverBuildView{Method: b.Method, SourceDir: b.SourceDir, KernelDir: b.KernelDir, Log: b.Log}

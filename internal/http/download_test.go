@@ -210,7 +210,7 @@ func TestStatusErrorKinds(t *testing.T) {
 			}
 			for _, k := range kinds {
 				if errors.Is(err, k) != (k == c.kind) {
-					t.Errorf("%d: errors.Is(%v, %v) = %v", c.code, err, k, !(k == c.kind))
+					t.Errorf("%d: errors.Is(%v, %v) = %v", c.code, err, k, k != c.kind)
 				}
 			}
 		}

@@ -256,7 +256,7 @@ func TestInstallDownloadErrorKinds(t *testing.T) {
 			}
 			for _, k := range kinds {
 				if errors.Is(err, k) != (k == c.kind) {
-					t.Errorf("%v: matches %v: %v", err, k, !(k == c.kind))
+					t.Errorf("%v: matches %v: %v", err, k, k != c.kind)
 				}
 			}
 			if errors.Is(err, ErrNotFound) != (c.kind == errdef.ErrNotFound) {
