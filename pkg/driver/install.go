@@ -236,8 +236,9 @@ func (req *Request) validate() error {
 // has it, else built here when req.Compile), installs it under
 // req.InstallDir, records it in the state file and loads it if asked. An
 // empty req.CacheDir is DefaultCacheDir. A missing file everywhere is a
-// *DownloadError matching ErrNotFound; a digest mismatch matches
-// ErrDigestMismatch.
+// *DownloadError matching ErrNotFound, one refused (401, 403) where it was
+// not missing a *DownloadError matching errdef.ErrUnauthorized; a digest
+// mismatch matches ErrDigestMismatch.
 func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) {
 	if req.CacheDir == "" && req.Type.NeedsFile() {
 		dir, err := DefaultCacheDir(nil)
