@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ferryhq/ferry/internal/testutil"
@@ -38,10 +39,15 @@ func TestMissingInputFileFlags(t *testing.T) {
 		{"key", key, []string{"artifact", "promote", repo + ":1.0.0", reg.Host + "/acme/prod/my-rules", "--key", key}},
 		{"key", key, []string{"artifact", "follow", repo + ":1.0.0", "--key", key}},
 		{"config", cfg, []string{"artifact", "list", "--config", cfg}},
+		{"ca-file", ca, []string{"events", "flush", "--events-sink", "http://127.0.0.1:1/", "--state-dir", e.path("state"), "--ca-file", ca}},
 	} {
 		t.Run(c.flag+" "+c.args[0]+" "+c.args[1], func(t *testing.T) {
 			oneLine(t, e.ferry(c.args...), 3, "error: --"+c.flag+" "+c.path+": no such file")
 		})
+	}
+	// --key may be the PEM key itself: that is no file to look for.
+	if r := e.ferry("artifact", "verify", repo+":1.0.0", "--key", "-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----\n"); r.Code == 3 || strings.Contains(r.Stderr, "no such file") {
+		t.Errorf("a PEM --key: exit %d: %s", r.Code, r.Stderr)
 	}
 	// FERRY_CA_FILE is --ca-file.
 	r := e.command("artifact", "info", repo+":1.0.0")
