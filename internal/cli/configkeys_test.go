@@ -39,7 +39,7 @@ func TestConfigUnknownKeysWarn(t *testing.T) {
 func TestConfigFlagNamesAMissingFile(t *testing.T) {
 	env, dir := userEnv(t)
 	missing := filepath.Join(dir, "nosuch.yaml")
-	expectError(t, ferry(t, env, "--config", missing, "artifact", "list"), 2, "--config "+missing+": no such file")
+	expectError(t, ferry(t, env, "--config", missing, "artifact", "list"), 3, "--config "+missing+": no such file")
 	// Commands that write the config create it.
 	mustFerry(t, env, "--config", missing, "config", "set", "defaults.output", "json")
 	if _, err := os.Stat(missing); err != nil {

@@ -497,8 +497,6 @@ func driverInstallError(errOut io.Writer, err error) error {
 		return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err,
 			Hint: "no prebuilt driver, and none can be built here: install Falco's driver sources (its packages put them in /usr/src) and the kernel headers, " +
 				"add a repository that has it with --repo, or use --type modern_ebpf (kernel >= 5.8), which needs neither"}
-	case errors.Is(err, driver.ErrUnsafeName):
-		return cmdutil.Usage(err)
 	case errors.Is(err, driver.ErrNotFound), errors.Is(err, driver.ErrUnsupported):
 		return &cmdutil.CodedError{Code: cmdutil.ExitNotFound, Err: err, Hint: driverNotFoundHint}
 	case errors.Is(err, driver.ErrLoad):

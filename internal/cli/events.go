@@ -126,6 +126,9 @@ func (o *eventsOptions) Build(d commandDeps, stateDir string) (*events.Emitter, 
 	if len(cfg.Sinks) > 0 {
 		// Registry TLS trust (--ca-file) applies to sinks too; retries and
 		// timeouts are the emitter's.
+		if err := cmdutil.InputFile("ca-file", d.Global.CAFile); err != nil {
+			return nil, err
+		}
 		cfg.HTTPClient, err = ferryhttp.New(ferryhttp.Options{
 			UserAgent: "ferry/" + d.FerryVersion,
 			CAFile:    d.Global.CAFile,

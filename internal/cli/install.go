@@ -137,7 +137,7 @@ func (o *fetchOptions) Validate() error {
 	if o.MaxSize < 1 {
 		return cmdutil.Usage(errors.New("--max-size must be positive"))
 	}
-	return nil
+	return o.signatureOptions.Validate()
 }
 
 // commandDeps are what a command's run function takes from the Factory:

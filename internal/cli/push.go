@@ -37,6 +37,10 @@ type PushOptions struct {
 	// annotationOnly writes SourceRepo without checking the repository is
 	// namespaced by it (falcoctl's --annotation-source).
 	annotationOnly bool
+	// fromFlags are the request fields whose values the flags gave, not
+	// REF's tag or an index entry: the library's errors about those name
+	// their flag.
+	fromFlags map[oci.Field]bool
 	eventsOptions
 }
 
@@ -153,6 +157,10 @@ func pushRun(ctx context.Context, opts *PushOptions) (err error) {
 // version, or an index entry's, whose type, name, source and constraint
 // are the defaults of --type, --name, --source-repo and --version.
 func (o *PushOptions) location(ctx context.Context) (oci.Location, error) {
+	o.fromFlags = map[oci.Field]bool{
+		oci.FieldType: o.Type != "", oci.FieldVersion: o.Version != "", oci.FieldSourceRepo: o.SourceRepo != "",
+		oci.FieldDependencies: true, oci.FieldRequirements: true, oci.FieldPlatform: true,
+	}
 	ref, err := o.parseRef()
 	if err != nil {
 		return oci.Location{}, err
@@ -220,9 +228,32 @@ func (o *PushOptions) request(ctx context.Context, loc oci.Location) (oci.PushRe
 		req.Files = append(req.Files, lf)
 	}
 	if err := req.Validate(loc); err != nil {
-		return req, err
+		return req, o.flagError(err)
 	}
 	return req, req.Complete(ctx, loc)
+}
+
+// flagError names the flag that gave the value a library's field error
+// (oci.FieldError) is about; the error stays underneath, and with it the
+// exit code. A value from REF's tag or an index entry, or a FILE, names
+// no flag.
+func (o *PushOptions) flagError(err error) error {
+	var fe *oci.FieldError
+	if !errors.As(err, &fe) || !o.fromFlags[fe.Field] {
+		return err
+	}
+	source := "--source-repo"
+	if o.annotationOnly {
+		source = "--annotation-source"
+	}
+	flag := map[oci.Field]string{
+		oci.FieldType: "--type", oci.FieldVersion: "--version", oci.FieldSourceRepo: source,
+		oci.FieldDependencies: "--depends-on", oci.FieldRequirements: "--requires", oci.FieldPlatform: "--platform",
+	}[fe.Field]
+	if flag == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", flag, err)
 }
 
 // parseDependency reads NAME:VER[|ALT:VER...].

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 
+	"github.com/ferryhq/ferry/internal/cli/cmdutil"
 	"github.com/ferryhq/ferry/pkg/errdef"
 	"github.com/ferryhq/ferry/pkg/index"
 	"github.com/ferryhq/ferry/pkg/install"
@@ -34,7 +36,17 @@ func (o *signatureOptions) AddFlags(cmd *cobra.Command) {
 	fl.StringVar(&o.TrustedRoot, "trusted-root", "", "Sigstore trusted_root.json that keyless signatures must chain to (default: Sigstore's public-good root, fetched over TUF and cached)")
 }
 
-func (o *signatureOptions) Validate() error { return nil }
+// Validate checks the files the flags name exist: a missing one is a
+// not-found (exit 3) before anything is resolved. --key may also be the
+// PEM key itself.
+func (o *signatureOptions) Validate() error {
+	if !strings.HasPrefix(strings.TrimSpace(o.Key), "-----BEGIN") {
+		if err := cmdutil.InputFile("key", o.Key); err != nil {
+			return err
+		}
+	}
+	return cmdutil.InputFile("trusted-root", o.TrustedRoot)
+}
 
 // policy is the signature policy of --key and --trusted-root: the key
 // every artifact must be signed with, or each index entry's block, keyless
@@ -67,6 +79,9 @@ func (o *signatureOptions) loadTrustedRoot(ctx context.Context, d commandDeps) (
 	defer o.mu.Unlock()
 	if o.root.at.IsZero() || (o.TrustedRoot == "" && time.Since(o.root.at) > o.root.ttl()) {
 		if o.TrustedRoot != "" {
+			if err := cmdutil.InputFile("trusted-root", o.TrustedRoot); err != nil {
+				return trustedRoot{}, err
+			}
 			tr, err := oci.LoadTrustedRoot(o.TrustedRoot)
 			if err != nil {
 				return trustedRoot{}, errdef.Wrap(errdef.ErrInvalid, err)

@@ -1,16 +1,18 @@
 package driver
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 // ErrUnsafeName means a component of a driver file name (driver name, driver
 // version, target id, kernel release or kernel version) is not a single
 // safe path element, so the file it names could land outside its directory.
-var ErrUnsafeName = errors.New("not a single safe path element")
+// It is an errdef.ErrInvalid (exit code 2).
+var ErrUnsafeName = errdef.New(errdef.ErrInvalid, "not a single safe path element")
 
 // maxElement is the longest path element most file systems accept.
 const maxElement = 255

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferryhq/ferry/pkg/errdef"
 )
 
 func TestCheckNames(t *testing.T) {
@@ -31,7 +33,7 @@ func TestCheckNames(t *testing.T) {
 		tg := good
 		c.edit(&tg)
 		err := CheckNames(c.name, c.version, tg)
-		if !errors.Is(err, ErrUnsafeName) || !strings.HasPrefix(err.Error(), c.want+" ") {
+		if !errors.Is(err, ErrUnsafeName) || !errors.Is(err, errdef.ErrInvalid) || !strings.HasPrefix(err.Error(), c.want+" ") {
 			t.Errorf("%q %q %+v: %v", c.name, c.version, tg, err)
 		}
 	}

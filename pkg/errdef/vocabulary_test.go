@@ -26,6 +26,7 @@ func TestEveryPackageSpeaksTheVocabulary(t *testing.T) {
 		{index.ErrInvalidReference, errdef.ErrInvalid, "invalid reference"},
 		{index.ErrInvalidConstraint, errdef.ErrInvalid, "invalid constraint"},
 		{index.ErrAmbiguous, errdef.ErrInvalid, "ambiguous artifact name"},
+		{driver.ErrUnsafeName, errdef.ErrInvalid, "not a single safe path element"},
 		{index.ErrNotFound, errdef.ErrNotFound, "not found"},
 		{index.ErrNoMatch, errdef.ErrNotFound, "no matching version"},
 		{oci.ErrNotFound, errdef.ErrNotFound, "not found"},

@@ -16,13 +16,46 @@ import (
 	"github.com/ferryhq/ferry/pkg/index"
 )
 
+// Field names the part of a PushRequest a FieldError is about.
+type Field string
+
+// The fields of a PushRequest that Validate checks.
+const (
+	FieldType         Field = "type"         // PushRequest.Type
+	FieldVersion      Field = "version"      // PushRequest.Config.Version
+	FieldSourceRepo   Field = "sourceRepo"   // PushRequest.SourceRepo
+	FieldDependencies Field = "dependencies" // PushRequest.Config.Dependencies
+	FieldRequirements Field = "requirements" // PushRequest.Config.Requirements
+	FieldPlatform     Field = "platform"     // a LayerFile's Platform
+	FieldFiles        Field = "files"        // PushRequest.Files, a LayerFile's Path
+)
+
+// FieldError is a PushRequest value that Validate refuses, and which field
+// holds it, so that a caller can say where the value came from (a CLI
+// names its flag). Its message is Err's.
+type FieldError struct {
+	Field Field
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldErr(f Field, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &FieldError{Field: f, Err: err}
+}
+
 // Validate checks, before anything is read or sent, that req can be pushed
 // to loc: a known type; a version that is strict semver X.Y.Z[-PRE] and
 // that a tag can hold; one regular file (a plugin: one per platform, each
 // OS/ARCH); dependencies and requirements with names and versions; a
 // SourceRepo whose ORG/REPO namespaces the repository (unless
 // SourceUnchecked). Its errors match errdef.ErrInvalid, except a file
-// that does not exist: errdef.ErrNotFound.
+// that does not exist: errdef.ErrNotFound; each is a *FieldError naming
+// the field at fault.
 func (req *PushRequest) Validate(loc Location) error {
 	err := req.validate(loc)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -33,36 +66,36 @@ func (req *PushRequest) Validate(loc Location) error {
 
 func (req *PushRequest) validate(loc Location) error {
 	if err := ValidType(req.Type); err != nil {
-		return err
+		return fieldErr(FieldType, err)
 	}
 	v := req.Config.Version
 	if v == "" {
-		return errors.New("a version is required")
+		return fieldErr(FieldVersion, errors.New("a version is required"))
 	}
 	if _, err := semver.StrictNewVersion(v); err != nil {
-		return fmt.Errorf("version %q is not strict semver X.Y.Z[-PRE]", v)
+		return fieldErr(FieldVersion, fmt.Errorf("version %q is not strict semver X.Y.Z[-PRE]", v))
 	}
 	if err := ValidVersionTag(v); err != nil {
-		return err
+		return fieldErr(FieldVersion, err)
 	}
 	if req.SourceRepo != "" && !req.SourceUnchecked {
 		if err := index.CheckNamespace(req.SourceRepo, loc.Repository); err != nil {
-			return err
+			return fieldErr(FieldSourceRepo, err)
 		}
 	}
 	for _, d := range req.Config.Dependencies {
 		for _, alt := range append([]Alternative{{Name: d.Name, Version: d.Version}}, d.Alternatives...) {
 			if alt.Name == "" {
-				return fmt.Errorf("dependency %q: a name is required", alt.Version)
+				return fieldErr(FieldDependencies, fmt.Errorf("dependency %q: a name is required", alt.Version))
 			}
 			if _, err := semver.NewVersion(alt.Version); err != nil {
-				return fmt.Errorf("dependency %s: %q is not a version", alt.Name, alt.Version)
+				return fieldErr(FieldDependencies, fmt.Errorf("dependency %s: %q is not a version", alt.Name, alt.Version))
 			}
 		}
 	}
 	for _, r := range req.Config.Requirements {
 		if r.Name == "" || r.Version == "" {
-			return fmt.Errorf("requirement %q: want a name and a version", r.Name+":"+r.Version)
+			return fieldErr(FieldRequirements, fmt.Errorf("requirement %q: want a name and a version", r.Name+":"+r.Version))
 		}
 	}
 	return req.validateFiles()
@@ -71,28 +104,28 @@ func (req *PushRequest) validate(loc Location) error {
 func (req *PushRequest) validateFiles() error {
 	plugin := req.Type == TypePlugin
 	if len(req.Files) == 0 {
-		return errors.New("nothing to push: no file given")
+		return fieldErr(FieldFiles, errors.New("nothing to push: no file given"))
 	}
 	if !plugin && slices.ContainsFunc(req.Files, func(f LayerFile) bool { return f.Platform != "" }) {
-		return fmt.Errorf("a platform applies to plugins only, not to a %s", req.Type)
+		return fieldErr(FieldPlatform, fmt.Errorf("a platform applies to plugins only, not to a %s", req.Type))
 	}
 	if !plugin && len(req.Files) != 1 {
-		return fmt.Errorf("a %s is one file, got %d", req.Type, len(req.Files))
+		return fieldErr(FieldFiles, fmt.Errorf("a %s is one file, got %d", req.Type, len(req.Files)))
 	}
 	for _, f := range req.Files {
 		switch {
 		case plugin && f.Platform == "":
-			return fmt.Errorf("a plugin needs one platform per file: %s has none", f.Path)
+			return fieldErr(FieldPlatform, fmt.Errorf("a plugin needs one platform per file: %s has none", f.Path))
 		case plugin && !validPlatform(f.Platform):
-			return fmt.Errorf("platform %q: want OS/ARCH", f.Platform)
+			return fieldErr(FieldPlatform, fmt.Errorf("platform %q: want OS/ARCH", f.Platform))
 		}
 		fi, err := os.Stat(f.Path)
 		if err != nil {
-			return err
+			return fieldErr(FieldFiles, err)
 		}
 		if !fi.Mode().IsRegular() {
 			// A device or a FIFO would be read without end.
-			return fmt.Errorf("%s is not a regular file but %s", f.Path, fileKind(fi.Mode()))
+			return fieldErr(FieldFiles, fmt.Errorf("%s is not a regular file but %s", f.Path, fileKind(fi.Mode())))
 		}
 	}
 	return nil

@@ -33,29 +33,30 @@ func TestPushRequestValidate(t *testing.T) {
 		t.Fatalf("a good request: %v", r.Validate(loc))
 	}
 	tests := []struct {
-		name string
-		edit func(*oci.PushRequest)
-		want string
+		name  string
+		edit  func(*oci.PushRequest)
+		want  string
+		field oci.Field
 	}{
-		{"type", func(r *oci.PushRequest) { r.Type = "driver" }, `unknown artifact type "driver"`},
-		{"no version", func(r *oci.PushRequest) { r.Config.Version = "" }, "a version is required"},
-		{"not strict", func(r *oci.PushRequest) { r.Config.Version = "1.0" }, `version "1.0" is not strict semver`},
-		{"build metadata", func(r *oci.PushRequest) { r.Config.Version = "1.0.0+build.7" }, "+build.7"},
-		{"namespace", func(r *oci.PushRequest) { r.SourceRepo = "https://github.com/other/rules" }, `does not start with "other/rules"`},
+		{"type", func(r *oci.PushRequest) { r.Type = "driver" }, `unknown artifact type "driver"`, oci.FieldType},
+		{"no version", func(r *oci.PushRequest) { r.Config.Version = "" }, "a version is required", oci.FieldVersion},
+		{"not strict", func(r *oci.PushRequest) { r.Config.Version = "1.0" }, `version "1.0" is not strict semver`, oci.FieldVersion},
+		{"build metadata", func(r *oci.PushRequest) { r.Config.Version = "1.0.0+build.7" }, "+build.7", oci.FieldVersion},
+		{"namespace", func(r *oci.PushRequest) { r.SourceRepo = "https://github.com/other/rules" }, `does not start with "other/rules"`, oci.FieldSourceRepo},
 		{"dependency version", func(r *oci.PushRequest) {
 			r.Config.Dependencies = []oci.Dependency{{Name: "k8saudit", Version: "x"}}
-		}, `dependency k8saudit: "x" is not a version`},
+		}, `dependency k8saudit: "x" is not a version`, oci.FieldDependencies},
 		{"alternative name", func(r *oci.PushRequest) {
 			r.Config.Dependencies = []oci.Dependency{{Name: "a", Version: "1.0.0", Alternatives: []oci.Alternative{{Version: "1.0.0"}}}}
-		}, "a name is required"},
-		{"requirement", func(r *oci.PushRequest) { r.Config.Requirements = []oci.Requirement{{Name: "engine_version_semver"}} }, "want a name and a version"},
-		{"no file", func(r *oci.PushRequest) { r.Files = nil }, "no file given"},
-		{"two files", func(r *oci.PushRequest) { r.Files = append(r.Files, oci.LayerFile{Path: rules}) }, "a rulesfile is one file, got 2"},
-		{"platform of a rules file", func(r *oci.PushRequest) { r.Files[0].Platform = "linux/amd64" }, "a platform applies to plugins only"},
-		{"plugin without platform", func(r *oci.PushRequest) { r.Type = oci.TypePlugin }, "a plugin needs one platform per file"},
-		{"bad platform", func(r *oci.PushRequest) { r.Type, r.Files[0].Platform = oci.TypePlugin, "linux" }, `platform "linux": want OS/ARCH`},
+		}, "a name is required", oci.FieldDependencies},
+		{"requirement", func(r *oci.PushRequest) { r.Config.Requirements = []oci.Requirement{{Name: "engine_version_semver"}} }, "want a name and a version", oci.FieldRequirements},
+		{"no file", func(r *oci.PushRequest) { r.Files = nil }, "no file given", oci.FieldFiles},
+		{"two files", func(r *oci.PushRequest) { r.Files = append(r.Files, oci.LayerFile{Path: rules}) }, "a rulesfile is one file, got 2", oci.FieldFiles},
+		{"platform of a rules file", func(r *oci.PushRequest) { r.Files[0].Platform = "linux/amd64" }, "a platform applies to plugins only", oci.FieldPlatform},
+		{"plugin without platform", func(r *oci.PushRequest) { r.Type = oci.TypePlugin }, "a plugin needs one platform per file", oci.FieldPlatform},
+		{"bad platform", func(r *oci.PushRequest) { r.Type, r.Files[0].Platform = oci.TypePlugin, "linux" }, `platform "linux": want OS/ARCH`, oci.FieldPlatform},
 		// A FILE that is not there is not found, not invalid (checked below).
-		{"fifo", func(r *oci.PushRequest) { r.Files[0].Path = fifo }, "is not a regular file but a named pipe (FIFO)"},
+		{"fifo", func(r *oci.PushRequest) { r.Files[0].Path = fifo }, "is not a regular file but a named pipe (FIFO)", oci.FieldFiles},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,12 +66,19 @@ func TestPushRequestValidate(t *testing.T) {
 			if !errors.Is(err, errdef.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Validate() = %v, want an invalid request saying %q", err, tt.want)
 			}
+			var fe *oci.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Error() != err.Error() {
+				t.Errorf("Validate() = %v (field %+v), want a field error of %q with the same message", err, fe, tt.field)
+			}
 		})
 	}
 	r := good()
 	r.Files[0].Path = filepath.Join(dir, "nope")
 	if err := r.Validate(loc); !errors.Is(err, errdef.ErrNotFound) || errors.Is(err, errdef.ErrInvalid) || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: Validate() = %v, want not found saying \"no such file\"", err)
+	}
+	if fe := (*oci.FieldError)(nil); !errors.As(r.Validate(loc), &fe) || fe.Field != oci.FieldFiles {
+		t.Errorf("missing file: Validate() = %v, want a field error of the files", r.Validate(loc))
 	}
 	r = good()
 	r.SourceRepo, r.SourceUnchecked = "https://github.com/other/rules", true

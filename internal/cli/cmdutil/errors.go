@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"regexp"
 	"strings"
 
@@ -67,6 +68,20 @@ func MissingFile(err error) error {
 		return NotFound(err)
 	}
 	return err
+}
+
+// InputFile checks the file a flag names exists: a path that does not
+// is a not-found error (exit 3) naming the flag and the path, as every
+// other missing input file. "" (the flag not given) and a path that exists
+// are nil; any other failure to read it is left to the code that reads it.
+func InputFile(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return NotFound(fmt.Errorf("--%s %s: no such file", flag, path))
+	}
+	return nil
 }
 
 // Classifier maps library errors to an exit code; the CLI registers one

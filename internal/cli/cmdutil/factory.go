@@ -180,7 +180,8 @@ func (f *Factory) CacheDir() string {
 }
 
 // Config loads the config file once. A file named with --config must
-// exist (exit 2), unless the command creates it.
+// exist (exit 3, as every missing input file), unless the command creates
+// it.
 func (f *Factory) Config() (*Config, error) {
 	f.configOnce.Do(func() {
 		path := f.ConfigPath()
@@ -189,7 +190,7 @@ func (f *Factory) Config() (*Config, error) {
 			return
 		}
 		if !f.config.Exists && f.Global.ConfigPath != "" && !f.ConfigMayBeMissing {
-			f.config, f.configErr = nil, &CodedError{Code: ExitUsage, Err: fmt.Errorf("--config %s: no such file", path)}
+			f.config, f.configErr = nil, NotFound(fmt.Errorf("--config %s: no such file", path))
 			return
 		}
 	})
@@ -221,6 +222,10 @@ func (f *Factory) HTTPClient() (*http.Client, error) {
 	f.httpOnce.Do(func() {
 		cfg, err := f.Config()
 		if err != nil {
+			f.httpErr = err
+			return
+		}
+		if err := InputFile("ca-file", f.Global.CAFile); err != nil {
 			f.httpErr = err
 			return
 		}
