@@ -24,8 +24,12 @@ const (
 
 	// One buffer per Unpack call, reused for every entry, as large as the
 	// largest entry so far up to copyBufferSize: a small artifact does not
-	// allocate (and zero) a MiB it does not use.
-	copyBufferSize    = 1 << 20
+	// allocate (and zero) what it does not use. copyLimited fills it
+	// before each write. 128 KiB measured best for a 1 GiB file: 2.1 s and
+	// 0.8 s of system time, against 2.2 s / 0.95 s with 64 KiB, 2.4 s /
+	// 1.1 s with 256 KiB, 4.8 s / 3.5 s with 1 MiB, and 3.0 s / 1.5 s
+	// with the 32 KiB writes an inflater's reads make.
+	copyBufferSize    = 128 << 10
 	minCopyBufferSize = 32 << 10
 
 	// The decompressed stream as a whole (headers, PAX records, padding,
@@ -372,10 +376,13 @@ func (u *unpacker) count(entry string) error {
 // copyLimited copies r to w through buf and refuses, without writing them,
 // bytes beyond limit: the count is of bytes actually read, whatever the
 // header promised. (Cancellation is checked by the boundedReader under r.)
+// buf is filled before it is written: an inflater hands out at most its
+// 32 KiB window per read, and a gigabyte in 32 KiB writes is 32,768 system
+// calls.
 func copyLimited(w io.Writer, r io.Reader, buf []byte, limit int64, entry string) (int64, error) {
 	var written int64
 	for {
-		n, rerr := r.Read(buf)
+		n, rerr := fill(r, buf)
 		if n > 0 {
 			if int64(n) > limit-written {
 				return written, unsafeEntry(entry, "content exceeds the size limit")
@@ -392,6 +399,21 @@ func copyLimited(w io.Writer, r io.Reader, buf []byte, limit int64, entry string
 			return written, &readError{rerr}
 		}
 	}
+}
+
+// fill reads from r until buf is full or r fails. Unlike io.ReadFull, it
+// returns r's own error unchanged: a truncated archive's
+// io.ErrUnexpectedEOF must stay an error, and io.EOF the end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // readError marks errors from the archive side of copyLimited.

@@ -134,6 +134,7 @@ func TestUnpackRefuses(t *testing.T) {
 		{name: "file under file", archive: buildTarGz(t, []tarEntry{{Name: "a", Body: "x"}, {Name: "a/b", Body: "y"}}), wantErr: ErrUnsafeArchive, wantEntry: "a/b"},
 		{name: "truncated gzip", archive: valid[:len(valid)/2], wantErr: ErrCorruptArchive},
 		{name: "truncated gzip trailer", archive: valid[:len(valid)-4], wantErr: ErrCorruptArchive},
+		{name: "tar entry cut short in a whole gzip stream", archive: gzipBytes(t, buildTar(t, []tarEntry{{Name: "a", Zeros: 300 << 10}})[:512+200<<10]), wantErr: ErrCorruptArchive},
 		{name: "not gzip", archive: buildTar(t, []tarEntry{{Name: "a", Body: "x"}}), wantErr: ErrCorruptArchive},
 		{name: "gzip but not tar", archive: gzipBytes(t, bytes.Repeat([]byte("not a tar header "), 100)), wantErr: ErrCorruptArchive},
 		{name: "trailing garbage", archive: append(valid[:len(valid):len(valid)], "garbage"...), wantErr: ErrCorruptArchive},
