@@ -197,6 +197,15 @@ func networkError(ctx context.Context, rawURL string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("GET %s: %w", rawURL, ctx.Err())
 	}
+	// The server answered, and the retries stopped: not the network.
+	var ex *exhaustedError
+	var ra *RetryAfterError
+	if errors.As(err, &ex) {
+		return fmt.Errorf("GET %s: %w", rawURL, ex)
+	}
+	if errors.As(err, &ra) {
+		return fmt.Errorf("GET %s: %w", rawURL, ra)
+	}
 	return fmt.Errorf("GET %s: %w: %w", rawURL, ErrNetwork, err)
 }
 

@@ -43,6 +43,23 @@ func (e *RetryAfterError) Error() string {
 		e.Host, e.Status, nethttp.StatusText(e.Status), e.After, e.Limit, e.Flag)
 }
 
+// Is makes a 5xx RetryAfterError match ErrServer.
+func (e *RetryAfterError) Is(target error) bool { return target == ErrServer && e.Status >= 500 }
+
+// exhaustedError is a status answer that would be retried but for the
+// --retry-timeout budget: the server's answer, not a network failure.
+type exhaustedError struct {
+	host   string
+	code   int
+	status string
+	note   string
+}
+
+func (e *exhaustedError) Error() string { return e.host + " answered " + e.status + "; " + e.note }
+
+// Is makes a 5xx exhaustedError match ErrServer.
+func (e *exhaustedError) Is(target error) bool { return target == ErrServer && e.code >= 500 }
+
 // giveUpError is the last attempt's error and why no retry follows. It is
 // a timeout when that error is, so callers still see a stall as one.
 type giveUpError struct {
@@ -99,7 +116,7 @@ func (r *retrier) RoundTrip(req *nethttp.Request) (*nethttp.Response, error) {
 				return nil, &giveUpError{err: err, note: giveUp}
 			}
 			resp.Body.Close()
-			return nil, fmt.Errorf("%s answered %s; %s", hostPort(req.URL), resp.Status, giveUp)
+			return nil, &exhaustedError{host: hostPort(req.URL), code: resp.StatusCode, status: resp.Status, note: giveUp}
 		}
 		if req.Body != nil && req.Body != nethttp.NoBody {
 			if req.GetBody == nil {

@@ -1,8 +1,11 @@
 package http
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,5 +64,37 @@ func TestRetriesHonourRetryAfterOn503(t *testing.T) {
 	// The client waited as told, not its own 250ms first backoff.
 	if gap < 900*time.Millisecond {
 		t.Errorf("retried after %v, before the 1s Retry-After", gap)
+	}
+}
+
+// A server that answers 500, or asks (Retry-After) for longer than ferry
+// waits, is the server's failure once the retries stop, not the network's:
+// a download's error matches ErrServer, not ErrNetwork, and says why the
+// retries stopped.
+func TestDownloadGivesUpOnTheServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/later" {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	hc, err := New(Options{RetryTimeout: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"/broken": "answered 500 Internal Server Error; giving up after 1 attempts",
+		"/later":  "answered 503 Service Unavailable with Retry-After 1h0m0s",
+	} {
+		_, err := Download(t.Context(), hc, srv.URL+path, io.Discard, DownloadOptions{})
+		if !errors.Is(err, ErrServer) || errors.Is(err, ErrNetwork) {
+			t.Errorf("%s: %v: want a server error, not a network error", path, err)
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "network error") {
+			t.Errorf("%s: %v; want it to say %q", path, err, want)
+		}
 	}
 }
