@@ -392,7 +392,7 @@ func copyLimited(w io.Writer, r io.Reader, buf []byte, limit int64, entry string
 			}
 			written += int64(n)
 		}
-		if rerr == io.EOF {
+		if errors.Is(rerr, io.EOF) {
 			return written, nil
 		}
 		if rerr != nil {
